@@ -1,0 +1,316 @@
+"""Composition root: the only module that knows every stage. Builds them from the config, wires the
+queues and callbacks, starts and stops them in order.
+
+    capture --frames--> vad --utterances--> asr (one owner thread for the box's lifetime)
+        '--> archive (before ASR)                |-- partial --> live bus (API stream, MQTT QoS 0)
+                                                 '-- final --> firewall --> store (+ outbox) --> live bus
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from edge.config import Config
+from edge.control import MeetingAlreadyRunning, NoMeetingRunning
+from edge.errors import ModelError
+from edge.events import AsrSegment, FilteredSegment, Utterance
+from edge.live import LiveBus
+from edge.queues import DropOldestQueue
+from edge.recording import Recording
+from edge.store import Meeting, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class BoxCounters:
+    """Everything counted that a person may need to see: nothing is lost silently."""
+
+    segments: int = 0
+    filtered: Counter = dataclasses.field(default_factory=Counter)
+    asr_errors: int = 0
+    meetings: int = 0
+
+
+class Box:
+    """The running box. Implements edge.control.BoxControl for the API and MQTT commands."""
+
+    def __init__(self, cfg: Config, *, asr_model_factory: Callable[[], object] | None = None) -> None:
+        self.cfg = cfg
+        self.started_monotonic = time.monotonic()
+        self.store = Store(cfg.database_path, outbox=cfg.mqtt.enabled)
+        self.live = LiveBus()
+        self.counters = BoxCounters()
+        self._lock = threading.RLock()
+        self._recording: Recording | None = None
+        self._jobs: DropOldestQueue[tuple[Meeting, Path]] = DropOldestQueue(64, name="file-jobs")
+        self._pending_finals: Counter = Counter()
+        self._finals_done = threading.Condition()
+        self._publish_hooks: list[Callable[[], None]] = []
+        self._asr_model_factory = asr_model_factory or self._whisper_factory
+        self._asr = self._build_asr_stage()
+        self._postprocessors: dict[str, object] = {}
+
+    # construction
+
+    def _whisper_factory(self) -> object:
+        from edge.asr.whispercpp import WhisperCppModel
+
+        asr = self.cfg.asr
+        return WhisperCppModel(
+            asr.model_path.resolve(),
+            threads=asr.threads,
+            language=asr.language,
+            initial_prompt=asr.initial_prompt,
+            max_tokens=asr.max_tokens,
+            temperature_inc=asr.temperature_inc,
+        )
+
+    def _build_asr_stage(self):
+        from edge.asr.stage import AsrStage
+
+        return AsrStage(
+            self._asr_model_factory,
+            on_partial=self._on_partial,
+            on_final=self._on_final,
+            on_error=self._on_asr_error,
+            partial_interval_ms=self.cfg.asr.partial_interval_ms,
+        )
+
+    def check_models(self) -> None:
+        """Fail fast, before anything starts, when a configured model file is missing."""
+        for what, path in (("asr.model_path", self.cfg.asr.model_path), ("vad.model_path", self.cfg.vad.model_path)):
+            if not Path(path).is_file():
+                raise ModelError(
+                    f"{what} {path} does not exist; fetch it with `edge models fetch NAME` "
+                    f"(`edge models list` shows the names) or point {what} at a model file"
+                )
+
+    # lifecycle
+
+    def open(self) -> None:
+        self.check_models()
+        for meeting_id in self.store.close_interrupted_meetings():
+            log.warning("meeting %s was interrupted by a crash or power loss; closed as 'interrupted'", meeting_id)
+        self._asr.start()
+        threading.Thread(target=self._job_worker, name="file-jobs", daemon=True).start()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._recording is not None:
+                self.stop_meeting()
+        self._jobs.close()
+        self._asr.stop(drain=True)
+        self.store.close()
+
+    def add_publish_hook(self, hook: Callable[[], None]) -> None:
+        """Called after every commit that wrote outbox rows (wakes the MQTT sender)."""
+        self._publish_hooks.append(hook)
+
+    # BoxControl
+
+    def start_meeting(self, *, title: str = "", language: str | None = None) -> Meeting:
+        with self._lock:
+            if self._recording is not None:
+                raise MeetingAlreadyRunning(f"meeting {self._recording.meeting.id} is recording; stop it first")
+            meeting = self.store.create_meeting(
+                language=language or self.cfg.asr.language,
+                source=self.cfg.audio.source,
+                title=title,
+                room=self.cfg.device.room,
+            )
+            self._recording = Recording(self.cfg, meeting, submit=self._submit, store=self.store)
+            self._recording.start()
+            self.counters.meetings += 1
+        log.info("meeting %s started", meeting.id)
+        self._publish_state()
+        return meeting
+
+    def stop_meeting(self, meeting_id: str | None = None) -> Meeting:
+        with self._lock:
+            recording = self._recording
+            if recording is None or (meeting_id is not None and recording.meeting.id != meeting_id):
+                if meeting_id is not None:
+                    self.store.meeting(meeting_id)  # MeetingNotFound for an unknown id
+                raise NoMeetingRunning("no meeting is recording" if recording is None else
+                                       f"meeting {meeting_id} is not the one recording")
+            self._recording = None
+        recording.stop()
+        self._wait_for_finals(recording.meeting.id)
+        meeting = self.store.end_meeting(recording.meeting.id)
+        self._postprocessors.pop(meeting.id, None)
+        log.info("meeting %s stopped", meeting.id)
+        self._publish_state()
+        return meeting
+
+    def submit_file(self, path: Path, *, title: str = "", language: str | None = None) -> Meeting:
+        meeting = self.store.create_meeting(
+            language=language or self.cfg.asr.language,
+            source=f"file:{Path(path).name}",
+            title=title or Path(path).name,
+            room=self.cfg.device.room,
+            status="processing",
+        )
+        self._jobs.put((meeting, Path(path)))
+        return meeting
+
+    def state(self) -> dict:
+        with self._lock:
+            recording = self._recording
+        if recording is not None:
+            return {"v": 1, "state": "recording", "meeting_id": recording.meeting.id}
+        if len(self._jobs) or self._asr_busy():
+            return {"v": 1, "state": "processing", "meeting_id": None}
+        return {"v": 1, "state": "idle", "meeting_id": None}
+
+    def health(self) -> dict:
+        with self._lock:
+            recording = self._recording
+        asr = self._asr.stats
+        capture = recording.stats() if recording else {}
+        return {
+            "v": 1,
+            "status": "ok",
+            "state": self.state()["state"],
+            "uptime_s": round(time.monotonic() - self.started_monotonic, 1),
+            "rtf": round(asr.compute_seconds / asr.audio_seconds, 3) if asr.audio_seconds else None,
+            "queues": {"asr_pending": self._asr.pending, **capture.get("queues", {})},
+            "drops": {"asr_utterances": asr.drops, **capture.get("drops", {})},
+            "capture_gaps": capture.get("gaps", 0),
+            "segments": self.counters.segments,
+            "filtered": dict(self.counters.filtered),
+            "asr_errors": self.counters.asr_errors,
+            "asr_soft_errors": asr.soft_errors,
+            "outbox_backlog": self.store.outbox_backlog() if self.store.outbox_enabled else 0,
+        }
+
+    @property
+    def recording(self) -> Recording | None:
+        return self._recording
+
+    # pipeline callbacks (VAD thread and ASR owner thread)
+
+    def _submit(self, utterance: Utterance) -> None:
+        if utterance.final:
+            with self._finals_done:
+                self._pending_finals[utterance.meeting_id] += 1
+        self._asr.submit(utterance)
+
+    def _asr_busy(self) -> bool:
+        with self._finals_done:
+            return any(self._pending_finals.values())
+
+    def _finish_final(self, meeting_id: str) -> None:
+        with self._finals_done:
+            self._pending_finals[meeting_id] -= 1
+            if self._pending_finals[meeting_id] <= 0:
+                del self._pending_finals[meeting_id]
+            self._finals_done.notify_all()
+
+    def _wait_for_finals(self, meeting_id: str, timeout: float | None = None) -> None:
+        """Block until every final utterance of the meeting has been committed or counted as lost."""
+        with self._finals_done:
+            while self._pending_finals.get(meeting_id, 0) > 0:
+                dropped_before = self._asr.stats.drops
+                if not self._finals_done.wait(timeout=1.0) and self._asr.stats.drops > dropped_before:
+                    # A final evicted from a full ASR queue never reports back; it is counted in drops.
+                    self._pending_finals[meeting_id] -= self._asr.stats.drops - dropped_before
+                if timeout is not None and (timeout := timeout - 1.0) <= 0:
+                    break
+
+    def _postprocessor(self, meeting_id: str, language: str):
+        from edge.postprocess import TextPostprocessor
+
+        if meeting_id not in self._postprocessors:
+            self._postprocessors[meeting_id] = TextPostprocessor(language)
+        return self._postprocessors[meeting_id]
+
+    def _on_partial(self, utterance: Utterance, stable: str, unstable: str) -> None:
+        self.live.publish(
+            "partial",
+            {
+                "v": 1,
+                "meeting_id": utterance.meeting_id,
+                "utterance_id": utterance.utterance_id,
+                "t0_ms": utterance.start_ms,
+                "t1_ms": utterance.end_ms,
+                "stable": stable,
+                "unstable": unstable,
+            },
+        )
+
+    def _on_final(self, utterance: Utterance, segments: list[AsrSegment]) -> None:
+        try:
+            self.commit(utterance.meeting_id, segments)
+        finally:
+            self._finish_final(utterance.meeting_id)
+
+    def _on_asr_error(self, utterance: Utterance, exc: BaseException) -> None:
+        self.counters.asr_errors += 1
+        log.error("ASR failed on utterance %s of meeting %s: %s", utterance.utterance_id, utterance.meeting_id, exc)
+        self._finish_final(utterance.meeting_id)
+
+    def commit(self, meeting_id: str, segments: list[AsrSegment]) -> None:
+        """Firewall each ASR segment, then store it (with its outbox row) or store why it was dropped."""
+        for seg in segments:
+            postprocessor = self._postprocessor(meeting_id, seg.language)
+            processed = postprocessor.process(seg.text, duration_ms=seg.t1_ms - seg.t0_ms)
+            if processed.dropped:
+                self.counters.filtered[processed.reason] += 1
+                item = FilteredSegment(meeting_id, seg.t0_ms, seg.t1_ms, seg.text, processed.reason)
+                self.store.add_filtered(item)
+                self.live.publish("filtered", {"v": 1, **dataclasses.asdict(item)})
+                continue
+            text = processed.text if processed.text != seg.text else None
+            segment = self.store.add_segment(
+                meeting_id,
+                t0_ms=seg.t0_ms,
+                t1_ms=seg.t1_ms,
+                text_raw=seg.text,
+                language=seg.language,
+                confidence=seg.confidence,
+                text=text,
+                corrections=processed.corrections,
+            )
+            self.counters.segments += 1
+            self.live.publish("segment", segment.to_payload())
+            for hook in self._publish_hooks:
+                hook()
+
+    def _publish_state(self) -> None:
+        self.live.publish("state", self.state())
+
+    # file jobs (API uploads)
+
+    def _job_worker(self) -> None:
+        while True:
+            try:
+                meeting, path = self._jobs.get()
+            except Exception:  # QueueClosed: the box is closing
+                return
+            try:
+                self._transcribe_job(meeting, path)
+            except Exception as exc:
+                log.error("transcription of %s failed: %s", path.name, exc)
+                self.store.end_meeting(meeting.id, status="failed")
+            finally:
+                path.unlink(missing_ok=True)
+                self._publish_state()
+
+    def _transcribe_job(self, meeting: Meeting, path: Path) -> None:
+        cfg = self.cfg.model_copy(deep=True)
+        cfg.audio.source = f"file:{path}"
+        cfg.audio.realtime = False
+        recording = Recording(cfg, meeting, submit=self._submit, store=self.store)
+        recording.start()
+        recording.wait_source_done()
+        recording.stop()
+        self._wait_for_finals(meeting.id)
+        self.store.end_meeting(meeting.id)
+        self._postprocessors.pop(meeting.id, None)

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from contextlib import ExitStack
+from pathlib import Path
+
+from edge.config import Config, load_config
+
+HELP = "Run the box: capture -> VAD -> whisper.cpp -> firewall -> SQLite, with MQTT and the API when enabled."
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", type=Path, default=os.environ.get("EDGE_CONFIG"), help="TOML configuration file ($EDGE_CONFIG)."
+    )
+
+
+def _serving(cfg: Config) -> bool:
+    return (cfg.api.enabled or cfg.mqtt.enabled) and not cfg.meeting.exit_after_file
+
+
+def run(args: argparse.Namespace) -> int:
+    from edge.app import Box
+
+    cfg = load_config(args.config)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    box = Box(cfg)
+    box.open()
+    with ExitStack() as cleanup:
+        cleanup.callback(box.close)
+        if cfg.mqtt.enabled:
+            from edge.mqtt import MqttPublisher
+
+            mqtt = MqttPublisher(cfg.mqtt, cfg.device, box.store, box.live, box)
+            mqtt.start()
+            box.add_publish_hook(mqtt.notify)
+            cleanup.callback(mqtt.stop)
+        if cfg.api.enabled:
+            _start_api(cfg, box, cleanup)
+        if cfg.meeting.auto_start:
+            box.start_meeting()
+        _supervise(cfg, box, stop)
+        log.info("stopping")
+    return 0
+
+
+def _start_api(cfg: Config, box, cleanup: ExitStack) -> None:
+    from edge.api.app import create_app
+    from edge.api.auth import load_or_create_token
+    from edge.api.server import ApiServer
+
+    token, created = load_or_create_token(cfg.api.token_file)
+    if created:
+        print(f"API token (shown once, stored in {cfg.api.token_file}): {token}", file=sys.stderr, flush=True)
+    server = ApiServer(create_app(box, cfg.api, token), cfg.api.host, cfg.api.port)
+    server.start()
+    cleanup.callback(server.stop)
+    print(f"admin page: http://{cfg.api.host}:{cfg.api.port}/", file=sys.stderr, flush=True)
+
+
+def _supervise(cfg: Config, box, stop: threading.Event) -> None:
+    """The pipeline loop: ends a replayed file's meeting when the file is done."""
+    file_source = cfg.audio.source.startswith("file:")
+    while not stop.wait(0.5):
+        recording = box.recording
+        if file_source and recording is not None and recording.source_done:
+            box.stop_meeting()
+            if not _serving(cfg):
+                return

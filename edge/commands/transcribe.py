@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from edge.config import load_config
+from edge.transcript_formats import FORMATS, render
+
+HELP = "Transcribe an audio file with the box's own pipeline (VAD, whisper.cpp, firewall) and print it."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, help="Audio file: WAV, FLAC, MP3 or OGG.")
+    parser.add_argument("--format", choices=FORMATS, default="txt", help="Output format (default txt).")
+    parser.add_argument("--config", type=Path, help="TOML configuration (models, VAD and ASR settings).")
+    parser.add_argument("--model", type=Path, help="whisper.cpp model file (overrides asr.model_path).")
+    parser.add_argument("--vad-model", type=Path, help="Silero VAD ONNX model (overrides vad.model_path).")
+    parser.add_argument("--language", help='Decoding language such as "ko", "en" or "auto".')
+    parser.add_argument("--output", "-o", type=Path, help="Write here instead of standard output.")
+
+
+def run(args: argparse.Namespace) -> int:
+    from edge.app import Box
+    from edge.audio_file import audio_duration
+
+    duration_s = audio_duration(args.file)
+    cfg = load_config(args.config)
+    with tempfile.TemporaryDirectory(prefix="edge-transcribe-") as scratch:
+        cfg.storage.path = Path(scratch)
+        cfg.audio.source = f"file:{args.file.resolve()}"
+        cfg.audio.realtime = False
+        cfg.audio.archive = False
+        cfg.asr.partial_interval_ms = 0
+        cfg.mqtt.enabled = False
+        cfg.api.enabled = False
+        if args.model:
+            cfg.asr.model_path = args.model
+        if args.vad_model:
+            cfg.vad.model_path = args.vad_model
+        if args.language:
+            cfg.asr.language = args.language
+        box = Box(cfg)
+        box.open()
+        try:
+            meeting = box.start_meeting(title=args.file.name)
+            _wait_with_progress(box, duration_s)
+            box.stop_meeting()
+            segments = box.store.segments(meeting.id, limit=1_000_000)
+            text = render(segments, args.format, meeting=box.store.meeting(meeting.id).to_dict())
+        finally:
+            box.close()
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _wait_with_progress(box, duration_s: float) -> None:
+    show = sys.stderr.isatty() or duration_s > 60
+    recording = box.recording
+    while not recording.wait_source_done(1.0):
+        if show and duration_s > 0:
+            position = min(recording.audio_ms / 1000, duration_s)
+            print(f"\rtranscribing: {position:6.0f}/{duration_s:.0f} s ({100 * position / duration_s:3.0f}%)",
+                  end="", file=sys.stderr, flush=True)
+    if show:
+        print("", file=sys.stderr)

@@ -1,0 +1,40 @@
+"""What the API and MQTT command handlers may ask of the running box. `edge.app.Box` implements it;
+tests of the API may use a small in-memory implementation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from edge.live import LiveBus
+from edge.store import Meeting, Store
+
+
+class MeetingAlreadyRunning(Exception):
+    """A meeting is recording; stop it before starting another."""
+
+
+class NoMeetingRunning(Exception):
+    """There is no recording meeting to stop."""
+
+
+class BoxControl(Protocol):
+    store: Store
+    live: LiveBus
+
+    def start_meeting(self, *, title: str = "", language: str | None = None) -> Meeting:
+        """Start recording a new meeting; raises MeetingAlreadyRunning."""
+
+    def stop_meeting(self, meeting_id: str | None = None) -> Meeting:
+        """Stop the recording meeting (all its committed segments are on disk on return); raises
+        NoMeetingRunning, or MeetingNotFound for an unknown id."""
+
+    def submit_file(self, path: Path, *, title: str = "", language: str | None = None) -> Meeting:
+        """Queue an audio file for transcription as a new meeting (status 'processing' until done).
+        The box takes ownership of `path` and deletes it when done."""
+
+    def state(self) -> dict:
+        """{"v": 1, "state": "idle" | "recording" | "processing", "meeting_id": str | None}."""
+
+    def health(self) -> dict:
+        """Status, queue depths, drops, real-time factor, filter hits, uptime, outbox backlog."""
