@@ -53,6 +53,7 @@ class Box:
         self._pending_finals: Counter = Counter()
         self._finals_done = threading.Condition()
         self._publish_hooks: list[Callable[[], None]] = []
+        self._final_hooks: list[Callable[[Utterance], None]] = []
         self._asr_model_factory = asr_model_factory or self._whisper_factory
         self._asr = self._build_asr_stage()
         self._postprocessors: dict[str, object] = {}
@@ -96,8 +97,14 @@ class Box:
 
     def open(self) -> None:
         self.check_models()
+        from edge.archive import prune_archives, repair_archive
+
         for meeting_id in self.store.close_interrupted_meetings():
             log.warning("meeting %s was interrupted by a crash or power loss; closed as 'interrupted'", meeting_id)
+            audio_path = self.store.meeting(meeting_id).audio_path
+            if audio_path and Path(audio_path).is_file():
+                repair_archive(Path(audio_path))
+        prune_archives(self.cfg.audio_dir, self.cfg.audio.retention_days)
         self._asr.start()
         threading.Thread(target=self._job_worker, name="file-jobs", daemon=True).start()
 
@@ -112,6 +119,14 @@ class Box:
     def add_publish_hook(self, hook: Callable[[], None]) -> None:
         """Called after every commit that wrote outbox rows (wakes the MQTT sender)."""
         self._publish_hooks.append(hook)
+
+    def add_final_hook(self, hook: Callable[[Utterance], None]) -> None:
+        """Called on the ASR thread once a final utterance's segments are committed (or dropped)."""
+        self._final_hooks.append(hook)
+
+    @property
+    def asr_stats(self):
+        return self._asr.stats
 
     # BoxControl
 
@@ -180,8 +195,8 @@ class Box:
             "state": self.state()["state"],
             "uptime_s": round(time.monotonic() - self.started_monotonic, 1),
             "rtf": round(asr.compute_seconds / asr.audio_seconds, 3) if asr.audio_seconds else None,
-            "queues": {"asr_pending": self._asr.pending, **capture.get("queues", {})},
-            "drops": {"asr_utterances": asr.drops, **capture.get("drops", {})},
+            "queues": {"asr_pending": self._asr.backlog, **capture.get("queues", {})},
+            "drops": {"asr_utterances": asr.dropped, **capture.get("drops", {})},
             "capture_gaps": capture.get("gaps", 0),
             "segments": self.counters.segments,
             "filtered": dict(self.counters.filtered),
@@ -217,10 +232,10 @@ class Box:
         """Block until every final utterance of the meeting has been committed or counted as lost."""
         with self._finals_done:
             while self._pending_finals.get(meeting_id, 0) > 0:
-                dropped_before = self._asr.stats.drops
-                if not self._finals_done.wait(timeout=1.0) and self._asr.stats.drops > dropped_before:
+                dropped_before = self._asr.stats.dropped
+                if not self._finals_done.wait(timeout=1.0) and self._asr.stats.dropped > dropped_before:
                     # A final evicted from a full ASR queue never reports back; it is counted in drops.
-                    self._pending_finals[meeting_id] -= self._asr.stats.drops - dropped_before
+                    self._pending_finals[meeting_id] -= self._asr.stats.dropped - dropped_before
                 if timeout is not None and (timeout := timeout - 1.0) <= 0:
                     break
 
@@ -247,7 +262,9 @@ class Box:
 
     def _on_final(self, utterance: Utterance, segments: list[AsrSegment]) -> None:
         try:
-            self.commit(utterance.meeting_id, segments)
+            self.commit(utterance.meeting_id, segments, utterance_ms=utterance.end_ms - utterance.start_ms)
+            for hook in self._final_hooks:
+                hook(utterance)
         finally:
             self._finish_final(utterance.meeting_id)
 
@@ -256,11 +273,13 @@ class Box:
         log.error("ASR failed on utterance %s of meeting %s: %s", utterance.utterance_id, utterance.meeting_id, exc)
         self._finish_final(utterance.meeting_id)
 
-    def commit(self, meeting_id: str, segments: list[AsrSegment]) -> None:
+    def commit(self, meeting_id: str, segments: list[AsrSegment], *, utterance_ms: int | None = None) -> None:
         """Firewall each ASR segment, then store it (with its outbox row) or store why it was dropped."""
         for seg in segments:
             postprocessor = self._postprocessor(meeting_id, seg.language)
-            processed = postprocessor.process(seg.text, duration_ms=seg.t1_ms - seg.t0_ms)
+            # whisper's own timestamps can collapse (t0 == t1); the VAD's length of a lone segment cannot.
+            duration_ms = utterance_ms if len(segments) == 1 and utterance_ms else seg.t1_ms - seg.t0_ms
+            processed = postprocessor.process(seg.text, duration_ms=duration_ms)
             if processed.dropped:
                 self.counters.filtered[processed.reason] += 1
                 item = FilteredSegment(meeting_id, seg.t0_ms, seg.t1_ms, seg.text, processed.reason)

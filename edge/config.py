@@ -152,6 +152,22 @@ class MqttConfig(Section):
     discovery: bool = Field(default=False, description="Announce the box to Home Assistant (MQTT discovery).")
     discovery_prefix: str = Field(default="homeassistant", description="Home Assistant discovery prefix.")
     stats_interval_s: float = Field(default=30.0, gt=0, description="How often health stats are published.")
+    reconnect_min_delay_s: float = Field(
+        default=1.0, gt=0, le=60, description="First wait before reconnecting to a lost broker; doubles up to the max."
+    )
+    reconnect_max_delay_s: float = Field(
+        default=30.0, gt=0, le=3600, description="Longest wait between attempts to reconnect to the broker."
+    )
+    max_inflight: int = Field(
+        default=20, ge=1, le=1000, description="Outbox messages sent and awaiting their PUBACK at any time."
+    )
+
+    @field_validator("topic_prefix", "discovery_prefix")
+    @classmethod
+    def _topic_levels(cls, value: str) -> str:
+        if not value or any(char in value for char in "+#\0") or "" in value.split("/"):
+            raise ValueError("must be topic levels separated by '/', without + or #, empty levels or outer '/'")
+        return value
 
 
 class ApiConfig(Section):

@@ -52,6 +52,8 @@ class Utterance:
     audio: np.ndarray
     final: bool
     meeting_id: str = ""
+    speech_start_ms: int | None = None  # the speech itself, without the padding around it
+    speech_end_ms: int | None = None
 
     @property
     def end_ms(self) -> int:

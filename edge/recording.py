@@ -42,6 +42,7 @@ class Recording:
         vad = VadStage(load_vad_model(self.cfg.vad), self.cfg.vad, update_ms=self.cfg.asr.partial_interval_ms)
         if self.cfg.audio.archive:
             self._archive = MeetingAudioArchive(self.cfg.audio_dir, self.meeting.id)
+            self._store.set_audio_path(self.meeting.id, str(self._archive.path))
         source = open_source(self.cfg.audio)
         self._capture = CaptureThread(source, self.frames)
         self._vad_thread = threading.Thread(target=self._vad_loop, args=(vad,), name="vad", daemon=True)
@@ -105,7 +106,8 @@ class Recording:
             "queues": {"frames": len(self.frames)},
             "drops": {
                 "frames": self.frames.dropped,
-                **({"capture_overflows": capture.overflows} if capture is not None else {}),
+                **({"capture_overflows": capture.overflows, "capture_queue": capture.queue_drops}
+                   if capture is not None else {}),
             },
             "gaps": self.gaps,
             "audio_s": round(self.audio_ms / 1000, 1),

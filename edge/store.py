@@ -213,6 +213,10 @@ class Store:
             )
         return self.meeting(meeting_id)
 
+    def set_audio_path(self, meeting_id: str, audio_path: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE meetings SET audio_path = ? WHERE id = ?", (audio_path, meeting_id))
+
     def close_interrupted_meetings(self) -> list[str]:
         """Meetings left 'recording' by a crash are closed as 'interrupted' (at start-up)."""
         with self.transaction() as db:
@@ -340,3 +344,28 @@ class Store:
     def integrity_check(self) -> str:
         with self._lock:
             return self._db.execute("PRAGMA integrity_check").fetchone()[0]
+
+    def edit_segment(self, meeting_id: str, seq: int, text: str) -> Segment:
+        """A person's correction: it becomes the segment's text, the raw ASR text is kept, the text it
+        replaced is recorded in `corrections` (rule "human_edit"), and a "segment_update" outbox row is
+        written in the same transaction. Raises MeetingNotFound, or LookupError for an unknown seq."""
+        with self.transaction() as db:
+            row = db.execute(
+                f"SELECT {SEGMENT_COLUMNS} FROM segments WHERE meeting_id = ? AND seq = ?", (meeting_id, seq)
+            ).fetchone()
+            if row is None:
+                self.meeting(meeting_id)
+                raise LookupError(f"meeting {meeting_id!r} has no segment {seq}")
+            old = _segment(row)
+            if text == old.display_text:
+                return old
+            edit = {"rule": "human_edit", "original": old.display_text, "text": text, "at": utc_now()}
+            corrections = [*old.corrections, edit]
+            db.execute(
+                "UPDATE segments SET text = ?, corrections = ? WHERE meeting_id = ? AND seq = ?",
+                (text, json.dumps(corrections, ensure_ascii=False), meeting_id, seq),
+            )
+            segment = Segment(*row[:7], text, corrections)
+            revision = sum(1 for c in corrections if c.get("rule") == "human_edit")
+            self._enqueue(db, "segment_update", meeting_id, {**segment.to_payload(), "revision": revision})
+        return segment
