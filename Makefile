@@ -13,7 +13,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := python3-venv python3-dev build-essential cmake pkg-config portaudio19-dev libsndfile1 \
 	mosquitto ffmpeg espeak-ng sox chromium chromium-driver systemd
 
-.PHONY: setup apt venv run test lint bench dev-models clean
+PREFIX ?= /opt/edge
+MODELS_DIR ?= /var/lib/edge/models
+
+.PHONY: setup apt venv run test lint bench dev-models clean native install models smoke
 
 setup: apt venv dev-models
 
@@ -59,3 +62,28 @@ bench: dev-models
 
 clean:
 	rm -rf build/models build/out .pytest_cache .ruff_cache
+
+# --- On the Jetson (see README, "Jetson quick start") ---
+
+native:
+	build/native.sh
+
+install:
+	install -D -m 0644 systemd/edge.sysusers /usr/lib/sysusers.d/edge.conf
+	systemd-sysusers
+	install -D -m 0644 systemd/edge.tmpfiles /usr/lib/tmpfiles.d/edge.conf
+	systemd-tmpfiles --create /usr/lib/tmpfiles.d/edge.conf
+	sed 's|/opt/edge|$(PREFIX)|g' systemd/edge.service > /etc/systemd/system/edge.service
+	install -d -m 0700 /etc/edge/credentials
+	@# A token per box, never a default one (EN 303 645); the MQTT password starts empty (no password).
+	[ -s /etc/edge/credentials/api-token ] || (umask 077; head -c 32 /dev/urandom | base64 | tr -d '=+/\n' > /etc/edge/credentials/api-token)
+	[ -e /etc/edge/credentials/mqtt-password ] || (umask 077; : > /etc/edge/credentials/mqtt-password)
+	[ -e /etc/edge/edge.toml ] || install -m 0644 config/jetson.toml /etc/edge/edge.toml
+	systemctl daemon-reload
+
+models:
+	sudo -u edge -H $(BIN)/edge models fetch --defaults --dest $(MODELS_DIR)
+	sudo -u edge -H $(BIN)/edge models engines --dest $(MODELS_DIR)
+
+smoke:
+	sudo -u edge -H $(BIN)/python -m edge.native_build smoke --venv $(VENV) --models-dir $(MODELS_DIR)

@@ -124,6 +124,14 @@ class Box:
         """Called on the ASR thread once a final utterance's segments are committed (or dropped)."""
         self._final_hooks.append(hook)
 
+    def heartbeats(self) -> dict[str, float]:
+        """Each running stage's last progress (monotonic seconds), for the systemd watchdog."""
+        beats = {"asr": self._asr.last_progress}
+        recording = self._recording
+        if recording is not None:
+            beats["vad"] = recording.last_progress
+        return beats
+
     @property
     def asr_stats(self):
         return self._asr.stats

@@ -17,8 +17,12 @@ COMMANDS: dict[str, str] = {
     "transcribe": "edge.commands.transcribe",
     "vad": "edge.commands.vad",
     "postprocess": "edge.commands.postprocess",
+    "eval": "edge.commands.eval",
     "check-config": "edge.commands.check_config",
+    "models": "edge.commands.models",
+    "import": "edge.commands.import_transcript",
     "bench": "edge.commands.bench",
+    "synth": "edge.commands.synth",
 }
 
 

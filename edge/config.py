@@ -231,11 +231,11 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
             if field is None or not isinstance(value, str) or "Path" not in str(field.annotation):
                 continue
             path = Path(value).expanduser()
-            section[key] = path if path.is_absolute() else base / path
+            section[key] = path if path.is_absolute() else Path(os.path.normpath(base / path))
         if section_name == "audio" and isinstance(section.get("source"), str):
             scheme, _, rest = section["source"].partition(":")
             if scheme == "file" and rest and not Path(rest).expanduser().is_absolute():
-                section["source"] = f"file:{base / rest}"
+                section["source"] = f"file:{os.path.normpath(base / rest)}"
 
 
 def _describe(error: dict, origin: dict[tuple[str, ...], str]) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,7 +33,7 @@ class Recording:
         self.audio_ms = 0
         self.gaps = 0
         self.utterances = 0
-        self.last_progress = 0.0
+        self.last_progress = time.monotonic()
 
     def start(self) -> None:
         from edge.archive import MeetingAudioArchive
@@ -50,8 +51,6 @@ class Recording:
         self._capture.start()
 
     def _vad_loop(self, vad) -> None:
-        import time
-
         while True:
             self.last_progress = time.monotonic()
             try:

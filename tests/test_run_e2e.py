@@ -65,7 +65,7 @@ def test_replayed_file_commits_segments_in_meeting_time(
     )
     assert result.returncode == 0, result.stderr[-2000:]
     db = tmp_path / "data" / "edge.db"
-    [(meeting_id, status, audio_path)] = rows(db, "SELECT id, status, audio_path FROM meetings")
+    [(status, audio_path)] = rows(db, "SELECT status, audio_path FROM meetings")
     assert status == "stopped"
     segments = rows(db, "SELECT seq, t0_ms, t1_ms, text_raw FROM segments ORDER BY seq")
     filtered = rows(db, "SELECT t0_ms, t1_ms, reason FROM filtered_segments")

@@ -18,7 +18,10 @@ def run(args: argparse.Namespace) -> int:
         for key, default, description in describe_fields():
             print(f"{key} = {default}\n    {description}")
         return 0
+    from edge.memory_budget import check_fits
+
     cfg = load_config(args.config)
+    print(check_fits(cfg).format())
     print(f"{args.config or 'defaults'}: valid (device {cfg.device.id}, audio {cfg.audio.source}, "
           f"asr {cfg.asr.model_path} [{cfg.asr.language}])")
     return 0

@@ -11,6 +11,10 @@ from pathlib import Path
 
 from edge.config import Config, load_config
 
+# A stage that shows no progress for this long is hung: the systemd watchdog pings stop and the box is
+# restarted. Well above the longest decode (a 30 s utterance with a large model on an Orin Nano).
+STALL_SECONDS = 90.0
+
 HELP = "Run the box: capture -> VAD -> whisper.cpp -> firewall -> SQLite, with MQTT and the API when enabled."
 
 log = logging.getLogger(__name__)
@@ -28,8 +32,11 @@ def _serving(cfg: Config) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from edge.app import Box
+    from edge.notify import Notifier
+    from edge.watchdog import PipelineWatchdog
 
     cfg = load_config(args.config)
+    notifier = Notifier.from_environment()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -37,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     box.open()
     with ExitStack() as cleanup:
         cleanup.callback(box.close)
+        cleanup.callback(notifier.stopping)
         if cfg.mqtt.enabled:
             from edge.mqtt import MqttPublisher
 
@@ -48,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
             _start_api(cfg, box, cleanup)
         if cfg.meeting.auto_start:
             box.start_meeting()
-        _supervise(cfg, box, stop)
+        notifier.ready()
+        _supervise(cfg, box, stop, PipelineWatchdog(notifier, STALL_SECONDS))
         log.info("stopping")
     return 0
 
@@ -67,10 +76,13 @@ def _start_api(cfg: Config, box, cleanup: ExitStack) -> None:
     print(f"admin page: http://{cfg.api.host}:{cfg.api.port}/", file=sys.stderr, flush=True)
 
 
-def _supervise(cfg: Config, box, stop: threading.Event) -> None:
-    """The pipeline loop: ends a replayed file's meeting when the file is done."""
+def _supervise(cfg: Config, box, stop: threading.Event, watchdog) -> None:
+    """The pipeline loop: pings the watchdog while every stage progresses, and ends a replayed file's
+    meeting when the file is done."""
     file_source = cfg.audio.source.startswith("file:")
     while not stop.wait(0.5):
+        watchdog.observe(box.heartbeats())
+        watchdog.tick()
         recording = box.recording
         if file_source and recording is not None and recording.source_done:
             box.stop_meeting()

@@ -1,0 +1,342 @@
+"""whisper.cpp through pywhispercpp: the only module that imports it (lazily).
+
+pywhispercpp keeps decode parameters between calls, does not report a failed load (the next
+transcribe can crash the process), and downloads from a hub when given a bare model name; this
+wrapper sets language and prompt on every call, accepts only an existing absolute file, checks
+the load log, and turns whisper.cpp's odd outputs (timestamps outside the clip, text split inside
+a UTF-8 character) into clean `AsrSegment`s in meeting time.
+"""
+
+from __future__ import annotations
+
+import atexit
+import codecs
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.errors import ConfigError, ModelError
+from edge.events import AsrSegment, samples_to_ms
+
+__all__ = ["WhisperCppModel", "clamp_times", "decode_segment_texts", "raw_transcribe_seconds", "verify_whisper_model"]
+
+log = logging.getLogger(__name__)
+
+GGML_MAGIC = b"lmgg"  # 0x67676d6c little-endian
+# Audio quieter than this (RMS, about -60 dBFS) is not expected to give text.
+VOICED_RMS = 1e-3
+GGML_LOG_ERROR = 4
+TICK_MS = 10  # whisper's timestamp resolution
+
+
+class WhisperCppModel:
+    """One loaded whisper.cpp model, used by one thread (the first that transcribes)."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        threads: int,
+        language: str,
+        initial_prompt: str = "",
+        max_tokens: int = 0,
+        temperature_inc: float = 0.2,
+    ) -> None:
+        path = _check_model_file(Path(model_path))
+        import _pywhispercpp as pw
+
+        self._pw = pw
+        self.languages: tuple[str, ...] = tuple(pw.whisper_lang_str(i) for i in range(pw.whisper_lang_max_id() + 1))
+        if language != "auto" and language not in self.languages:
+            raise ConfigError(
+                f"asr.language {language!r} is not a whisper language code; use one of "
+                f'{", ".join(self.languages[:12])}, ... or "auto"'
+            )
+        if threads < 1:
+            raise ConfigError(f"asr.threads must be at least 1 (got {threads})")
+        self.path = path
+        self.language = language
+        self.initial_prompt = initial_prompt
+        self.soft_errors = 0
+        self._owner: int | None = None
+        self._lock = threading.Lock()
+        model, text = _load(
+            path,
+            n_threads=threads,
+            language="" if language == "auto" else language,
+            initial_prompt=initial_prompt,
+            max_tokens=max_tokens,
+            temperature_inc=temperature_inc,
+        )
+        self.empty = "assuming empty model" in text
+        if self.empty:
+            log.warning("%s has no weights (a vocab-only test model): every transcript will be empty", path)
+        self._model: Any = model
+        self._eot = pw.whisper_token_eot(model._ctx)
+
+    def transcribe(self, audio: np.ndarray, *, offset_ms: int, prompt: str | None = None) -> list[AsrSegment]:
+        """Segments of `audio` (float32 mono 16 kHz) in meeting time; `prompt` None uses the initial prompt."""
+        with self._lock:
+            me = threading.get_ident()
+            if self._owner is None:
+                self._owner = me
+            elif self._owner != me:
+                raise RuntimeError("a WhisperCppModel is used by the thread that first transcribed with it only")
+            if self._model is None:
+                raise RuntimeError("the whisper model is closed")
+            audio = np.ascontiguousarray(audio, dtype=np.float32)
+            if audio.ndim != 1:
+                raise ValueError(f"audio must be mono (1-D), got shape {audio.shape}")
+            if audio.size == 0:
+                return []
+            self._model.transcribe(
+                audio,
+                language="" if self.language == "auto" else self.language,
+                initial_prompt=self.initial_prompt if prompt is None else prompt,
+            )
+            segments = self._segments(samples_to_ms(audio.size), offset_ms)
+        if not segments and float(np.sqrt(np.dot(audio, audio) / audio.size)) >= VOICED_RMS:
+            self.soft_errors += 1
+        return segments
+
+    def _segments(self, clip_ms: int, offset_ms: int) -> list[AsrSegment]:
+        pw, ctx = self._pw, self._model._ctx
+        n = pw.whisper_full_n_segments(ctx)
+        if n == 0:
+            return []
+        language = self.language
+        if language == "auto":
+            lang_id = pw.whisper_full_lang_id(ctx)
+            language = self.languages[lang_id] if 0 <= lang_id < len(self.languages) else "auto"
+        texts = decode_segment_texts([pw.whisper_full_get_segment_text(ctx, i) for i in range(n)])
+        # whisper.cpp times are in centiseconds.
+        raw_times = [
+            (pw.whisper_full_get_segment_t0(ctx, i) * 10, pw.whisper_full_get_segment_t1(ctx, i) * 10) for i in range(n)
+        ]
+        times = clamp_times(raw_times, clip_ms)
+        out = []
+        for i, ((t0, t1), text) in enumerate(zip(times, texts, strict=True)):
+            if text:
+                out.append(AsrSegment(t0 + offset_ms, t1 + offset_ms, text, language, self._confidence(ctx, i)))
+        return out
+
+    def _confidence(self, ctx: Any, segment: int) -> float | None:
+        """Mean probability of the segment's text tokens (special and timestamp tokens left out)."""
+        pw = self._pw
+        total, count = 0.0, 0
+        for j in range(pw.whisper_full_n_tokens(ctx, segment)):
+            data = pw.whisper_full_get_token_data(ctx, segment, j)
+            if data.id < self._eot:
+                total += data.p
+                count += 1
+        return round(total / count, 4) if count else None
+
+    def close(self) -> None:
+        """Free the model; transcribing afterwards raises RuntimeError."""
+        with self._lock:
+            model, self._model = self._model, None
+            if model is not None and model._ctx is not None:
+                self._pw.whisper_free(model._ctx)
+                model._ctx = None
+
+    def __enter__(self) -> WhisperCppModel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _load(path: Path, **params: Any) -> tuple[Any, str]:
+    """A pywhispercpp Model for `path` (already checked) and its load log; ModelError if it failed."""
+    import _pywhispercpp as pw
+    from pywhispercpp.model import Model
+
+    hook = _LogHook()
+    # whisper.cpp logs to stderr, also from inside transcribe; route it all to `logging`. The
+    # hook is process-wide and stays after close (a later model replaces it), but it must be
+    # gone before interpreter shutdown: a native log call then, from a model freed at exit,
+    # aborts the process. One atexit entry is kept however many models load.
+    pw.whisper_log_set(hook)
+    atexit.unregister(pw.whisper_log_set)
+    atexit.register(pw.whisper_log_set, None)
+    try:
+        model = Model(
+            str(path),
+            redirect_whispercpp_logs_to=False,
+            no_context=True,
+            print_progress=False,
+            print_realtime=False,
+            print_timestamps=False,
+            **params,
+        )
+    except Exception as exc:
+        raise ModelError(f"{path}: whisper.cpp could not load it: {exc}") from exc
+    text = "".join(hook.load_log or [])
+    hook.load_log = None
+    if "failed to load model" in text or "failed to initialize" in text:
+        reason = next(iter(hook.errors), "see the debug log").split(": ", 1)[-1]
+        raise ModelError(
+            f"{path}: whisper.cpp could not load it ({reason.removeprefix('ERROR ').strip()}); "
+            "check that it is a complete whisper.cpp ggml model"
+        )
+    return model, text
+
+
+def raw_transcribe_seconds(
+    model_path: Path,
+    clips: list[np.ndarray],
+    *,
+    threads: int,
+    language: str,
+    max_tokens: int = 0,
+    temperature_inc: float = 0.0,
+) -> float:
+    """Seconds the bare pywhispercpp `Model.transcribe` takes on `clips`, one call each (the
+    benchmark's baseline for the pipeline's overhead; loading is not counted)."""
+    model, _ = _load(
+        _check_model_file(Path(model_path)),
+        n_threads=threads,
+        language="" if language == "auto" else language,
+        max_tokens=max_tokens,
+        temperature_inc=temperature_inc,
+    )
+    total = 0.0
+    for clip in clips:
+        audio = np.ascontiguousarray(clip, dtype=np.float32)
+        started = time.perf_counter()
+        model.transcribe(audio)
+        total += time.perf_counter() - started
+    return total
+
+
+class _LogHook:
+    """whisper.cpp's log sink: keeps the load log for checking, then forwards to `logging`."""
+
+    def __init__(self) -> None:
+        self.load_log: list[str] | None = []
+        self.errors: list[str] = []
+
+    def __call__(self, level: int, text: str) -> None:
+        if self.load_log is not None:
+            self.load_log.append(text)
+            if level == GGML_LOG_ERROR:
+                self.errors.append(text.strip())
+        elif text.strip():
+            log.log(logging.WARNING if level == GGML_LOG_ERROR else logging.DEBUG, "whisper.cpp: %s", text.rstrip())
+
+
+def decode_segment_texts(chunks: list[bytes]) -> list[str]:
+    """Text of each segment from whisper's raw bytes, stripped.
+
+    Whisper can end a segment inside a multi-byte character (Hangul is 3 bytes); the bytes left
+    over open the next segment instead of becoming two U+FFFD. What stays invalid, and U+FFFD
+    the model produced itself, is dropped: a replacement character carries no meaning.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    texts = []
+    for i, chunk in enumerate(chunks):
+        text = decoder.decode(chunk, final=i == len(chunks) - 1)
+        if "\ufffd" in text:
+            text = re.sub(r"\s+", " ", text.replace("\ufffd", ""))
+        texts.append(text.strip())
+    return texts
+
+
+def clamp_times(times: list[tuple[int, int]], clip_ms: int) -> list[tuple[int, int]]:
+    """Make whisper's (t0, t1) pairs (ms from the clip start) lie in the clip, in order, each non-empty.
+
+    Starts are clamped to [0, clip_ms] and never go back in time; an end at or before its start
+    becomes the next segment's start or the clip end. A segment starting at the clip end starts
+    at the previous end instead, or takes the clip's last whisper tick when nothing is left.
+    """
+    out: list[tuple[int, int]] = []
+    prev_t0, prev_t1 = 0, 0
+    for i, (t0, t1) in enumerate(times):
+        t0 = min(max(t0, prev_t0, 0), clip_ms)
+        t1 = min(max(t1, 0), clip_ms)
+        if t1 <= t0:
+            next_t0 = times[i + 1][0] if i + 1 < len(times) else clip_ms
+            t1 = next_t0 if t0 < next_t0 <= clip_ms else clip_ms
+        if t1 <= t0:
+            t0 = prev_t1 if prev_t1 < clip_ms else max(prev_t0, clip_ms - TICK_MS, 0)
+        out.append((t0, t1))
+        prev_t0, prev_t1 = t0, t1
+    return out
+
+
+def _check_model_file(path: Path) -> Path:
+    if not path.is_absolute():
+        # A bare name would make pywhispercpp download a model from a hub.
+        raise ModelError(f"whisper model path {str(path)!r} must be an absolute path to a ggml file")
+    if not path.is_file():
+        raise ModelError(f"whisper model {path} not found; set asr.model_path to a whisper.cpp ggml file")
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as exc:
+        raise ModelError(f"cannot read whisper model {path}: {exc.strerror or exc}") from exc
+    if magic != GGML_MAGIC:
+        raise ModelError(f"{path} is not a whisper.cpp ggml model (bad magic); convert it or pick another file")
+    return path
+
+
+_SMOKE_TEST = """
+import sys
+import numpy as np
+from pathlib import Path
+from edge.asr.whispercpp import WhisperCppModel
+from edge.errors import ModelError
+try:
+    model = WhisperCppModel(Path(sys.argv[1]), threads=2, language="en", max_tokens=4, temperature_inc=0.0)
+except ModelError as exc:
+    print(exc, file=sys.stderr)
+    sys.exit(3)
+if model.empty:
+    print("EMPTY")
+    sys.exit(0)
+noise = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.05
+model.transcribe(noise, offset_ms=0)
+print("OK")
+"""
+
+
+def verify_whisper_model(path: Path, *, allow_empty: bool = False, timeout_s: float = 300.0) -> None:
+    """Load `path` and transcribe one second in a subprocess; ModelError if that crashes or fails.
+
+    whisper.cpp can abort the whole process on a malformed model, so never trust a new file
+    before this passes. A vocab-only test model (no weights, nothing to run) passes only with
+    `allow_empty`.
+    """
+    path = _check_model_file(Path(path).absolute())
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", _SMOKE_TEST, str(path)],
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=timeout_s,
+            env=env,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise ModelError(f"{path}: a one-second test transcription did not finish in {timeout_s:.0f} s") from exc
+    if result.returncode == 3:
+        raise ModelError(result.stderr.strip().splitlines()[-1])
+    if result.returncode != 0:
+        last = next((ln.strip() for ln in reversed(result.stderr.splitlines()) if ln.strip()), "no output")
+        crashed = result.returncode < 0
+        how = f"crashed ({signal.Signals(-result.returncode).name})" if crashed else f"failed ({last})"
+        raise ModelError(f"{path}: whisper.cpp {how} on a test transcription; the model file is broken")
+    if result.stdout.strip() == "EMPTY" and not allow_empty:
+        raise ModelError(f"{path} has no weights (a vocab-only test model); use a real whisper.cpp model")

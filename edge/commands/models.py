@@ -1,0 +1,191 @@
+"""`edge models list | fetch NAME... | verify [NAME...] | budget | engines`: the box's model files.
+
+Downloads happen here, at install time, never when the box runs: `fetch` resumes a `.part` file and
+only moves a file into place once its size and sha256 match models/manifest.toml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from edge.errors import ModelError, UserError
+from edge.model_manifest import Manifest, ManifestModel, load_manifest
+
+HELP = "List, download (verified, resumable) and check the model files; show the memory budget."
+
+MODELS_DIR_ENV = "EDGE_MODELS_DIR"
+
+
+def _default_dest() -> Path:
+    return Path(os.environ.get(MODELS_DIR_ENV, "models"))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--manifest", type=Path, default=None, help="Models manifest (default: models/manifest.toml).")
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    listing = sub.add_parser("list", help="Every model in the manifest, and which are installed.")
+    _dest_argument(listing)
+
+    fetch = sub.add_parser("fetch", help="Download models into --dest, verified against the manifest.")
+    fetch.add_argument("names", nargs="*", metavar="NAME", help="Manifest names (see `edge models list`).")
+    fetch.add_argument(
+        "--defaults",
+        action="store_true",
+        help="Fetch the default whisper and LLM models of --profile, and the Silero VAD models.",
+    )
+    fetch.add_argument("--profile", default="auto", help="Device profile for --defaults (default: detect the board).")
+    fetch.add_argument("--retries", type=int, default=3, help="Resume attempts after a dropped connection.")
+    fetch.add_argument(
+        "--allow-unverified", action="store_true", help="Accept a manifest entry that has no sha256 (not recommended)."
+    )
+    _dest_argument(fetch)
+
+    verify = sub.add_parser("verify", help="Check installed files against the manifest's size and sha256.")
+    verify.add_argument("names", nargs="*", metavar="NAME", help="Models to check (default: every installed one).")
+    _dest_argument(verify)
+
+    budget = sub.add_parser("budget", help="Estimate the memory a configuration needs on its device profile.")
+    budget.add_argument("--config", type=Path, default=None, help="TOML configuration file.")
+    budget.add_argument("--profile", default=None, help="Override device.profile (auto, orin-nano-8gb, ...).")
+
+    engines = sub.add_parser("engines", help="Build TensorRT engines for the VAD models (on a Jetson only).")
+    _dest_argument(engines)
+
+
+def _dest_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dest",
+        type=Path,
+        default=None,
+        help=f"Models directory (default: ${MODELS_DIR_ENV} or ./models).",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    manifest = load_manifest(args.manifest)
+    dest = getattr(args, "dest", None) or _default_dest()
+    if args.action == "list":
+        return _list(manifest, dest)
+    if args.action == "fetch":
+        return _fetch(manifest, dest, args)
+    if args.action == "verify":
+        return _verify(manifest, dest, args.names)
+    if args.action == "budget":
+        return _budget(manifest, args)
+    if args.action == "engines":
+        return _engines(manifest, dest)
+    raise UserError(f"unknown action {args.action!r}")
+
+
+def _status(model: ManifestModel, dest: Path) -> str:
+    paths = [dest / file.filename for file in model.files]
+    if all(path.is_file() for path in paths):
+        sizes_match = all(path.stat().st_size == file.size for path, file in zip(paths, model.files, strict=True))
+        return "installed" if sizes_match else "WRONG SIZE"
+    if any((dest / (file.filename + ".part")).is_file() for file in model.files):
+        return "partial"
+    return "-"
+
+
+def _list(manifest: Manifest, dest: Path) -> int:
+    print(f"{'NAME':<30} {'KIND':<4} {'QUANT':<6} {'SIZE':>9}  {'LICENCE':<14} STATUS in {dest}")
+    for model in manifest:
+        licence = model.license if len(model.license) <= 14 else model.license[:13] + "~"
+        print(
+            f"{model.name:<30} {model.kind:<4} {model.quant:<6} {model.size / 1e6:>7.0f}MB  {licence:<14} "
+            f"{_status(model, dest)}"
+        )
+    restricted = [model.name for model in manifest if not model.commercial_use]
+    if restricted:
+        print(f"not for commercial use: {', '.join(restricted)} (see the licence in {manifest.path})")
+    return 0
+
+
+def _fetch(manifest: Manifest, dest: Path, args: argparse.Namespace) -> int:
+    from edge.model_fetch import fetch_model
+
+    names = list(args.names)
+    if args.defaults:
+        from edge.device_profiles import resolve_profile
+
+        profile = resolve_profile(args.profile)
+        names += [profile.default_asr, profile.default_llm, "silero-vad", "silero-vad-ggml"]
+        print(f"defaults for {profile.name}: {', '.join(names)}", file=sys.stderr)
+    if not names:
+        raise UserError("name at least one model (see `edge models list`), or pass --defaults")
+    models = [manifest.get(name) for name in dict.fromkeys(names)]
+    for model in models:
+        results = fetch_model(
+            model, dest, allow_unverified=args.allow_unverified, retries=args.retries, progress_stream=sys.stderr
+        )
+        for result in results:
+            state = "downloaded and verified" if result.downloaded else "already installed and verified"
+            print(f"{model.name}: {result.path} {state}")
+    return 0
+
+
+def _verify(manifest: Manifest, dest: Path, names: list[str]) -> int:
+    from edge.model_fetch import check_file
+
+    if names:
+        models = [manifest.get(name) for name in names]
+    else:
+        models = [m for m in manifest if any((dest / f.filename).exists() for f in m.files)]
+        if not models:
+            print(f"no manifest models installed in {dest}")
+            return 0
+    bad = 0
+    for model in models:
+        for file in model.files:
+            problem = check_file(dest / file.filename, file)
+            if problem is None:
+                print(f"OK        {model.name}: {file.filename}")
+            else:
+                bad += 1
+                label = "MISSING" if problem == "missing" else "MISMATCH"
+                print(f"{label:<9} {model.name}: {file.filename}: {problem}")
+    if bad:
+        print(
+            f"{bad} file(s) do not match the manifest: the box must not use them; "
+            f"run `edge models fetch NAME --dest {dest}` to replace them",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _budget(manifest: Manifest, args: argparse.Namespace) -> int:
+    from edge.config import load_config
+    from edge.device_profiles import resolve_profile
+    from edge.memory_budget import check_fits
+
+    cfg = load_config(args.config)
+    profile = resolve_profile(args.profile or cfg.device.profile)
+    report = check_fits(cfg, profile=profile, manifest=manifest)
+    print(report.format())
+    return 0
+
+
+def _engines(manifest: Manifest, dest: Path) -> int:
+    from edge.tensorrt_engine import tensorrt_usable
+
+    if not tensorrt_usable():
+        print("TensorRT is not available on this machine (it is used on a Jetson only); the VAD uses onnxruntime")
+        return 0
+    from edge.vad_tensorrt import build_silero_engine
+
+    built = 0
+    for model in manifest:
+        if model.kind == "vad" and model.runtime == "onnxruntime":
+            path = dest / model.primary.filename
+            if not path.is_file():
+                raise ModelError(f"{path} is missing; run `edge models fetch {model.name} --dest {dest}` first")
+            print(f"{model.name}: {build_silero_engine(path)}")
+            built += 1
+    if not built:
+        print("no ONNX VAD model in the manifest")
+    return 0

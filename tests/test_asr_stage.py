@@ -1,0 +1,317 @@
+"""The ASR stage: ordering, coalescing, draining and error survival (a test double stands in for
+whisper, which cannot fail on cue), then the same stage around the real random-weight model."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from edge.asr.stage import AsrStage
+from edge.asr.whispercpp import WhisperCppModel
+from edge.errors import ModelError
+from edge.events import SAMPLE_RATE, AsrSegment, Utterance
+
+WAIT_S = 30.0
+
+
+class FakeTranscriber:
+    """Records each call; with `gate`, the first call waits until the test opens it."""
+
+    def __init__(self, gate: threading.Event | None = None, fail_on: tuple[int, ...] = (), empty: bool = False):
+        self.calls: list[tuple[int, int, str | None]] = []  # (offset_ms, samples, prompt)
+        self.threads: set[int] = set()
+        self.entered = threading.Event()
+        self.gate = gate
+        self.fail_on = fail_on
+        self.empty = empty
+        self.closed_in: int | None = None
+
+    def transcribe(self, audio: np.ndarray, *, offset_ms: int, prompt: str | None = None) -> list[AsrSegment]:
+        self.calls.append((offset_ms, len(audio), prompt))
+        self.threads.add(threading.get_ident())
+        self.entered.set()
+        if self.gate is not None:
+            assert self.gate.wait(WAIT_S)
+        if offset_ms in self.fail_on:
+            raise RuntimeError(f"boom at {offset_ms}")
+        if self.empty:
+            return []
+        return [AsrSegment(offset_ms, offset_ms + len(audio) * 1000 // SAMPLE_RATE, f"words {len(audio)}", "en")]
+
+    def close(self) -> None:
+        self.closed_in = threading.get_ident()
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.finals: list[tuple[int, list[AsrSegment]]] = []
+        self.partials: list[tuple[int, int, str, str]] = []  # (utterance id, samples, stable, unstable)
+        self.errors: list[tuple[int, Exception]] = []
+
+    def on_final(self, utt: Utterance, segments: list[AsrSegment]) -> None:
+        self.finals.append((utt.utterance_id, segments))
+
+    def on_partial(self, utt: Utterance, stable: str, unstable: str) -> None:
+        self.partials.append((utt.utterance_id, len(utt.audio), stable, unstable))
+
+    def on_error(self, utt: Utterance, exc: Exception) -> None:
+        self.errors.append((utt.utterance_id, exc))
+
+
+def utterance(uid: int, *, final: bool = True, samples: int = 1600) -> Utterance:
+    return Utterance(uid, uid * 1000, np.full(samples, 0.1, dtype=np.float32), final)
+
+
+def make_stage(model: FakeTranscriber, rec: Recorder, **kwargs) -> AsrStage:
+    kwargs.setdefault("partial_interval_ms", 0)
+    return AsrStage(lambda: model, rec.on_partial, rec.on_final, on_error=rec.on_error, **kwargs)
+
+
+def test_finals_are_decoded_in_order_in_the_owner_thread():
+    model, rec = FakeTranscriber(), Recorder()
+    stage = make_stage(model, rec)
+    stage.start()
+    for uid in range(1, 6):
+        stage.submit(utterance(uid))
+    assert stage.stop(drain=True, timeout=WAIT_S)
+    assert [uid for uid, _ in rec.finals] == [1, 2, 3, 4, 5]
+    assert rec.finals[0][1][0].t0_ms == 1000
+    assert len(model.threads) == 1 and threading.get_ident() not in model.threads
+    assert model.closed_in in model.threads
+    stats = stage.stats
+    assert (stats.utterances, stats.dropped, stats.errors) == (5, 0, 0)
+    assert stats.audio_seconds == pytest.approx(0.5)
+    assert stats.compute_seconds > 0 and not stage.alive
+
+
+def test_the_model_is_created_inside_the_owner_thread():
+    created_in: list[int] = []
+    model, rec = FakeTranscriber(), Recorder()
+
+    def factory() -> FakeTranscriber:
+        created_in.append(threading.get_ident())
+        return model
+
+    stage = AsrStage(factory, rec.on_partial, rec.on_final)
+    stage.start()
+    stage.submit(utterance(1))
+    assert stage.stop(timeout=WAIT_S)
+    assert created_in and created_in[0] in model.threads and created_in[0] != threading.get_ident()
+
+
+def test_a_model_that_fails_to_load_fails_start():
+    def factory() -> FakeTranscriber:
+        raise ModelError("no such model")
+
+    stage = AsrStage(factory, lambda *a: None, lambda *a: None)
+    with pytest.raises(ModelError, match="no such model"):
+        stage.start()
+    assert not stage.alive
+
+
+def test_stop_with_drain_decodes_every_queued_final():
+    gate = threading.Event()
+    model, rec = FakeTranscriber(gate), Recorder()
+    stage = make_stage(model, rec)
+    stage.start()
+    stage.submit(utterance(1))
+    assert model.entered.wait(WAIT_S)
+    for uid in range(2, 6):
+        stage.submit(utterance(uid))
+    assert stage.backlog == 4
+    stopper = threading.Thread(target=stage.stop, kwargs={"drain": True, "timeout": WAIT_S})
+    stopper.start()
+    wait_until(lambda: not stage.accepting)
+    gate.set()
+    stopper.join(WAIT_S)
+    assert [uid for uid, _ in rec.finals] == [1, 2, 3, 4, 5]
+    stage.submit(utterance(6))  # after stop: refused, counted, no exception
+    assert stage.stats.dropped == 1
+
+
+def test_stop_without_drain_drops_and_counts_the_queue():
+    gate = threading.Event()
+    model, rec = FakeTranscriber(gate), Recorder()
+    stage = make_stage(model, rec)
+    stage.start()
+    stage.submit(utterance(1))
+    assert model.entered.wait(WAIT_S)
+    for uid in range(2, 5):
+        stage.submit(utterance(uid))
+    stopper = threading.Thread(target=stage.stop, kwargs={"drain": False, "timeout": WAIT_S})
+    stopper.start()
+    wait_until(lambda: stage.backlog == 0)
+    gate.set()
+    stopper.join(WAIT_S)
+    assert not stage.alive
+    assert [uid for uid, _ in rec.finals] == [1]  # the decode in flight still completes
+    assert stage.stats.dropped == 3
+
+
+def test_a_full_queue_drops_the_oldest_final_and_counts_it():
+    gate = threading.Event()
+    model, rec = FakeTranscriber(gate), Recorder()
+    stage = make_stage(model, rec, max_pending=2)
+    stage.start()
+    stage.submit(utterance(1))
+    assert model.entered.wait(WAIT_S)
+    for uid in range(2, 6):
+        stage.submit(utterance(uid))
+    gate.set()
+    assert stage.stop(timeout=WAIT_S)
+    assert [uid for uid, _ in rec.finals] == [1, 4, 5]
+    assert stage.stats.dropped == 2
+
+
+def wait_until(predicate) -> None:
+    tick = threading.Event()
+    for _ in range(int(WAIT_S / 0.01)):
+        if predicate():
+            return
+        tick.wait(0.01)
+    raise AssertionError("condition not reached")
+
+
+def test_snapshots_are_coalesced_and_never_go_before_a_waiting_final():
+    gate = threading.Event()
+    model, rec = FakeTranscriber(gate), Recorder()
+    stage = make_stage(model, rec, partial_interval_ms=1)
+    stage.start()
+    stage.submit(utterance(1))
+    assert model.entered.wait(WAIT_S)
+    for samples in (1600, 3200, 4800, 6400):
+        stage.submit(utterance(3, final=False, samples=samples))
+    stage.submit(utterance(2))  # a final submitted after the snapshots still goes first
+    gate.set()
+    wait_until(lambda: rec.partials)
+    assert stage.stop(drain=True, timeout=WAIT_S)
+    assert [(offset // 1000, samples) for offset, samples, _ in model.calls] == [(1, 1600), (2, 1600), (3, 6400)]
+    assert rec.partials == [(3, 6400, "", "words 6400")]
+    assert stage.stats.partials_superseded == 3
+    assert stage.stats.partial_decodes == 1 and stage.stats.utterances == 2
+
+
+def test_a_snapshot_whose_final_arrived_is_never_decoded():
+    gate = threading.Event()
+    model, rec = FakeTranscriber(gate), Recorder()
+    stage = make_stage(model, rec, partial_interval_ms=1)
+    stage.start()
+    stage.submit(utterance(1))
+    assert model.entered.wait(WAIT_S)
+    stage.submit(utterance(4, final=False, samples=800))
+    stage.submit(utterance(4))
+    stage.submit(utterance(4, final=False, samples=900))  # late snapshot of an ended utterance
+    gate.set()
+    assert stage.stop(drain=True, timeout=WAIT_S)
+    assert [(offset // 1000, samples) for offset, samples, _ in model.calls] == [(1, 1600), (4, 1600)]
+    assert rec.partials == []
+
+
+def test_partial_decodes_wait_for_the_interval_and_track_stable_text():
+    model, rec = FakeTranscriber(), Recorder()
+    stage = make_stage(model, rec, partial_interval_ms=3_600_000)
+    stage.start()
+    stage.submit(utterance(1, final=False))
+    stage.submit(utterance(1, final=False, samples=3200))
+    assert stage.stop(drain=True, timeout=WAIT_S)
+    assert model.calls == [] and rec.partials == []  # an hour-long interval: nothing was due yet
+
+    model, rec = FakeTranscriber(), Recorder()
+    model.transcribe = lambda audio, *, offset_ms, prompt=None: [  # type: ignore[method-assign]
+        AsrSegment(offset_ms, offset_ms + 100, "we deploy the cluster", "en")
+    ]
+    stage = make_stage(model, rec, partial_interval_ms=1)
+    stage.start()
+    stage.submit(utterance(7, final=False, samples=1600))
+    wait_until(lambda: rec.partials)
+    stage.submit(utterance(7, final=False, samples=3200))
+    wait_until(lambda: len(rec.partials) == 2)
+    assert stage.stop(timeout=WAIT_S)
+    assert rec.partials == [(7, 1600, "", "we deploy the cluster"), (7, 3200, "we deploy the cluster", "")]
+
+
+def test_model_errors_and_callback_errors_do_not_kill_the_thread():
+    model, rec = FakeTranscriber(fail_on=(2000,)), Recorder()
+    calls: list[int] = []
+
+    def on_final(utt: Utterance, segments: list[AsrSegment]) -> None:
+        calls.append(utt.utterance_id)
+        if utt.utterance_id == 3:
+            raise ValueError("consumer bug")
+
+    stage = AsrStage(lambda: model, rec.on_partial, on_final, on_error=rec.on_error)
+    stage.start()
+    for uid in (1, 2, 3, 4):
+        stage.submit(utterance(uid))
+    assert stage.stop(timeout=WAIT_S)
+    assert calls == [1, 3, 4]
+    assert [(uid, str(exc)) for uid, exc in rec.errors] == [(2, "boom at 2000")]
+    assert stage.stats.errors == 2 and stage.stats.utterances == 3
+
+
+def test_empty_results_on_speech_are_soft_errors():
+    model, rec = FakeTranscriber(empty=True), Recorder()
+    stage = make_stage(model, rec)
+    stage.start()
+    stage.submit(utterance(1))
+    assert stage.stop(timeout=WAIT_S)
+    assert rec.finals == [(1, [])]
+    assert stage.stats.soft_errors == 1
+
+
+def test_the_prompt_provider_is_asked_for_every_decode():
+    prompts = iter(["회의 Kubernetes", "second"])
+    model, rec = FakeTranscriber(), Recorder()
+
+    def provider() -> str:
+        value = next(prompts, None)
+        if value is None:
+            raise RuntimeError("glossary unavailable")
+        return value
+
+    stage = make_stage(model, rec, prompt_provider=provider)
+    stage.start()
+    for uid in (1, 2, 3):
+        stage.submit(utterance(uid))
+    assert stage.stop(timeout=WAIT_S)
+    assert [prompt for _, _, prompt in model.calls] == ["회의 Kubernetes", "second", None]
+    assert len(rec.finals) == 3
+
+
+def test_last_progress_moves_with_work():
+    model, rec = FakeTranscriber(), Recorder()
+    stage = make_stage(model, rec)
+    before = stage.last_progress
+    stage.start()
+    stage.submit(utterance(1))
+    assert stage.stop(timeout=WAIT_S)
+    assert stage.last_progress > before
+
+
+def test_stage_around_the_random_whisper_model(random_whisper_tiny: Path, fixture_file):
+    audio = sf.read(fixture_file("audio/jfk.wav"), dtype="float32")[0]
+    rec = Recorder()
+
+    def factory() -> WhisperCppModel:
+        return WhisperCppModel(random_whisper_tiny, threads=2, language="en", max_tokens=8, temperature_inc=0.0)
+
+    stage = AsrStage(factory, rec.on_partial, rec.on_final, on_error=rec.on_error, partial_interval_ms=0)
+    stage.start()
+    stage.submit(Utterance(1, 60_000, audio[: 3 * SAMPLE_RATE], final=False))  # partials disabled: ignored
+    stage.submit(Utterance(1, 60_000, audio[: 4 * SAMPLE_RATE], final=True))
+    stage.submit(Utterance(2, 80_000, audio[: 2 * SAMPLE_RATE], final=True))
+    assert stage.stop(drain=True, timeout=120)
+    assert rec.errors == []
+    assert [uid for uid, _ in rec.finals] == [1, 2]
+    for (uid, segments), (start, end) in zip(rec.finals, [(60_000, 64_000), (80_000, 82_000)], strict=True):
+        for seg in segments:
+            assert start <= seg.t0_ms < seg.t1_ms <= end, (uid, seg)
+            assert seg.text and seg.language == "en"
+    stats = stage.stats
+    assert stats.utterances == 2 and stats.partial_decodes == 0
+    assert stats.audio_seconds == pytest.approx(6.0)
+    assert stats.compute_seconds > 0
