@@ -17,15 +17,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edge.config import Config
-from edge.control import MeetingAlreadyRunning, NoMeetingRunning
+from edge.control import BoxBusy, MeetingAlreadyRunning, NoMeetingRunning
 from edge.errors import ModelError
 from edge.events import AsrSegment, FilteredSegment, Utterance
 from edge.live import LiveBus
+from edge.llm_worker import LlmWorker
 from edge.queues import DropOldestQueue
 from edge.recording import Recording
 from edge.store import Meeting, Store
 
 log = logging.getLogger(__name__)
+
+MAX_FILE_JOBS = 64
+WHISPER_PROMPT_BYTES = 224  # whisper keeps n_text_ctx/2 prompt tokens; a UTF-8 byte is never fewer tokens
 
 
 @dataclasses.dataclass
@@ -49,14 +53,18 @@ class Box:
         self.counters = BoxCounters()
         self._lock = threading.RLock()
         self._recording: Recording | None = None
-        self._jobs: DropOldestQueue[tuple[Meeting, Path]] = DropOldestQueue(64, name="file-jobs")
+        self._jobs: DropOldestQueue[tuple[Meeting, Path]] = DropOldestQueue(MAX_FILE_JOBS, name="file-jobs")
         self._pending_finals: Counter = Counter()
         self._finals_done = threading.Condition()
-        self._publish_hooks: list[Callable[[], None]] = []
         self._final_hooks: list[Callable[[Utterance], None]] = []
         self._asr_model_factory = asr_model_factory or self._whisper_factory
-        self._asr = self._build_asr_stage()
         self._postprocessors: dict[str, object] = {}
+        self._glossary = self.store.glossary()
+        self._prompts: dict[str, str] = {}
+        self._asr = self._build_asr_stage()
+        self.llm = (
+            LlmWorker(cfg.llm, quiet=self._quiet) if cfg.llm.model_path is not None and cfg.llm.correction else None
+        )
 
     # construction
 
@@ -82,6 +90,7 @@ class Box:
             on_final=self._on_final,
             on_error=self._on_asr_error,
             partial_interval_ms=self.cfg.asr.partial_interval_ms,
+            prompt_provider=self._asr_prompt,
         )
 
     def check_models(self) -> None:
@@ -106,6 +115,10 @@ class Box:
                 repair_archive(Path(audio_path))
         prune_archives(self.cfg.audio_dir, self.cfg.audio.retention_days)
         self._asr.start()
+        if self.llm is not None:
+            self.llm.start()
+            for meeting_id in self.store.meetings_awaiting_llm():
+                self._schedule_correction(meeting_id)
         threading.Thread(target=self._job_worker, name="file-jobs", daemon=True).start()
 
     def close(self) -> None:
@@ -114,11 +127,9 @@ class Box:
                 self.stop_meeting()
         self._jobs.close()
         self._asr.stop(drain=True)
+        if self.llm is not None:
+            self.llm.stop()
         self.store.close()
-
-    def add_publish_hook(self, hook: Callable[[], None]) -> None:
-        """Called after every commit that wrote outbox rows (wakes the MQTT sender)."""
-        self._publish_hooks.append(hook)
 
     def add_final_hook(self, hook: Callable[[Utterance], None]) -> None:
         """Called on the ASR thread once a final utterance's segments are committed (or dropped)."""
@@ -148,6 +159,7 @@ class Box:
                 title=title,
                 room=self.cfg.device.room,
             )
+            self._prompts.clear()
             self._recording = Recording(self.cfg, meeting, submit=self._submit, store=self.store)
             self._recording.start()
             self.counters.meetings += 1
@@ -173,6 +185,8 @@ class Box:
         return meeting
 
     def submit_file(self, path: Path, *, title: str = "", language: str | None = None) -> Meeting:
+        if len(self._jobs) >= MAX_FILE_JOBS:
+            raise BoxBusy(f"{MAX_FILE_JOBS} files are already waiting to be transcribed; try again later")
         meeting = self.store.create_meeting(
             language=language or self.cfg.asr.language,
             source=f"file:{Path(path).name}",
@@ -182,6 +196,14 @@ class Box:
         )
         self._jobs.put((meeting, Path(path)))
         return meeting
+
+    def glossary_changed(self) -> None:
+        glossary = self.store.glossary()
+        with self._lock:
+            self._glossary = glossary
+            self._prompts.clear()
+            for postprocessor in self._postprocessors.values():
+                postprocessor.set_glossary(glossary)
 
     def state(self) -> dict:
         with self._lock:
@@ -211,6 +233,10 @@ class Box:
             "asr_errors": self.counters.asr_errors,
             "asr_soft_errors": asr.soft_errors,
             "outbox_backlog": self.store.outbox_backlog() if self.store.outbox_enabled else 0,
+            "llm": None if self.llm is None else {
+                "current": self.llm.current, "waiting": self.llm.stats.waiting,
+                "done": self.llm.stats.jobs_done, "failed": self.llm.stats.jobs_failed,
+            },
         }
 
     @property
@@ -219,11 +245,11 @@ class Box:
 
     # pipeline callbacks (VAD thread and ASR owner thread)
 
-    def _submit(self, utterance: Utterance) -> None:
+    def _submit(self, utterance: Utterance, wait: bool = False) -> None:
         if utterance.final:
             with self._finals_done:
                 self._pending_finals[utterance.meeting_id] += 1
-        self._asr.submit(utterance)
+        self._asr.submit(utterance, wait=wait)
 
     def _asr_busy(self) -> bool:
         with self._finals_done:
@@ -250,9 +276,61 @@ class Box:
     def _postprocessor(self, meeting_id: str, language: str):
         from edge.postprocess import TextPostprocessor
 
-        if meeting_id not in self._postprocessors:
-            self._postprocessors[meeting_id] = TextPostprocessor(language)
-        return self._postprocessors[meeting_id]
+        with self._lock:
+            if meeting_id not in self._postprocessors:
+                self._postprocessors[meeting_id] = TextPostprocessor(
+                    language, self._glossary, prompt=self._asr_prompt(language)
+                )
+            return self._postprocessors[meeting_id]
+
+    def _asr_prompt(self, language: str | None = None) -> str:
+        """whisper's initial prompt (layer a): the configured one, then a sentence using glossary terms,
+        preferring the recently used ones. Cached until the glossary changes or a meeting starts."""
+        from edge.glossary_prompt import build_initial_prompt
+
+        if language is None:
+            recording = self._recording
+            language = recording.meeting.language if recording is not None else self.cfg.asr.language
+        with self._lock:
+            prompt = self._prompts.get(language)
+            if prompt is None:
+                base = self.cfg.asr.initial_prompt.strip()
+                budget = max(0, WHISPER_PROMPT_BYTES - len(base.encode()) - 1)
+                terms = build_initial_prompt(
+                    self._glossary, language, recent_terms=self.store.recent_terms(20), max_tokens=budget
+                ) if budget and self._glossary.terms else ""
+                prompt = self._prompts[language] = " ".join(part for part in (base, terms) if part)
+            return prompt
+
+    def _quiet(self) -> bool:
+        """May the LLM run now without hurting live transcription?"""
+        if self._asr_busy():
+            return False
+        recording = self._recording
+        if self.cfg.llm.schedule == "after_meeting":
+            return recording is None
+        return recording is None or not recording.in_speech
+
+    def _schedule_correction(self, meeting_id: str) -> None:
+        from edge.correction_stage import correct_pending
+
+        def job(engine: object) -> None:
+            correct_pending(
+                engine,
+                self.store,
+                meeting_id,
+                protected_terms=lambda: [term.term for term in self._glossary.terms],
+                on_update=self._published_update,
+                keep_going=self._quiet,
+            )
+            if self.store.segments_awaiting_llm(meeting_id, limit=1):
+                self._schedule_correction(meeting_id)  # interrupted by speech: continue in the next pause
+
+        if self.llm is not None:
+            self.llm.submit(f"correct:{meeting_id}", job)
+
+    def _published_update(self, segment) -> None:
+        self.live.publish("segment_update", segment.to_payload())
 
     def _on_partial(self, utterance: Utterance, stable: str, unstable: str) -> None:
         self.live.publish(
@@ -306,9 +384,11 @@ class Box:
                 corrections=processed.corrections,
             )
             self.counters.segments += 1
+            used_terms = {c["term"] for c in processed.corrections if c.get("term")}
+            if used_terms:
+                self.store.touch_terms(sorted(used_terms))
             self.live.publish("segment", segment.to_payload())
-            for hook in self._publish_hooks:
-                hook()
+            self._schedule_correction(meeting_id)
 
     def _publish_state(self) -> None:
         self.live.publish("state", self.state())

@@ -445,6 +445,8 @@ class CaptureThread:
         self._gaps = 0
         self._gap_ms = 0
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        # A file read faster than real time can wait for the pipeline; a microphone cannot.
+        self.lossless = isinstance(source, FileSource) and not source.realtime
 
     def start(self) -> CaptureThread:
         self._thread.start()
@@ -483,7 +485,10 @@ class CaptureThread:
                     self._gap_ms += item.duration_ms
                 else:
                     self._frames += 1
-                self.out.put(item)
+                if self.lossless:
+                    self.out.put_wait(item)
+                else:
+                    self.out.put(item)
         except QueueClosed:
             pass
         except Exception as exc:  # the reader must learn that capture ended, whatever ended it

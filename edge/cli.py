@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "import": "edge.commands.import_transcript",
     "bench": "edge.commands.bench",
     "synth": "edge.commands.synth",
+    "minutes": "edge.commands.minutes",
 }
 
 

@@ -186,6 +186,47 @@ class LlmConfig(Section):
     n_gpu_layers: int = Field(default=0, ge=-1, description="Layers offloaded to the GPU; -1 for all.")
     threads: int = Field(default=4, ge=1, le=64, description="CPU threads for llama.cpp.")
     seed: int = Field(default=0, description="Sampling seed, for reproducible output.")
+    correction: bool = Field(default=True, description="Correct committed segments with the LLM (layer c).")
+    schedule: Literal["pauses", "after_meeting"] = Field(
+        default="pauses",
+        description="When LLM work runs: in speech pauses while ASR is caught up, or only after the meeting "
+        "(for a small device where whisper and the LLM share memory and compute).",
+    )
+
+
+class MinutesConfig(Section):
+    auto: bool = Field(
+        default=True, description="Write minutes when a meeting ends (needs llm.model_path); else only on request."
+    )
+    require_approval: bool = Field(
+        default=False,
+        description="Publish minutes only after a person approves them in the admin page; else as soon as written.",
+    )
+    max_attempts: int = Field(
+        default=3, ge=1, le=10, description="Tries per LLM request before its output counts as failed."
+    )
+    output_tokens: int = Field(
+        default=1024, ge=32, le=16384, description="Most tokens the model may write for the minutes or a merge step."
+    )
+    chunk_output_tokens: int = Field(
+        default=384, ge=32, le=8192, description="Most tokens for the notes on one chunk of a long meeting."
+    )
+    max_items: int = Field(
+        default=8, ge=1, le=50, description="Most topics, decisions, action items and open questions, each."
+    )
+    retry_temperature: float = Field(
+        default=0.4, ge=0, le=2, description="Sampling temperature of retries (the first try is greedy)."
+    )
+    language: str = Field(
+        default="", description='Language of the minutes, such as "ko" or "en"; empty uses the meeting\'s language.'
+    )
+
+    @field_validator("language")
+    @classmethod
+    def _language_code(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[a-z]{2,3}", value):
+            raise ValueError('must be a language code such as "ko" or "en", or empty for the meeting\'s language')
+        return value
 
 
 class Config(BaseModel):
@@ -200,6 +241,7 @@ class Config(BaseModel):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     llm: LlmConfig = Field(default_factory=LlmConfig)
+    minutes: MinutesConfig = Field(default_factory=MinutesConfig)
 
     @property
     def database_path(self) -> Path:

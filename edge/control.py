@@ -18,6 +18,10 @@ class NoMeetingRunning(Exception):
     """There is no recording meeting to stop."""
 
 
+class BoxBusy(Exception):
+    """Too much work is already waiting (uploaded files to transcribe); try again later."""
+
+
 class BoxControl(Protocol):
     store: Store
     live: LiveBus
@@ -31,10 +35,13 @@ class BoxControl(Protocol):
 
     def submit_file(self, path: Path, *, title: str = "", language: str | None = None) -> Meeting:
         """Queue an audio file for transcription as a new meeting (status 'processing' until done).
-        The box takes ownership of `path` and deletes it when done."""
+        The box takes ownership of `path` and deletes it when done; raises BoxBusy when too many wait."""
 
     def state(self) -> dict:
         """{"v": 1, "state": "idle" | "recording" | "processing", "meeting_id": str | None}."""
 
     def health(self) -> dict:
         """Status, queue depths, drops, real-time factor, filter hits, uptime, outbox backlog."""
+
+    def glossary_changed(self) -> None:
+        """The glossary in the store changed: re-read it for correction and the ASR prompt."""

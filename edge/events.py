@@ -99,6 +99,7 @@ class Segment:
     confidence: float | None = None
     text: str | None = None
     corrections: list[dict] = field(default_factory=list)
+    revision: int = 0  # 0 as committed; each correction or edit publishes the next revision
 
     @property
     def display_text(self) -> str:
@@ -115,6 +116,7 @@ class Segment:
             "text_raw": self.text_raw,
             "language": self.language,
             "confidence": self.confidence,
+            "revision": self.revision,
         }
 
 

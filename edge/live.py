@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from edge.queues import DropOldestQueue
+from edge.queues import DropOldestQueue, QueueClosed
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,10 @@ class LiveBus:
         with self._lock:
             subscribers = list(self._subscribers)
         for queue in subscribers:
-            queue.put(event)
+            try:
+                queue.put(event)
+            except QueueClosed:  # the subscriber left between the copy and now
+                continue
 
     @contextmanager
     def subscribe(self) -> Iterator[DropOldestQueue[LiveEvent]]:

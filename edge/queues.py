@@ -1,5 +1,6 @@
-"""Bounded queues between stages. A full queue drops its oldest item and counts it: the producer
-(capture above all) never blocks, and no loss is silent."""
+"""Bounded queues between stages. A full queue drops its oldest item and counts it: a live producer
+(the microphone above all) never blocks, and no loss is silent. A lossless producer (a file replayed
+as fast as possible) waits for room instead."""
 
 from __future__ import annotations
 
@@ -40,8 +41,19 @@ class DropOldestQueue(Generic[T]):
                 self.dropped += 1
             self._items.append(item)
             self.put_count += 1
-            self._cond.notify()
+            self._cond.notify_all()
             return evicted
+
+    def put_wait(self, item: T) -> None:
+        """Add an item, waiting for room: for lossless producers (a file replayed as fast as possible),
+        which must slow down rather than lose audio."""
+        with self._cond:
+            self._cond.wait_for(lambda: len(self._items) < self.maxsize or self._closed)
+            if self._closed:
+                raise QueueClosed(f"{self.name} is closed")
+            self._items.append(item)
+            self.put_count += 1
+            self._cond.notify_all()
 
     def get(self, timeout: float | None = None) -> T:
         """Next item; raises Empty after `timeout`, QueueClosed when closed and drained."""
@@ -49,7 +61,9 @@ class DropOldestQueue(Generic[T]):
             if not self._cond.wait_for(lambda: self._items or self._closed, timeout):
                 raise Empty
             if self._items:
-                return self._items.popleft()
+                item = self._items.popleft()
+                self._cond.notify_all()
+                return item
             raise QueueClosed(f"{self.name} is closed")
 
     def close(self) -> None:

@@ -19,16 +19,21 @@ log = logging.getLogger(__name__)
 
 
 class Recording:
-    def __init__(self, cfg: Config, meeting: Meeting, *, submit: Callable[[Utterance], None], store: Store) -> None:
+    def __init__(
+        self, cfg: Config, meeting: Meeting, *, submit: Callable[[Utterance, bool], None], store: Store
+    ) -> None:
         self.cfg = cfg
         self.meeting = meeting
         self._submit = submit
+        # A file replayed faster than real time waits for ASR instead of losing utterances.
+        self.lossless = cfg.audio.source.startswith("file:") and not cfg.audio.realtime
         self._store = store
         queue_items = max(1, int(cfg.audio.queue_seconds * 1000 / cfg.audio.frame_ms))
         self.frames: DropOldestQueue[AudioFrame | CaptureGap] = DropOldestQueue(queue_items, name="frames")
         self._capture = None
         self._vad_thread: threading.Thread | None = None
         self._archive = None
+        self._vad = None
         self._source_done = threading.Event()
         self.audio_ms = 0
         self.gaps = 0
@@ -40,7 +45,9 @@ class Recording:
         from edge.capture import CaptureThread, open_source
         from edge.vad import VadStage, load_vad_model
 
-        vad = VadStage(load_vad_model(self.cfg.vad), self.cfg.vad, update_ms=self.cfg.asr.partial_interval_ms)
+        vad = self._vad = VadStage(
+            load_vad_model(self.cfg.vad), self.cfg.vad, update_ms=self.cfg.asr.partial_interval_ms
+        )
         if self.cfg.audio.archive:
             self._archive = MeetingAudioArchive(self.cfg.audio_dir, self.meeting.id)
             self._store.set_audio_path(self.meeting.id, str(self._archive.path))
@@ -76,7 +83,11 @@ class Recording:
         for utterance in utterances:
             if utterance.final:
                 self.utterances += 1
-            self._submit(dataclasses.replace(utterance, meeting_id=self.meeting.id))
+            self._submit(dataclasses.replace(utterance, meeting_id=self.meeting.id), self.lossless)
+
+    @property
+    def in_speech(self) -> bool:
+        return self._vad is not None and self._vad.segmenter.in_speech
 
     @property
     def source_done(self) -> bool:

@@ -7,18 +7,21 @@ not on disk, and nothing on disk is forgotten by the publisher.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from edge.errors import UserError
 from edge.events import FilteredSegment, Segment
+from edge.glossary import Glossary, GlossaryError, GlossaryTerm, match_key
+from edge.minutes_schema import MinutesInvalid, MinutesNotFound, MinutesRecord, validate_minutes
 
 # Append only: a released migration is never edited, a change is a new entry.
 MIGRATIONS: tuple[str, ...] = (
@@ -75,10 +78,55 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX outbox_pending ON outbox (id) WHERE sent_at IS NULL;
     """,
+    """
+    CREATE TABLE minutes (
+        meeting_id TEXT PRIMARY KEY REFERENCES meetings(id),
+        status TEXT NOT NULL CHECK (status IN ('generating', 'draft', 'approved', 'published', 'failed')),
+        json TEXT,
+        error TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        llm_calls INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        approved_at TEXT
+    );
+    CREATE TABLE attendees (
+        meeting_id TEXT NOT NULL REFERENCES meetings(id),
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        PRIMARY KEY (meeting_id, name)
+    );
+    """,
+    """
+    ALTER TABLE segments ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE segments ADD COLUMN llm_state TEXT;
+    CREATE INDEX segments_llm_pending ON segments (meeting_id, seq) WHERE llm_state IS NULL;
+    CREATE TABLE glossary_terms (
+        id INTEGER PRIMARY KEY,
+        term TEXT NOT NULL UNIQUE,
+        aliases TEXT NOT NULL DEFAULT '[]',
+        note TEXT NOT NULL DEFAULT '',
+        scope TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        last_used_at TEXT
+    );
+    CREATE TABLE glossary_suggestions (
+        id INTEGER PRIMARY KEY,
+        alias TEXT NOT NULL,
+        term TEXT NOT NULL,
+        meeting_id TEXT,
+        seq INTEGER,
+        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'accepted', 'rejected')),
+        created_at TEXT NOT NULL,
+        decided_at TEXT
+    );
+    CREATE UNIQUE INDEX glossary_suggestions_open ON glossary_suggestions (alias, term) WHERE status = 'pending';
+    """,
 )
 
 MEETING_COLUMNS = "id, title, room, language, source, status, started_at, ended_at, audio_path"
-SEGMENT_COLUMNS = "meeting_id, seq, t0_ms, t1_ms, text_raw, language, confidence, text, corrections"
+SEGMENT_COLUMNS = "meeting_id, seq, t0_ms, t1_ms, text_raw, language, confidence, text, corrections, revision"
 
 
 def utc_now() -> str:
@@ -86,7 +134,7 @@ def utc_now() -> str:
 
 
 def new_meeting_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(4)
 
 
 @dataclass(frozen=True)
@@ -118,8 +166,8 @@ class MeetingNotFound(UserError):
 
 
 def _segment(row: sqlite3.Row | tuple) -> Segment:
-    meeting_id, seq, t0, t1, raw, language, confidence, text, corrections = row
-    return Segment(meeting_id, seq, t0, t1, raw, language, confidence, text, json.loads(corrections))
+    meeting_id, seq, t0, t1, raw, language, confidence, text, corrections, revision = row
+    return Segment(meeting_id, seq, t0, t1, raw, language, confidence, text, json.loads(corrections), revision)
 
 
 class Store:
@@ -139,6 +187,8 @@ class Store:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._lock = threading.RLock()
+        self._outbox_listeners: list[Callable[[], None]] = []
+        self._outbox_written = False
         self._migrate()
 
     def _migrate(self) -> None:
@@ -164,12 +214,20 @@ class Store:
                 yield self._db
                 return
             self._db.execute("BEGIN IMMEDIATE")
+            self._outbox_written = False
             try:
                 yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+            if self._outbox_written:
+                for listener in self._outbox_listeners:
+                    listener()
+
+    def add_outbox_listener(self, listener: Callable[[], None]) -> None:
+        """Called after every commit that wrote outbox rows (the MQTT sender wakes on it)."""
+        self._outbox_listeners.append(listener)
 
     def close(self) -> None:
         with self._lock:
@@ -177,6 +235,7 @@ class Store:
 
     def _enqueue(self, db: sqlite3.Connection, kind: str, meeting_id: str | None, payload: dict) -> None:
         if self.outbox_enabled:
+            self._outbox_written = True
             db.execute(
                 "INSERT INTO outbox (kind, meeting_id, payload, created_at) VALUES (?, ?, ?, ?)",
                 (kind, meeting_id, json.dumps(payload, ensure_ascii=False), utc_now()),
@@ -270,7 +329,7 @@ class Store:
             ).fetchone()[0]
             segment = Segment(meeting_id, seq, t0_ms, t1_ms, text_raw, language, confidence, text, list(corrections))
             db.execute(
-                f"INSERT INTO segments ({SEGMENT_COLUMNS}, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO segments ({SEGMENT_COLUMNS}, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
                 (meeting_id, seq, t0_ms, t1_ms, text_raw, language, confidence, text,
                  json.dumps(list(corrections), ensure_ascii=False), utc_now()),
             )
@@ -360,12 +419,401 @@ class Store:
             if text == old.display_text:
                 return old
             edit = {"rule": "human_edit", "original": old.display_text, "text": text, "at": utc_now()}
-            corrections = [*old.corrections, edit]
-            db.execute(
-                "UPDATE segments SET text = ?, corrections = ? WHERE meeting_id = ? AND seq = ?",
-                (text, json.dumps(corrections, ensure_ascii=False), meeting_id, seq),
-            )
-            segment = Segment(*row[:7], text, corrections)
-            revision = sum(1 for c in corrections if c.get("rule") == "human_edit")
-            self._enqueue(db, "segment_update", meeting_id, {**segment.to_payload(), "revision": revision})
+            return self._revise(db, old, text, [*old.corrections, edit])
+
+    def _revise(self, db: sqlite3.Connection, old: Segment, text: str, corrections: list[dict], **columns) -> Segment:
+        """A new revision of a segment's text and its "segment_update" outbox row, in the caller's transaction."""
+        segment = dataclasses.replace(old, text=text, corrections=corrections, revision=old.revision + 1)
+        assignments = "".join(f", {name} = ?" for name in columns)
+        db.execute(
+            f"UPDATE segments SET text = ?, corrections = ?, revision = ?{assignments} "
+            "WHERE meeting_id = ? AND seq = ?",
+            (text, json.dumps(corrections, ensure_ascii=False), segment.revision, *columns.values(),
+             old.meeting_id, old.seq),
+        )
+        self._enqueue(db, "segment_update", old.meeting_id, segment.to_payload())
         return segment
+
+    def segments_awaiting_llm(self, meeting_id: str, *, limit: int) -> list[Segment]:
+        """Committed segments that the LLM correction has not looked at yet, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {SEGMENT_COLUMNS} FROM segments WHERE meeting_id = ? AND llm_state IS NULL "
+                "ORDER BY seq LIMIT ?",
+                (meeting_id, limit),
+            ).fetchall()
+        return [_segment(row) for row in rows]
+
+    def meetings_awaiting_llm(self) -> list[str]:
+        with self._lock:
+            return [row[0] for row in self._db.execute(
+                "SELECT DISTINCT meeting_id FROM segments WHERE llm_state IS NULL ORDER BY meeting_id"
+            )]
+
+    def record_llm_correction(self, meeting_id: str, seq: int, *, text: str | None, state: str) -> Segment | None:
+        """Store layer c's verdict on a segment; an accepted, different text becomes a new revision.
+        A segment a person edited meanwhile keeps the person's text."""
+        with self.transaction() as db:
+            row = db.execute(
+                f"SELECT {SEGMENT_COLUMNS} FROM segments WHERE meeting_id = ? AND seq = ?", (meeting_id, seq)
+            ).fetchone()
+            if row is None:
+                return None
+            old = _segment(row)
+            edited = any(c.get("rule") == "human_edit" for c in old.corrections)
+            if text is None or edited or text == old.display_text:
+                db.execute(
+                    "UPDATE segments SET llm_state = ? WHERE meeting_id = ? AND seq = ?",
+                    ("kept: edited by a person" if edited else state, meeting_id, seq),
+                )
+                return None
+            change = {"rule": "llm", "original": old.display_text, "text": text, "at": utc_now()}
+            return self._revise(db, old, text, [*old.corrections, change], llm_state=state)
+
+    # minutes and attendees (written by edge.minutes; approved in the admin page)
+
+    def save_minutes(
+        self,
+        meeting_id: str,
+        *,
+        status: str,
+        minutes: dict | None = None,
+        error: str | None = None,
+        attempts: int = 0,
+        llm_calls: int = 0,
+        publish: bool = False,
+    ) -> MinutesRecord:
+        """Write a meeting's minutes row (replacing any). With `publish`, the "minutes" outbox row
+        (retained on meeting/<id>/minutes) is written in the same transaction."""
+        if publish and minutes is None:
+            raise ValueError("cannot publish minutes without a document")
+        now = utc_now()
+        document = json.dumps(minutes, ensure_ascii=False) if minutes is not None else None
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO minutes (meeting_id, status, json, error, attempts, llm_calls, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (meeting_id) DO UPDATE SET status = excluded.status, "
+                "json = excluded.json, error = excluded.error, attempts = excluded.attempts, "
+                "llm_calls = excluded.llm_calls, updated_at = excluded.updated_at, approved_at = NULL",
+                (meeting_id, status, document, error, attempts, llm_calls, now, now),
+            )
+            if publish:
+                self._enqueue(db, "minutes", meeting_id, minutes)
+        record = self.minutes(meeting_id)
+        assert record is not None
+        return record
+
+    def minutes(self, meeting_id: str) -> MinutesRecord | None:
+        """The meeting's minutes row, or None when none was written yet."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT meeting_id, status, json, error, attempts, llm_calls, created_at, updated_at, approved_at "
+                "FROM minutes WHERE meeting_id = ?",
+                (meeting_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        return MinutesRecord(row[0], row[1], json.loads(row[2]) if row[2] else None, *row[3:])
+
+    def approve_minutes(self, meeting_id: str, edited_json: dict | str | None = None) -> MinutesRecord:
+        """A person approves the minutes, optionally edited: the document is validated (schema, meeting
+        id, evidence seqs that exist), marked approved and its "minutes" outbox row written, all in one
+        transaction. Approving unchanged minutes again publishes nothing new. Raises MeetingNotFound,
+        MinutesNotFound, or MinutesInvalid (with the field at fault)."""
+        with self.transaction() as db:
+            row = db.execute("SELECT status, json FROM minutes WHERE meeting_id = ?", (meeting_id,)).fetchone()
+            if row is None:
+                self.meeting(meeting_id)
+                raise MinutesNotFound(f"meeting {meeting_id!r} has no minutes yet; generate them first")
+            status, stored = row
+            if stored is None or status in ("generating", "failed"):
+                raise MinutesInvalid(
+                    f"the minutes of meeting {meeting_id!r} are {status}; only written minutes can be approved "
+                    "(generate them again)"
+                )
+            seqs = {seq for (seq,) in db.execute("SELECT seq FROM segments WHERE meeting_id = ?", (meeting_id,))}
+            document = json.loads(stored) if edited_json is None else edited_json
+            payload = validate_minutes(document, meeting_id=meeting_id, known_seqs=seqs).to_json_dict()
+            if status in ("approved", "published") and payload == json.loads(stored):
+                return self.minutes(meeting_id)  # type: ignore[return-value]
+            now = utc_now()
+            db.execute(
+                "UPDATE minutes SET status = 'approved', json = ?, error = NULL, approved_at = ?, updated_at = ? "
+                "WHERE meeting_id = ?",
+                (json.dumps(payload, ensure_ascii=False), now, now, meeting_id),
+            )
+            self._enqueue(db, "minutes", meeting_id, payload)
+        return self.minutes(meeting_id)  # type: ignore[return-value]
+
+    def set_attendees(self, meeting_id: str, names: Sequence[str]) -> list[str]:
+        """Replace the meeting's attendees (order kept, blanks and repeats dropped); returns them."""
+        cleaned = list(dict.fromkeys(" ".join(str(name).split()) for name in names if str(name).strip()))
+        with self.transaction() as db:
+            self.meeting(meeting_id)
+            db.execute("DELETE FROM attendees WHERE meeting_id = ?", (meeting_id,))
+            db.executemany(
+                "INSERT INTO attendees (meeting_id, position, name) VALUES (?, ?, ?)",
+                [(meeting_id, position, name) for position, name in enumerate(cleaned)],
+            )
+        return cleaned
+
+    def attendees(self, meeting_id: str) -> list[str]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT name FROM attendees WHERE meeting_id = ? ORDER BY position", (meeting_id,)
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    # glossary: the terms people maintain, and the suggestions their segment edits make
+
+    def _glossary_rows(self, db: sqlite3.Connection) -> list[tuple[int, GlossaryTerm]]:
+        rows = db.execute("SELECT id, term, aliases, note, scope FROM glossary_terms ORDER BY id").fetchall()
+        return [(row[0], GlossaryTerm(row[1], tuple(json.loads(row[2])), row[3], row[4])) for row in rows]
+
+    def _write_term(self, db: sqlite3.Connection, row_id: int | None, entry: GlossaryTerm, now: str) -> None:
+        aliases = json.dumps(list(entry.aliases), ensure_ascii=False)
+        if row_id is None:
+            db.execute(
+                "INSERT INTO glossary_terms (term, aliases, note, scope, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (entry.term, aliases, entry.note, entry.scope, now, now),
+            )
+        else:
+            db.execute(
+                "UPDATE glossary_terms SET term = ?, aliases = ?, note = ?, scope = ?, updated_at = ? WHERE id = ?",
+                (entry.term, aliases, entry.note, entry.scope, now, row_id),
+            )
+
+    def glossary(self) -> Glossary:
+        """Every stored term, in the order they were added."""
+        with self._lock:
+            return Glossary(term for _, term in self._glossary_rows(self._db))
+
+    def upsert_term(self, term: str, aliases: Sequence[str] = (), note: str = "", scope: str = "") -> GlossaryTerm:
+        """Add a term, or replace the stored one spelled the same way (case, spaces and - _ . / ignored; the
+        spelling given here wins). Raises GlossaryError for an empty or overlong field or an alias that already
+        belongs to another term."""
+        entry = checked_term(term, aliases, note, scope)
+        with self.transaction() as db:
+            rows = self._glossary_rows(db)
+            row_id = {match_key(stored.term): i for i, stored in rows}.get(match_key(entry.term))
+            _validated([entry if i == row_id else stored for i, stored in rows] + ([entry] if row_id is None else []))
+            self._write_term(db, row_id, entry, utc_now())
+        return entry
+
+    def delete_term(self, term: str) -> bool:
+        """Delete the term spelled `term` (case, spaces and - _ . / ignored); False when there is none."""
+        with self.transaction() as db:
+            rows = db.execute("SELECT id, term FROM glossary_terms").fetchall()
+            row_id = {match_key(stored): i for i, stored in rows}.get(match_key(term))
+            if row_id is None:
+                return False
+            db.execute("DELETE FROM glossary_terms WHERE id = ?", (row_id,))
+        return True
+
+    def import_glossary(self, glossary: Glossary, *, replace: bool = False) -> int:
+        """Write every term of `glossary` (a CSV file): a term spelled like a stored one replaces it, new terms
+        follow the stored ones. With `replace` the stored terms not in `glossary` are deleted and the order
+        becomes the file's (each kept term keeps its history). One transaction: a conflict (an alias of two
+        terms) raises GlossaryError and changes nothing. Returns the number of terms written."""
+        terms = [checked_term(entry.term, entry.aliases, entry.note, entry.scope) for entry in glossary]
+        now = utc_now()
+        with self.transaction() as db:
+            rows = self._glossary_rows(db)
+            ids = {match_key(stored.term): i for i, stored in rows}
+            if replace:
+                _validated(terms)
+                history = {
+                    match_key(stored): (created, used)
+                    for stored, created, used in db.execute("SELECT term, created_at, last_used_at FROM glossary_terms")
+                }
+                db.execute("DELETE FROM glossary_terms")
+                for entry in terms:
+                    created, used = history.get(match_key(entry.term), (now, None))
+                    db.execute(
+                        "INSERT INTO glossary_terms (term, aliases, note, scope, created_at, updated_at, last_used_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (entry.term, json.dumps(list(entry.aliases), ensure_ascii=False), entry.note, entry.scope,
+                         created, now, used),
+                    )
+                return len(terms)
+            incoming = {match_key(entry.term): entry for entry in terms}
+            _validated(
+                [incoming.get(match_key(stored.term), stored) for _, stored in rows]
+                + [entry for key, entry in incoming.items() if key not in ids]
+            )
+            for key, entry in incoming.items():
+                self._write_term(db, ids.get(key), entry, now)
+        return len(terms)
+
+    def add_suggestion(
+        self, alias: str, term: str, *, meeting_id: str | None = None, seq: int | None = None
+    ) -> int | None:
+        """Record a pending suggestion that `alias` (what was recognized) should become `term` (from a person's
+        edit of segment `seq` of `meeting_id`). Returns its id, or None when it would change nothing: the alias
+        is the term itself or already one of its aliases, or the same suggestion is already pending."""
+        entry = checked_term(term, (alias,))
+        if not entry.aliases or match_key(entry.aliases[0]) == match_key(entry.term):
+            return None
+        alias = entry.aliases[0]
+        with self.transaction() as db:
+            stored = {match_key(t.term): t for _, t in self._glossary_rows(db)}.get(match_key(entry.term))
+            if stored is not None:
+                if match_key(alias) in {match_key(known) for known in stored.aliases}:
+                    return None
+                entry = stored
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO glossary_suggestions (alias, term, meeting_id, seq, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (alias, entry.term, meeting_id, seq, utc_now()),
+            )
+            return cursor.lastrowid if cursor.rowcount else None
+
+    def suggestions(
+        self, status: str | None = "pending", *, meeting_id: str | None = None, seq: int | None = None,
+        limit: int = 500,
+    ) -> list[GlossarySuggestion]:
+        """Suggestions with `status` (None: all), newest first; optionally only those of one meeting or segment."""
+        if status is not None and status not in SUGGESTION_STATUSES:
+            raise UserError(f"suggestion status {status!r} is not one of {', '.join(SUGGESTION_STATUSES)}")
+        conditions, values = ["1"], []
+        for column, value in (("status", status), ("meeting_id", meeting_id), ("seq", seq)):
+            if value is not None:
+                conditions.append(f"{column} = ?")
+                values.append(value)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {SUGGESTION_COLUMNS} FROM glossary_suggestions WHERE {' AND '.join(conditions)} "
+                "ORDER BY id DESC LIMIT ?",
+                (*values, limit),
+            ).fetchall()
+        return [GlossarySuggestion(*row) for row in rows]
+
+    def decide_suggestion(self, suggestion_id: int, accept: bool) -> GlossarySuggestion:
+        """Accept or reject a pending suggestion. Accepting adds the alias to its term (creating the term when
+        there is none) in the same transaction. Raises SuggestionNotFound, SuggestionDecided, or GlossaryError
+        when the alias already belongs to another term (the suggestion then stays pending)."""
+        with self.transaction() as db:
+            row = db.execute(
+                f"SELECT {SUGGESTION_COLUMNS} FROM glossary_suggestions WHERE id = ?", (suggestion_id,)
+            ).fetchone()
+            if row is None:
+                raise SuggestionNotFound(f"no glossary suggestion with id {suggestion_id}; GET the suggestions again")
+            suggestion = GlossarySuggestion(*row)
+            if suggestion.status != "pending":
+                raise SuggestionDecided(f"glossary suggestion {suggestion_id} was already {suggestion.status}")
+            now = utc_now()
+            if accept:
+                rows = self._glossary_rows(db)
+                row_id = {match_key(t.term): i for i, t in rows}.get(match_key(suggestion.term))
+                stored = next((t for i, t in rows if i == row_id), None)
+                if stored is None:
+                    entry = checked_term(suggestion.term, (suggestion.alias,))
+                else:
+                    entry = checked_term(stored.term, (*stored.aliases, suggestion.alias), stored.note, stored.scope)
+                _validated([entry if i == row_id else t for i, t in rows] + ([entry] if row_id is None else []))
+                self._write_term(db, row_id, entry, now)
+            status = "accepted" if accept else "rejected"
+            db.execute(
+                "UPDATE glossary_suggestions SET status = ?, decided_at = ? WHERE id = ?", (status, now, suggestion_id)
+            )
+        return dataclasses.replace(suggestion, status=status, decided_at=now)
+
+    def touch_terms(self, terms: Iterable[str]) -> None:
+        """Mark terms as just used (a correction or a person wrote them), for `recent_terms`."""
+        keys = {match_key(term) for term in terms}
+        if not keys:
+            return
+        with self.transaction() as db:
+            # Microseconds, and always after the last touch: "most recent" must not depend on clock ticks.
+            now = datetime.now(timezone.utc)
+            (latest,) = db.execute("SELECT max(last_used_at) FROM glossary_terms").fetchone()
+            if latest is not None and now <= datetime.fromisoformat(latest):
+                now = datetime.fromisoformat(latest) + timedelta(microseconds=1)
+            now = now.isoformat(timespec="microseconds")
+            rows = db.execute("SELECT id, term FROM glossary_terms").fetchall()
+            db.executemany(
+                "UPDATE glossary_terms SET last_used_at = ? WHERE id = ?",
+                [(now, row_id) for row_id, term in rows if match_key(term) in keys],
+            )
+
+    def recent_terms(self, limit: int = 20) -> list[str]:
+        """The terms used most recently (see `touch_terms`), newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT term FROM glossary_terms WHERE last_used_at IS NOT NULL "
+                "ORDER BY last_used_at DESC, id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [row[0] for row in rows]
+
+
+# glossary limits and records (used by the glossary methods of Store above)
+
+MAX_TERM_CHARS = 100
+MAX_ALIASES = 50
+MAX_NOTE_CHARS = 1000
+MAX_SCOPE_CHARS = 100
+MAX_GLOSSARY_TERMS = 5000
+SUGGESTION_STATUSES = ("pending", "accepted", "rejected")
+SUGGESTION_COLUMNS = "id, alias, term, meeting_id, seq, status, created_at, decided_at"
+
+
+@dataclass(frozen=True)
+class GlossarySuggestion:
+    """A person's edit suggested that `alias` should become `term`; an admin accepts or rejects it."""
+
+    id: int
+    alias: str
+    term: str
+    meeting_id: str | None
+    seq: int | None
+    status: str
+    created_at: str
+    decided_at: str | None
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class SuggestionNotFound(LookupError):
+    """No glossary suggestion has that id."""
+
+
+class SuggestionDecided(UserError):
+    """The glossary suggestion was already accepted or rejected."""
+
+
+def checked_term(term: str, aliases: Sequence[str] = (), note: str = "", scope: str = "") -> GlossaryTerm:
+    """A validated GlossaryTerm; GlossaryError names the field at fault (empty, too long, unprintable)."""
+    if isinstance(aliases, str):
+        raise GlossaryError("aliases must be a list of spellings, not one string")
+    if not isinstance(term, str) or not term.split():
+        raise GlossaryError("the term is empty; give its canonical spelling")
+    for number, alias in enumerate(aliases, start=1):
+        if not isinstance(alias, str) or not alias.split():
+            raise GlossaryError(f"alias {number} of {term.strip()!r} is empty; remove it or write the spelling")
+    try:
+        entry = GlossaryTerm(term, tuple(aliases), note, scope)
+    except ValueError as exc:
+        raise GlossaryError(str(exc)) from None
+    for what, value, limit in (
+        ("term", entry.term, MAX_TERM_CHARS),
+        *((f"alias of {entry.term!r}", alias, MAX_TERM_CHARS) for alias in entry.aliases),
+        (f"note of {entry.term!r}", entry.note, MAX_NOTE_CHARS),
+        (f"scope of {entry.term!r}", entry.scope, MAX_SCOPE_CHARS),
+    ):
+        if len(value) > limit:
+            raise GlossaryError(f"{what} is {len(value)} characters long; at most {limit} are allowed")
+        if not value.isprintable():
+            raise GlossaryError(f"{what} {value!r} contains control characters; remove them")
+    if len(entry.aliases) > MAX_ALIASES:
+        raise GlossaryError(f"{entry.term!r} has {len(entry.aliases)} aliases; at most {MAX_ALIASES} are allowed")
+    return entry
+
+
+def _validated(terms: list[GlossaryTerm]) -> Glossary:
+    """The glossary these terms make; GlossaryError for a term or alias listed under two terms, or too many."""
+    if len(terms) > MAX_GLOSSARY_TERMS:
+        raise GlossaryError(f"the glossary would have {len(terms)} terms; at most {MAX_GLOSSARY_TERMS} are allowed")
+    return Glossary(terms)

@@ -39,7 +39,7 @@ def render(segments: Sequence[Segment], fmt: str, *, meeting: dict | None = None
         return "\n".join(blocks)
     if fmt == "vtt":
         blocks = [
-            f"{_clock(s.t0_ms, '.')} --> {_clock(s.t1_ms, '.')}\n{_one_line(s.display_text).replace('-->', '→')}\n"
+            f"{_clock(s.t0_ms, '.')} --> {_clock(s.t1_ms, '.')}\n{_vtt_escape(_one_line(s.display_text))}\n"
             for s in segments
         ]
         return "WEBVTT\n\n" + "\n".join(blocks)
@@ -57,3 +57,8 @@ def _md_escape(text: str) -> str:
     for char in "\\`*_[]<>#|":
         text = text.replace(char, "\\" + char)
     return text
+
+
+def _vtt_escape(text: str) -> str:
+    """WebVTT cue text is markup: &, < and > must be escaped (and "-->" cannot appear)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

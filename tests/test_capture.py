@@ -56,18 +56,42 @@ def test_realtime_replay_takes_at_least_the_audio_duration(tmp_path):
     assert [f.start_ms for f in frames] == [0, 100, 200, 300, 400]
 
 
-def test_capture_thread_counts_frames_and_queue_drops(fixture_file):
+class BurstSource:
+    """A live source (a microphone) delivering 344 frames faster than anyone reads them."""
+
+    def frames(self):
+        for i in range(344):
+            yield AudioFrame(np.zeros(512, dtype=np.float32), 32 * i)
+
+    def close(self) -> None:
+        pass
+
+
+def test_capture_thread_counts_frames_and_queue_drops_of_a_live_source():
     out: DropOldestQueue = DropOldestQueue(8, name="frames")
-    capture = CaptureThread(FileSource(fixture_file("audio/jfk.wav"), realtime=False), out).start()
+    capture = CaptureThread(BurstSource(), out).start()
     capture.join(30)
     stats = capture.stats
     assert not stats.running and stats.error is None
-    assert stats.frames == 344  # 11 s in 32 ms frames, the last one short
+    assert stats.frames == 344
     assert stats.queue_drops == 344 - 8 == out.dropped
     kept = [out.get(timeout=1) for _ in range(8)]
     assert [f.start_ms for f in kept] == [32 * i for i in range(336, 344)]  # the oldest were dropped
     with pytest.raises(QueueClosed):
         out.get(timeout=1)
+
+
+def test_a_file_replayed_as_fast_as_possible_waits_for_the_reader_and_loses_nothing(fixture_file):
+    out: DropOldestQueue = DropOldestQueue(8, name="frames")
+    capture = CaptureThread(FileSource(fixture_file("audio/jfk.wav"), realtime=False), out).start()
+    received = []
+    while True:
+        try:
+            received.append(out.get(timeout=10))
+        except QueueClosed:
+            break
+    assert [f.start_ms for f in received] == [32 * i for i in range(344)]
+    assert capture.stats.queue_drops == 0
 
 
 def test_stopping_a_realtime_replay_ends_the_thread_and_closes_the_queue(fixture_file):

@@ -99,11 +99,15 @@ class AsrStage:
         if self._startup_error is not None:
             raise self._startup_error
 
-    def submit(self, utt: Utterance) -> None:
-        """Queue a final utterance or offer a snapshot of one in progress; never blocks."""
+    def submit(self, utt: Utterance, *, wait: bool = False) -> None:
+        """Queue a final utterance or offer a snapshot of one in progress. Never blocks, except a final
+        with `wait` (from a lossless source), which waits for room rather than evict an older one."""
         if utt.final:
             try:
-                self._finals.put(utt)
+                if wait:
+                    self._finals.put_wait(utt)
+                else:
+                    self._finals.put(utt)
             except QueueClosed:
                 with self._stats_lock:
                     self._lost += 1

@@ -50,8 +50,11 @@ def run(args: argparse.Namespace) -> int:
 
             mqtt = MqttPublisher(cfg.mqtt, cfg.device, box.store, box.live, box)
             mqtt.start()
-            box.add_publish_hook(mqtt.notify)
+            box.store.add_outbox_listener(mqtt.notify)
             cleanup.callback(mqtt.stop)
+        # Stops run in reverse: the API stops taking commands, the meeting is stopped (every utterance
+        # committed), then MQTT publishes the final idle state and `offline`, then the box closes.
+        cleanup.callback(_stop_recording, box)
         if cfg.api.enabled:
             _start_api(cfg, box, cleanup)
         if cfg.meeting.auto_start:
@@ -60,6 +63,11 @@ def run(args: argparse.Namespace) -> int:
         _supervise(cfg, box, stop, PipelineWatchdog(notifier, STALL_SECONDS))
         log.info("stopping")
     return 0
+
+
+def _stop_recording(box) -> None:
+    if box.recording is not None:
+        box.stop_meeting()
 
 
 def _start_api(cfg: Config, box, cleanup: ExitStack) -> None:

@@ -1,0 +1,2 @@
+"""The box's local HTTP API and admin page: `edge.api.app.create_app` builds the FastAPI app,
+`edge.api.server.ApiServer` runs it with uvicorn in a thread. One router module per area."""

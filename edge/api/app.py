@@ -1,0 +1,142 @@
+"""The FastAPI app factory: the routers of every area under /api/v1, the admin page at /, error
+handling that answers every user mistake with JSON {"detail": ...}, and body limits.
+
+Adding an area (glossary, minutes, ...) means one `routes_<area>.py` with `build_router(...)` and one
+`include_router` line here, plus its panel in static/app.js.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request, status
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from edge import __version__
+from edge.api import routes_glossary, routes_live, routes_meetings, routes_status, routes_transcribe
+from edge.api.auth import BearerAuth, LiveTickets
+from edge.api.limits import MIB, BodySizeLimit
+from edge.config import ApiConfig
+from edge.control import BoxBusy, BoxControl, MeetingAlreadyRunning, NoMeetingRunning
+from edge.errors import UserError
+from edge.store import MeetingNotFound
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+JSON_BODY_MAX_BYTES = 1 * MIB
+
+SECURITY_HEADERS = {
+    # The page loads only its own files; transcript text can never become script or markup.
+    "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "x-content-type-options": "nosniff",
+    # Keeps a live-stream ticket in a URL out of Referer headers.
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+}
+
+API_DESCRIPTION = """Local API of the meeting-room box.
+
+Every endpoint except `/api/v1/health` and this document needs `Authorization: Bearer <token>`;
+the token is in the file named by `api.token_file` (generated on first run). Browsers never send
+that header on their own, so state-changing requests cannot be forged by another site (CSRF).
+The live stream (`/api/v1/live`) also accepts a single-use `?ticket=` for EventSource.
+"""
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                if scope["path"].startswith(API_PREFIX):
+                    headers.setdefault("cache-control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _error(code: int):
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=code)
+
+    return handler
+
+
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(
+        {"detail": "internal error; the box's log has the details"}, status_code=status.HTTP_500_INTERNAL_SERVER_ERROR
+    )
+
+
+def create_app(control: BoxControl, cfg: ApiConfig, token: str) -> FastAPI:
+    """The API and admin page for one box. `app.state.stopping` ends open live streams (ApiServer.stop)."""
+    auth = BearerAuth(token)
+    stopping = threading.Event()
+    upload_dir = control.store.path.parent / "uploads"
+    max_upload_bytes = int(cfg.max_upload_mb * MIB)
+
+    app = FastAPI(
+        title="Meeting-room box",
+        version=__version__,
+        description=API_DESCRIPTION,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None,  # the interactive docs load scripts from a CDN; the box works offline
+        redoc_url=None,
+    )
+    app.state.stopping = stopping
+
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(routes_status.build_router(control, auth))
+    api.include_router(routes_meetings.build_router(control, auth))
+    api.include_router(routes_glossary.build_router(control, auth))
+    api.include_router(routes_live.build_router(control, auth, LiveTickets(), stopping))
+    api.include_router(
+        routes_transcribe.build_router(control, auth, upload_dir=upload_dir, max_upload_bytes=max_upload_bytes)
+    )
+    app.include_router(api)
+
+    for exc_type, code in (
+        (MeetingNotFound, status.HTTP_404_NOT_FOUND),
+        (LookupError, status.HTTP_404_NOT_FOUND),
+        (MeetingAlreadyRunning, status.HTTP_409_CONFLICT),
+        (NoMeetingRunning, status.HTTP_409_CONFLICT),
+        (BoxBusy, status.HTTP_503_SERVICE_UNAVAILABLE),
+        (UserError, status.HTTP_400_BAD_REQUEST),
+    ):
+        app.add_exception_handler(exc_type, _error(code))
+    app.add_exception_handler(Exception, _internal_error)
+
+    @app.get("/", include_in_schema=False)
+    def admin_page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    app.add_middleware(
+        BodySizeLimit,
+        default_bytes=JSON_BODY_MAX_BYTES,
+        path_bytes={
+            f"{API_PREFIX}/transcribe": max_upload_bytes,
+            f"{API_PREFIX}/import": routes_transcribe.IMPORT_MAX_BYTES,
+        },
+    )
+    app.add_middleware(SecurityHeaders)
+    return app

@@ -1,0 +1,273 @@
+"""The glossary: terms with their aliases, CSV import and export, and the suggestions people's segment
+edits make (accepted into the glossary or rejected by an admin).
+
+After every change to the glossary the box is told (`control.glossary_changed()`), so the next
+segment is corrected with it and the ASR prompt uses it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from edge.api.auth import BearerAuth
+from edge.api.limits import MIB, receive_upload
+from edge.api.schemas import MAX_SEQ, UNAUTHORIZED, ErrorOut
+from edge.control import BoxControl
+from edge.errors import UserError
+from edge.events import Segment
+from edge.glossary import CSV_HEADER, Glossary, GlossaryError, GlossaryTerm
+from edge.glossary_suggestions import suggest_from_edit
+from edge.store import (
+    MAX_ALIASES,
+    MAX_NOTE_CHARS,
+    MAX_SCOPE_CHARS,
+    MAX_TERM_CHARS,
+    GlossarySuggestion,
+    Store,
+    SuggestionDecided,
+)
+
+GLOSSARY_IMPORT_MAX_BYTES = 1 * MIB
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+
+NOT_FOUND = {404: {"model": ErrorOut, "description": "No such term or suggestion."}}
+BAD_TERM = {400: {"model": ErrorOut, "description": "An empty or overlong field, or an alias of another term."}}
+DECIDED = {409: {"model": ErrorOut, "description": "The suggestion was already accepted or rejected."}}
+IMPORT_ERRORS = {
+    400: {"model": ErrorOut, "description": "Not a glossary CSV (the message names the line), or a conflict."},
+    413: {"model": ErrorOut, "description": "The body is larger than the limit."},
+    415: {"model": ErrorOut, "description": "The body is not multipart/form-data."},
+}
+
+TermPath = Annotated[
+    str, Path(min_length=1, max_length=3 * MAX_TERM_CHARS, description="The term (case, spaces, - _ . / ignored).")
+]
+
+SuggestionId = Annotated[int, Path(ge=1, le=2**63 - 1, description="As listed by GET /api/v1/glossary/suggestions.")]
+
+
+class TermIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    aliases: list[Annotated[str, Field(max_length=MAX_TERM_CHARS)]] = Field(
+        default_factory=list,
+        max_length=MAX_ALIASES,
+        description="Spellings and readings that should become the term (쿠버네티스 for Kubernetes).",
+    )
+    note: str = Field(default="", max_length=MAX_NOTE_CHARS)
+    scope: str = Field(default="", max_length=MAX_SCOPE_CHARS, description="Free text: a team, a project, ...")
+
+
+class TermOut(BaseModel):
+    term: str
+    aliases: list[str]
+    note: str
+    scope: str
+
+    @classmethod
+    def of(cls, entry: GlossaryTerm) -> TermOut:
+        return cls(term=entry.term, aliases=list(entry.aliases), note=entry.note, scope=entry.scope)
+
+
+class TermList(BaseModel):
+    items: list[TermOut]
+    count: int = Field(description="Terms in the glossary (before the q filter).")
+
+
+class SuggestionOut(BaseModel):
+    id: int
+    alias: str = Field(description="What was recognized (the text the person replaced).")
+    term: str = Field(description="What the person wrote instead.")
+    meeting_id: str | None
+    seq: int | None = Field(description="The edited segment.")
+    status: Literal["pending", "accepted", "rejected"]
+    created_at: str
+    decided_at: str | None
+
+    @classmethod
+    def of(cls, suggestion: GlossarySuggestion) -> SuggestionOut:
+        return cls(**suggestion.to_dict())
+
+
+class SuggestionList(BaseModel):
+    items: list[SuggestionOut]
+
+
+class DecisionOut(BaseModel):
+    suggestion: SuggestionOut
+    term: TermOut | None = Field(description="The term with its new alias (accepted), else null.")
+
+
+class GlossaryImportOut(BaseModel):
+    imported: int = Field(description="Terms written from the file.")
+    terms: int = Field(description="Terms in the glossary now.")
+
+
+def edit_segment_and_suggest(store: Store, meeting_id: str, seq: int, text: str) -> Segment:
+    """A person's edit of a segment (Store.edit_segment), and the glossary suggestions it makes."""
+    previous = store.segments(meeting_id, after_seq=seq - 1, limit=1)
+    segment = store.edit_segment(meeting_id, seq, text)
+    if previous and previous[0].seq == seq and segment.revision != previous[0].revision:
+        for alias, term in suggest_from_edit(previous[0].display_text, segment.display_text, store.glossary()):
+            store.add_suggestion(alias, term, meeting_id=meeting_id, seq=seq)
+    return segment
+
+
+def _matches(entry: GlossaryTerm, query: str) -> bool:
+    return any(query in field.casefold() for field in (entry.term, *entry.aliases, entry.note, entry.scope))
+
+
+def _decode_csv(data: bytes, filename: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise GlossaryError(f"{filename} is not UTF-8 (byte {exc.start}); save it as UTF-8 CSV") from None
+
+
+def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
+    router = APIRouter(prefix="/glossary", tags=["glossary"], dependencies=[Depends(auth)], responses=UNAUTHORIZED)
+    store = control.store
+    upload_dir = store.path.parent / "uploads"
+
+    @router.get("/terms", response_model=TermList, summary="The glossary's terms, in order")
+    def list_terms(
+        q: Annotated[str, Query(max_length=200, description="Only terms whose spelling, alias or note has this.")] = "",
+    ) -> TermList:
+        glossary = store.glossary()
+        query = " ".join(q.split()).casefold()
+        items = [TermOut.of(entry) for entry in glossary if not query or _matches(entry, query)]
+        return TermList(items=items, count=len(glossary))
+
+    @router.put(
+        "/terms/{term:path}",
+        response_model=TermOut,
+        responses=BAD_TERM,
+        summary="Add or replace a term",
+        description="A stored term spelled the same way (case, spaces and - _ . / ignored) is replaced, and takes "
+        "the spelling given here.",
+    )
+    def put_term(term: TermPath, body: TermIn) -> TermOut:
+        entry = store.upsert_term(term, body.aliases, body.note, body.scope)
+        control.glossary_changed()
+        return TermOut.of(entry)
+
+    @router.delete(
+        "/terms/{term:path}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND, summary="Delete a term"
+    )
+    def delete_term(term: TermPath) -> Response:
+        if not store.delete_term(term):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"the glossary has no term {term!r}")
+        control.glossary_changed()
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    @router.get(
+        "/export.csv",
+        response_class=Response,
+        responses={
+            200: {"description": "The glossary as CSV.", "content": {"text/csv": {"schema": {"type": "string"}}}}
+        },
+        summary="Download the glossary as CSV",
+        description=f"Header {','.join(CSV_HEADER)} (and scope when a term has one); aliases separated by |. "
+        "UTF-8 with a byte order mark, so spreadsheets read Korean correctly.",
+    )
+    def export_csv() -> Response:
+        return Response(
+            ("\ufeff" + store.glossary().dumps()).encode("utf-8"),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="glossary.csv"'},
+        )
+
+    @router.post(
+        "/import",
+        response_model=GlossaryImportOut,
+        responses=IMPORT_ERRORS,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["file"],
+                            "properties": {
+                                "file": {
+                                    "type": "string",
+                                    "format": "binary",
+                                    "minLength": 1,
+                                    "description": f"CSV with the header {','.join(CSV_HEADER)}; aliases separated "
+                                    "by |.",
+                                },
+                                "replace": {"type": "string", "enum": ["true", "false"]},
+                            },
+                        }
+                    }
+                },
+            }
+        },
+        summary="Import a glossary CSV",
+        description="Terms in the file replace the stored terms spelled the same way and new ones are added; with "
+        "replace=true the stored terms not in the file are deleted. Nothing changes when the file has an error.",
+    )
+    async def import_csv(request: Request) -> GlossaryImportOut:
+        upload = await receive_upload(request, directory=upload_dir, max_bytes=GLOSSARY_IMPORT_MAX_BYTES)
+        try:
+            data = await run_in_threadpool(upload.path.read_bytes)
+        finally:
+            upload.path.unlink(missing_ok=True)
+        replace_value = upload.fields.get("replace", "false").strip().lower()
+        if replace_value not in TRUE_WORDS | {"", "0", "false", "no", "off"}:
+            raise UserError(f"replace={replace_value!r} is not true or false")
+        glossary = Glossary.loads(_decode_csv(data, upload.filename), source=upload.filename)
+        imported = await run_in_threadpool(store.import_glossary, glossary, replace=replace_value in TRUE_WORDS)
+        await run_in_threadpool(control.glossary_changed)
+        return GlossaryImportOut(imported=imported, terms=len(store.glossary()))
+
+    @router.get("/suggestions", response_model=SuggestionList, summary="Suggestions made by segment edits")
+    def list_suggestions(
+        status_: Annotated[
+            Literal["pending", "accepted", "rejected", "all"], Query(alias="status")
+        ] = "pending",
+        meeting_id: Annotated[str | None, Query(max_length=200)] = None,
+        seq: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    ) -> SuggestionList:
+        found = store.suggestions(
+            None if status_ == "all" else status_, meeting_id=meeting_id, seq=seq, limit=limit
+        )
+        return SuggestionList(items=[SuggestionOut.of(suggestion) for suggestion in found])
+
+    def decide(suggestion_id: int, accept: bool) -> DecisionOut:
+        try:
+            suggestion = store.decide_suggestion(suggestion_id, accept)
+        except SuggestionDecided as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        entry = None
+        if accept:
+            control.glossary_changed()
+            entry = store.glossary().get(suggestion.term)
+        return DecisionOut(suggestion=SuggestionOut.of(suggestion), term=TermOut.of(entry) if entry else None)
+
+    @router.post(
+        "/suggestions/{suggestion_id}/accept",
+        response_model=DecisionOut,
+        responses={**NOT_FOUND, **DECIDED, **BAD_TERM},
+        summary="Accept a suggestion: its alias joins the term",
+        description="The term is created when the glossary does not have it yet.",
+    )
+    def accept_suggestion(suggestion_id: SuggestionId) -> DecisionOut:
+        return decide(suggestion_id, True)
+
+    @router.post(
+        "/suggestions/{suggestion_id}/reject",
+        response_model=DecisionOut,
+        responses={**NOT_FOUND, **DECIDED},
+        summary="Reject a suggestion",
+    )
+    def reject_suggestion(suggestion_id: SuggestionId) -> DecisionOut:
+        return decide(suggestion_id, False)
+
+    return router

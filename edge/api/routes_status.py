@@ -1,0 +1,30 @@
+"""Health (no token: monitoring and the login screen use it) and the box's current state."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from starlette.concurrency import run_in_threadpool
+
+from edge.api.auth import BearerAuth
+from edge.api.schemas import UNAUTHORIZED, HealthOut, StateOut
+from edge.control import BoxControl
+
+
+def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
+    router = APIRouter(tags=["status"])
+
+    @router.get("/health", response_model=HealthOut, summary="Health: queues, drops, real-time factor, uptime")
+    async def health() -> HealthOut:
+        return HealthOut.model_validate(await run_in_threadpool(control.health))
+
+    @router.get(
+        "/state",
+        response_model=StateOut,
+        dependencies=[Depends(auth)],
+        responses=UNAUTHORIZED,
+        summary="idle, recording or processing",
+    )
+    async def state() -> StateOut:
+        return StateOut.model_validate(await run_in_threadpool(control.state))
+
+    return router

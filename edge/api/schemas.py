@@ -1,0 +1,152 @@
+"""Request and response models of the API (they make the OpenAPI document precise)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from edge.events import Segment
+from edge.store import Meeting
+
+LANGUAGE_PATTERN = r"^([a-z]{2,3}|auto)$"
+MAX_TITLE_CHARS = 200
+MAX_SEGMENT_TEXT_CHARS = 10_000
+# A character that is not white space in both Python's and JavaScript's regular expressions.
+NOT_BLANK_PATTERN = r"[^\s\x1c-\x1f\x85\ufeff]"
+# Bounds on paging numbers keep them inside SQLite's 64-bit integers.
+MAX_OFFSET = 1_000_000_000
+MAX_SEQ = 2**31 - 1
+
+MeetingStatus = Literal["recording", "processing", "stopped", "interrupted", "imported", "failed"]
+
+
+class ErrorOut(BaseModel):
+    detail: str = Field(description="What went wrong and how to fix it.")
+
+
+class MeetingOut(BaseModel):
+    id: str
+    title: str
+    room: str
+    language: str
+    source: str = Field(description='Origin of the audio or transcript ("pyaudio:...", "file:...", "import:...").')
+    status: MeetingStatus
+    started_at: str = Field(description="ISO 8601 UTC time.")
+    ended_at: str | None = Field(description="ISO 8601 UTC time; null while the meeting runs.")
+    segment_count: int
+
+    @classmethod
+    def of(cls, meeting: Meeting, segment_count: int) -> MeetingOut:
+        fields = meeting.to_dict()
+        fields.pop("audio_path")  # a path on the box is nobody's business on the network
+        return cls(**fields, segment_count=segment_count)
+
+
+class MeetingPage(BaseModel):
+    items: list[MeetingOut]
+    limit: int
+    offset: int
+    next_offset: int | None = Field(description="Offset of the next page; null on the last page.")
+
+
+class SegmentOut(BaseModel):
+    meeting_id: str
+    seq: int = Field(description="Position in the meeting; (meeting_id, seq) identifies the segment everywhere.")
+    t0_ms: int = Field(description="Start, in milliseconds of meeting time.")
+    t1_ms: int = Field(description="End, in milliseconds of meeting time.")
+    text: str = Field(description="Best text: a person's edit, else the corrected text, else the raw ASR text.")
+    text_raw: str = Field(description="What the speech recognizer produced, never changed.")
+    language: str
+    confidence: float | None
+    edited: bool = Field(description="A person has edited the text.")
+    corrections: list[dict[str, Any]] = Field(description="Every change made to the raw text, with its rule.")
+
+    @classmethod
+    def of(cls, segment: Segment) -> SegmentOut:
+        return cls(
+            meeting_id=segment.meeting_id,
+            seq=segment.seq,
+            t0_ms=segment.t0_ms,
+            t1_ms=segment.t1_ms,
+            text=segment.display_text,
+            text_raw=segment.text_raw,
+            language=segment.language,
+            confidence=segment.confidence,
+            edited=any(c.get("rule") == "human_edit" for c in segment.corrections),
+            corrections=segment.corrections,
+        )
+
+
+class SegmentPage(BaseModel):
+    items: list[SegmentOut]
+    next_after_seq: int | None = Field(description="Pass as after_seq for the next page; null on the last page.")
+
+
+class StartMeetingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(default="", max_length=MAX_TITLE_CHARS)
+    language: str | None = Field(
+        default=None,
+        pattern=LANGUAGE_PATTERN,
+        description='Decoding language ("ko", "en", ...); default: the room setting.',
+    )
+
+
+class SegmentEditIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(
+        min_length=1,
+        max_length=MAX_SEGMENT_TEXT_CHARS,
+        pattern=NOT_BLANK_PATTERN,
+        description="The corrected text (not blank; runs of spaces become one).",
+    )
+
+    @field_validator("text")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        return " ".join(value.split())
+
+
+class StateOut(BaseModel):
+    v: int
+    state: Literal["idle", "recording", "processing"]
+    meeting_id: str | None
+
+
+class HealthOut(BaseModel):
+    """The box's health; fields the pipeline adds later pass through unchanged."""
+
+    model_config = ConfigDict(extra="allow")
+
+    v: int = 1
+    status: str = Field(description='"ok" when the pipeline runs.')
+    state: str | None = None
+    uptime_s: float | None = None
+    rtf: float | None = Field(default=None, description="Real-time factor of speech recognition (below 1 keeps up).")
+    queues: dict[str, int] = Field(default_factory=dict, description="Items waiting in each bounded queue.")
+    drops: dict[str, int] = Field(default_factory=dict, description="Items each queue dropped because it was full.")
+    outbox_backlog: int | None = Field(default=None, description="Messages not yet delivered over MQTT.")
+
+
+class TicketOut(BaseModel):
+    ticket: str = Field(description="Single-use; pass as ?ticket= to GET /api/v1/live.")
+    expires_in_s: float
+
+
+class SubmittedOut(BaseModel):
+    meeting: MeetingOut
+    bytes: int = Field(description="Size of the uploaded audio file.")
+
+
+class ImportedOut(BaseModel):
+    meeting: MeetingOut
+    segments: int
+    format: Literal["vtt", "srt", "json"]
+
+
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "Missing or wrong `Authorization: Bearer <token>`."}
+}

@@ -1,0 +1,632 @@
+// Admin page of the meeting-room box. Plain JavaScript, no dependencies, works offline.
+//
+// Transcript text is untrusted (speech recognition and LLM output): the DOM is built with
+// createElement and textContent only; no data ever goes through innerHTML.
+//
+// A new area (glossary, minutes) adds a <section id="panel-NAME"> to index.html and one
+// registerPanel("NAME", "Title", onShow) call at the bottom of this file.
+"use strict";
+
+(() => {
+  const API = "/api/v1";
+  const TOKEN_KEY = "edge.apiToken";
+  const RECONNECT_MS = 3000;
+  const HEALTH_REFRESH_MS = 5000;
+  const EXPORT_FORMATS = ["txt", "md", "srt", "vtt", "json"];
+
+  const $ = (id) => document.getElementById(id);
+
+  // --- DOM helpers -----------------------------------------------------------------------------
+
+  function el(tag, props = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(props)) {
+      if (value === undefined || value === null) continue;
+      if (key === "class") node.className = value;
+      else if (key === "text") node.textContent = value;
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else if (key.startsWith("data-") || key.startsWith("aria-")) node.setAttribute(key, String(value));
+      else node[key] = value;
+    }
+    for (const child of children) {
+      if (child !== undefined && child !== null) node.append(child); // strings become text nodes
+    }
+    return node;
+  }
+
+  function clear(node) {
+    while (node.firstChild) node.removeChild(node.firstChild);
+  }
+
+  function clock(ms) {
+    const total = Math.max(0, Math.floor(ms / 1000));
+    const h = Math.floor(total / 3600);
+    const m = Math.floor((total % 3600) / 60);
+    const s = total % 60;
+    const mm = String(m).padStart(2, "0");
+    const ss = String(s).padStart(2, "0");
+    return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
+  }
+
+  function localTime(iso) {
+    if (!iso) return "";
+    const date = new Date(iso);
+    return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
+  }
+
+  function showError(id, error) {
+    $(id).textContent = error ? String(error.message || error) : "";
+  }
+
+  // --- API client ------------------------------------------------------------------------------
+
+  class ApiError extends Error {
+    constructor(status, message) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  function token() {
+    return sessionStorage.getItem(TOKEN_KEY) || "";
+  }
+
+  function describeDetail(detail, fallback) {
+    if (typeof detail === "string") return detail;
+    if (Array.isArray(detail)) {
+      return detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ");
+    }
+    return fallback;
+  }
+
+  // Every request carries the bearer token; that header is also what makes forged
+  // cross-site requests impossible (browsers never add it on their own).
+  async function api(path, { method = "GET", json, form, raw = false } = {}) {
+    const headers = { Authorization: `Bearer ${token()}` };
+    let body;
+    if (form) body = form;
+    else if (json !== undefined) {
+      headers["Content-Type"] = "application/json";
+      body = JSON.stringify(json);
+    }
+    let response;
+    try {
+      response = await fetch(API + path, { method, headers, body, cache: "no-store" });
+    } catch (err) {
+      throw new ApiError(0, "The box cannot be reached. Check the network and try again.");
+    }
+    if (response.status === 401) {
+      logout("The token was not accepted. Paste the token from api.token_file.");
+      throw new ApiError(401, "Not logged in.");
+    }
+    if (!response.ok) {
+      let message = `${response.status} ${response.statusText}`;
+      try {
+        message = describeDetail((await response.json()).detail, message);
+      } catch (err) {
+        // not JSON: keep the status line
+      }
+      throw new ApiError(response.status, message);
+    }
+    return raw ? response : response.json();
+  }
+
+  // --- panels and tabs ----------------------------------------------------------------------------
+
+  const panels = [];
+  let currentPanel = null;
+
+  function registerPanel(id, title, onShow) {
+    panels.push({ id, title, onShow });
+    $("tabs").append(
+      el("button", { type: "button", id: `tab-${id}`, class: "tab", text: title, onclick: () => showPanel(id) })
+    );
+  }
+
+  function showPanel(id) {
+    const panel = panels.find((p) => p.id === id) || panels[0];
+    currentPanel = panel.id;
+    for (const p of panels) {
+      $(`panel-${p.id}`).hidden = p.id !== panel.id;
+      $(`tab-${p.id}`).setAttribute("aria-selected", String(p.id === panel.id));
+    }
+    if (location.hash !== `#${panel.id}`) history.replaceState(null, "", `#${panel.id}`);
+    if (panel.onShow) panel.onShow();
+  }
+
+  // --- login -------------------------------------------------------------------------------------
+
+  function showLogin(message) {
+    $("login").hidden = false;
+    $("tabs").hidden = true;
+    $("logout-button").hidden = true;
+    for (const p of panels) $(`panel-${p.id}`).hidden = true;
+    $("login-error").textContent = message || "";
+    $("token-input").focus();
+  }
+
+  function logout(message) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    live.disconnect();
+    setBadge({ state: "unknown" });
+    showLogin(message);
+  }
+
+  async function login(value) {
+    sessionStorage.setItem(TOKEN_KEY, value.trim());
+    try {
+      await api("/state");
+    } catch (err) {
+      if (err.status !== 401) showLogin(err.message);
+      return;
+    }
+    $("token-input").value = "";
+    $("login").hidden = true;
+    $("tabs").hidden = false;
+    $("logout-button").hidden = false;
+    live.connect();
+    showPanel(location.hash.slice(1) || "live");
+  }
+
+  function setBadge(boxState) {
+    const badge = $("state-badge");
+    const labels = { idle: "Idle", recording: "Recording", processing: "Processing", unknown: "…" };
+    badge.dataset.state = boxState.state;
+    badge.textContent = labels[boxState.state] || boxState.state;
+  }
+
+  // --- transcript lists (live and detail share them) ----------------------------------------------
+
+  class Transcript {
+    constructor(list) {
+      this.list = list;
+      this.items = new Map(); // seq -> <li>
+    }
+
+    reset() {
+      clear(this.list);
+      this.items.clear();
+    }
+
+    get lastSeq() {
+      let last = -1;
+      for (const seq of this.items.keys()) last = Math.max(last, seq);
+      return last;
+    }
+
+    upsert(segment) {
+      const existing = this.items.get(segment.seq);
+      if (existing) {
+        fillSegment(existing, segment);
+        return;
+      }
+      const item = el("li", { "data-seq": segment.seq });
+      fillSegment(item, segment);
+      let before = null;
+      if (segment.seq < this.lastSeq) {
+        for (const [seq, node] of this.items) {
+          if (seq > segment.seq && (!before || seq < Number(before.dataset.seq))) before = node;
+        }
+      }
+      this.list.insertBefore(item, before);
+      this.items.set(segment.seq, item);
+    }
+  }
+
+  function fillSegment(item, segment) {
+    clear(item);
+    item.classList.toggle("edited", Boolean(segment.edited));
+    const text = el("span", { class: "text", text: segment.text });
+    if (segment.text !== segment.text_raw) text.title = `Recognized as: ${segment.text_raw}`;
+    item.append(
+      el("span", { class: "time", text: clock(segment.t0_ms) }),
+      text,
+      segment.edited ? el("span", { class: "tag", text: "edited" }) : "",
+      el("button", {
+        type: "button",
+        class: "quiet small edit",
+        text: "Edit",
+        "aria-label": `Edit segment ${segment.seq}`,
+        onclick: () => editSegment(item, segment),
+      })
+    );
+  }
+
+  function editSegment(item, segment) {
+    clear(item);
+    const input = el("input", { type: "text", class: "edit-input", value: segment.text, maxLength: 10000 });
+    const error = el("span", { class: "error" });
+    const cancel = () => fillSegment(item, segment);
+    const save = async () => {
+      const text = input.value.trim();
+      if (!text || text === segment.text) return cancel();
+      try {
+        const updated = await api(
+          `/meetings/${encodeURIComponent(segment.meeting_id)}/segments/${segment.seq}`,
+          { method: "PATCH", json: { text } }
+        );
+        fillSegment(item, updated);
+      } catch (err) {
+        error.textContent = err.message;
+      }
+    };
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") save();
+      if (event.key === "Escape") cancel();
+    });
+    item.append(
+      el("span", { class: "time", text: clock(segment.t0_ms) }),
+      input,
+      el("button", { type: "button", class: "small", text: "Save", onclick: save }),
+      el("button", { type: "button", class: "quiet small", text: "Cancel", onclick: cancel }),
+      error
+    );
+    input.focus();
+  }
+
+  async function loadSegments(meetingId, transcript, { afterSeq = -1, limit = 1000, all = true } = {}) {
+    let after = afterSeq;
+    for (;;) {
+      const page = await api(
+        `/meetings/${encodeURIComponent(meetingId)}/segments?after_seq=${after}&limit=${limit}`
+      );
+      for (const segment of page.items) transcript.upsert(segment);
+      if (page.next_after_seq === null || !all) return page.next_after_seq;
+      after = page.next_after_seq;
+    }
+  }
+
+  // --- live panel --------------------------------------------------------------------------------
+
+  const live = {
+    source: null,
+    timer: null,
+    meetingId: null,
+    reload: false,
+    transcript: null,
+
+    connect() {
+      this.disconnect();
+      $("live-connection").textContent = "connecting…";
+      api("/live/ticket", { method: "POST" })
+        .then(({ ticket }) => this.open(ticket))
+        .catch((err) => {
+          if (err.status !== 401) this.retry();
+        });
+    },
+
+    // EventSource cannot send headers: it uses a single-use ticket, never the token itself.
+    open(ticket) {
+      const source = new EventSource(`${API}/live?ticket=${encodeURIComponent(ticket)}`);
+      this.source = source;
+      source.addEventListener("open", () => {
+        $("live-connection").textContent = "connected";
+        this.reload = true;
+      });
+      source.addEventListener("state", (event) => this.onState(JSON.parse(event.data)));
+      source.addEventListener("partial", (event) => this.onPartial(JSON.parse(event.data)));
+      source.addEventListener("segment", (event) => this.onSegment(JSON.parse(event.data)));
+      source.addEventListener("segment_update", (event) => this.onSegment(JSON.parse(event.data)));
+      source.addEventListener("dropped", () => this.refill());
+      source.addEventListener("error", () => {
+        source.close();
+        if (this.source === source) this.retry();
+      });
+    },
+
+    retry() {
+      this.source = null;
+      $("live-connection").textContent = "reconnecting…";
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.connect(), RECONNECT_MS);
+    },
+
+    disconnect() {
+      clearTimeout(this.timer);
+      if (this.source) this.source.close();
+      this.source = null;
+      $("live-connection").textContent = "";
+    },
+
+    onState(boxState) {
+      setBadge(boxState);
+      const recording = boxState.state === "recording" && boxState.meeting_id;
+      $("start-form").hidden = Boolean(recording);
+      $("stop-row").hidden = !recording;
+      if (recording && (boxState.meeting_id !== this.meetingId || this.reload)) {
+        if (boxState.meeting_id !== this.meetingId) {
+          this.transcript.reset();
+          $("live-partial").textContent = "";
+        }
+        this.meetingId = boxState.meeting_id;
+        this.refill();
+        this.showTitle();
+      }
+      this.reload = false;
+      if (!recording) $("live-title").textContent = this.meetingId ? "Last meeting (stopped)" : "Live transcript";
+      this.updateEmpty();
+    },
+
+    showTitle() {
+      const meetingId = this.meetingId;
+      api(`/meetings/${encodeURIComponent(meetingId)}`)
+        .then((meeting) => {
+          if (meetingId === this.meetingId && $("stop-row").hidden === false) {
+            $("live-title").textContent = `Live: ${meeting.title || "Untitled meeting"}`;
+          }
+        })
+        .catch((err) => showError("live-error", err));
+    },
+
+    refill() {
+      if (!this.meetingId) return;
+      loadSegments(this.meetingId, this.transcript)
+        .then(() => this.updateEmpty())
+        .catch((err) => showError("live-error", err));
+    },
+
+    onPartial(partial) {
+      if (partial.meeting_id !== this.meetingId) return;
+      const partialLine = $("live-partial");
+      clear(partialLine);
+      partialLine.append(
+        el("span", { class: "stable", text: partial.stable || "" }),
+        partial.stable && partial.unstable ? " " : "",
+        el("span", { class: "unstable", text: partial.unstable || "" })
+      );
+    },
+
+    onSegment(payload) {
+      if (payload.meeting_id !== this.meetingId) {
+        meetings.onSegment(payload);
+        return;
+      }
+      const edited = payload.edited || (this.transcript.items.get(payload.seq)?.classList.contains("edited") ?? false);
+      this.transcript.upsert({ ...payload, edited });
+      $("live-partial").textContent = "";
+      this.updateEmpty();
+      meetings.onSegment({ ...payload, edited });
+      const list = $("live-segments");
+      list.lastElementChild?.scrollIntoView({ block: "nearest" });
+    },
+
+    updateEmpty() {
+      $("live-empty").hidden = this.transcript.items.size > 0 || Boolean(this.meetingId);
+    },
+
+    async start(event) {
+      event.preventDefault();
+      showError("live-error", "");
+      const button = $("start-button");
+      button.disabled = true;
+      try {
+        const language = $("meeting-language-select").value;
+        const meeting = await api("/meetings", {
+          method: "POST",
+          json: { title: $("meeting-title-input").value.trim(), ...(language ? { language } : {}) },
+        });
+        $("meeting-title-input").value = "";
+        this.onState({ state: "recording", meeting_id: meeting.id });
+      } catch (err) {
+        showError("live-error", err);
+      } finally {
+        button.disabled = false;
+      }
+    },
+
+    async stop() {
+      showError("live-error", "");
+      const button = $("stop-button");
+      button.disabled = true;
+      try {
+        if (this.meetingId) await api(`/meetings/${encodeURIComponent(this.meetingId)}/stop`, { method: "POST" });
+        this.onState(await api("/state"));
+      } catch (err) {
+        showError("live-error", err);
+      } finally {
+        button.disabled = false;
+      }
+    },
+  };
+
+  // --- meetings panel ----------------------------------------------------------------------------
+
+  const meetings = {
+    offset: 0,
+    detailId: null,
+    detailNext: null,
+    transcript: null,
+
+    async refresh() {
+      showError("meetings-error", "");
+      this.offset = 0;
+      clear($("meetings-list"));
+      await this.more();
+    },
+
+    async more() {
+      try {
+        const page = await api(`/meetings?limit=50&offset=${this.offset}`);
+        for (const meeting of page.items) $("meetings-list").append(this.item(meeting));
+        this.offset = page.next_offset ?? this.offset + page.items.length;
+        $("meetings-more").hidden = page.next_offset === null;
+        if (!page.items.length && !$("meetings-list").childElementCount) {
+          $("meetings-list").append(el("li", { class: "hint", text: "No meetings yet." }));
+        }
+      } catch (err) {
+        showError("meetings-error", err);
+      }
+    },
+
+    item(meeting) {
+      return el(
+        "li",
+        {},
+        el(
+          "button",
+          { type: "button", class: "meeting", onclick: () => this.open(meeting.id) },
+          el("span", { class: "meeting-title", text: meeting.title || "Untitled meeting" }),
+          el("span", { class: `status status-${meeting.status}`, text: meeting.status }),
+          el("span", { class: "hint", text: `${localTime(meeting.started_at)} · ${meeting.segment_count} segments` })
+        )
+      );
+    },
+
+    async open(meetingId) {
+      showError("detail-error", "");
+      this.detailId = meetingId;
+      this.transcript.reset();
+      $("meeting-detail").hidden = false;
+      try {
+        const meeting = await api(`/meetings/${encodeURIComponent(meetingId)}`);
+        $("detail-title").textContent = meeting.title || "Untitled meeting";
+        $("detail-meta").textContent =
+          `${meeting.status} · ${meeting.language} · ${localTime(meeting.started_at)}` +
+          (meeting.ended_at ? ` – ${localTime(meeting.ended_at)}` : "") +
+          ` · ${meeting.segment_count} segments · ${meeting.id}`;
+        this.renderExports(meeting);
+        this.detailNext = await loadSegments(meetingId, this.transcript, { limit: 200, all: false });
+        $("detail-more").hidden = this.detailNext === null;
+      } catch (err) {
+        showError("detail-error", err);
+      }
+    },
+
+    async moreSegments() {
+      try {
+        this.detailNext = await loadSegments(this.detailId, this.transcript, {
+          afterSeq: this.detailNext,
+          limit: 200,
+          all: false,
+        });
+        $("detail-more").hidden = this.detailNext === null;
+      } catch (err) {
+        showError("detail-error", err);
+      }
+    },
+
+    renderExports(meeting) {
+      const exports = $("detail-exports");
+      clear(exports);
+      exports.append(el("span", { class: "hint", text: "Export:" }));
+      for (const format of EXPORT_FORMATS) {
+        exports.append(
+          el("button", { type: "button", class: "quiet small", text: format, onclick: () => this.download(meeting, format) })
+        );
+      }
+    },
+
+    // A plain link cannot carry the bearer header, so the file is fetched and handed over as a blob.
+    async download(meeting, format) {
+      try {
+        const response = await api(`/meetings/${encodeURIComponent(meeting.id)}/export?format=${format}`, { raw: true });
+        const url = URL.createObjectURL(await response.blob());
+        const link = el("a", { href: url, download: `meeting-${meeting.id}.${format}` });
+        document.body.append(link);
+        link.click();
+        link.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 10000);
+      } catch (err) {
+        showError("detail-error", err);
+      }
+    },
+
+    onSegment(payload) {
+      if (payload.meeting_id === this.detailId && this.detailNext === null) this.transcript.upsert(payload);
+    },
+
+    async upload(event) {
+      event.preventDefault();
+      showError("meetings-error", "");
+      const file = $("upload-input").files[0];
+      if (!file) {
+        showError("meetings-error", "Choose a file first.");
+        return;
+      }
+      const action = event.submitter && event.submitter.value === "transcribe" ? "transcribe" : "import";
+      const form = new FormData();
+      form.append("file", file, file.name);
+      for (const button of [$("import-button"), $("transcribe-button")]) button.disabled = true;
+      try {
+        const result = await api(`/${action}`, { method: "POST", form });
+        $("upload-input").value = "";
+        await this.refresh();
+        this.open(result.meeting.id);
+      } catch (err) {
+        showError("meetings-error", err);
+      } finally {
+        for (const button of [$("import-button"), $("transcribe-button")]) button.disabled = false;
+      }
+    },
+  };
+
+  // --- health panel ------------------------------------------------------------------------------
+
+  const health = {
+    timer: null,
+
+    async refresh() {
+      clearTimeout(this.timer);
+      if (currentPanel !== "health" || !token()) return;
+      try {
+        const response = await fetch(`${API}/health`, { cache: "no-store" });
+        this.render(await response.json());
+        $("health-updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
+      } catch (err) {
+        $("health-updated").textContent = "the box cannot be reached";
+      }
+      this.timer = setTimeout(() => this.refresh(), HEALTH_REFRESH_MS);
+    },
+
+    render(data) {
+      const list = $("health-list");
+      clear(list);
+      const add = (name, value, warn) => {
+        list.append(el("dt", { text: name }), el("dd", { text: value, class: warn ? "warn" : "" }));
+      };
+      for (const [key, value] of Object.entries(data)) {
+        if (key === "v") continue;
+        if (value && typeof value === "object") {
+          const entries = Object.entries(value);
+          if (!entries.length) add(key, "none");
+          for (const [sub, subValue] of entries) {
+            add(`${key}: ${sub}`, String(subValue), key === "drops" && Number(subValue) > 0);
+          }
+        } else if (key === "uptime_s") {
+          add("uptime", clock(Number(value) * 1000));
+        } else {
+          add(key, value === null ? "—" : String(value), key === "status" && value !== "ok");
+        }
+      }
+    },
+  };
+
+  // --- start ---------------------------------------------------------------------------------------
+
+  document.addEventListener("DOMContentLoaded", () => {
+    live.transcript = new Transcript($("live-segments"));
+    meetings.transcript = new Transcript($("detail-segments"));
+
+    registerPanel("live", "Live", null);
+    registerPanel("meetings", "Meetings", () => meetings.refresh());
+    registerPanel("health", "Health", () => health.refresh());
+
+    $("login-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      login($("token-input").value);
+    });
+    $("logout-button").addEventListener("click", () => logout(""));
+    $("start-form").addEventListener("submit", (event) => live.start(event));
+    $("stop-button").addEventListener("click", () => live.stop());
+    $("meetings-refresh").addEventListener("click", () => meetings.refresh());
+    $("meetings-more").addEventListener("click", () => meetings.more());
+    $("detail-more").addEventListener("click", () => meetings.moreSegments());
+    $("upload-form").addEventListener("submit", (event) => meetings.upload(event));
+    window.addEventListener("hashchange", () => {
+      if (token() && location.hash.slice(1) !== currentPanel) showPanel(location.hash.slice(1));
+    });
+
+    if (token()) login(token());
+    else showLogin("");
+  });
+})();

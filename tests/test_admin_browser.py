@@ -1,0 +1,177 @@
+"""The admin page in headless Chromium, used as a person would: log in with the token, start a meeting,
+watch a partial and then committed segments appear live, edit one inline, browse the meeting, stop it.
+
+Chromium and chromedriver come from the system packages (EDGE_CHROMIUM / EDGE_CHROMEDRIVER override the
+paths); selenium is given the driver explicitly so it never tries to download one. Missing browser:
+the test fails in CI and is skipped elsewhere. EDGE_SCREENSHOT_DIR keeps a copy of the screenshot.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fake_box import FakeBox, serving
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path(os.environ.get("EDGE_CHROMIUM", "/usr/bin/chromium"))
+CHROMEDRIVER = Path(os.environ.get("EDGE_CHROMEDRIVER", "/usr/bin/chromedriver"))
+TOKEN = "browser-test-token-0123456789abcdef"
+WAIT_S = 20  # an upper bound for the page to react, not a performance expectation
+
+
+def _require_browser() -> None:
+    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.is_file()]
+    if missing:
+        reason = f"headless browser test needs {' and '.join(missing)} (Debian: chromium, chromium-driver)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def driver(tmp_path: Path) -> Iterator[object]:
+    _require_browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+        "--lang=ko-KR",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    browser = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield browser
+    finally:
+        browser.quit()
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Iterator[FakeBox]:
+    fake = FakeBox(tmp_path / "box")
+    yield fake
+    fake.close()
+
+
+def test_a_person_runs_a_meeting_from_the_admin_page(driver, box: FakeBox, tmp_path: Path) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(driver, WAIT_S)
+
+    def visible(element_id: str):
+        return wait.until(ec.visibility_of_element_located((By.ID, element_id)))
+
+    def live_texts() -> list[str]:
+        # Read in one script call: the page re-renders items, so element handles can go stale in between.
+        return driver.execute_script(
+            "return [...document.querySelectorAll('#live-segments li .text')].map((e) => e.textContent)"
+        )
+
+    with serving(box, TOKEN) as server:
+        driver.get(server.url + "/")
+
+        # log in: a wrong token is refused, the right one opens the page
+        visible("token-input").send_keys("not-the-token-at-all")
+        driver.find_element(By.ID, "login-button").click()
+        wait.until(ec.text_to_be_present_in_element((By.ID, "login-error"), "not accepted"))
+        driver.find_element(By.ID, "token-input").clear()
+        driver.find_element(By.ID, "token-input").send_keys(TOKEN)
+        driver.find_element(By.ID, "login-button").click()
+        visible("start-button")
+        wait.until(ec.text_to_be_present_in_element((By.ID, "live-connection"), "connected"))
+        assert driver.find_element(By.ID, "state-badge").text == "Idle"
+
+        # start a meeting
+        driver.find_element(By.ID, "meeting-title-input").send_keys("주간 인프라 회의")
+        driver.find_element(By.ID, "start-button").click()
+        visible("stop-button")
+        wait.until(lambda _: box.recording_id is not None)
+        wait.until(ec.text_to_be_present_in_element((By.ID, "state-badge"), "Recording"))
+        meeting_id = box.recording_id
+        assert box.store.meeting(meeting_id).title == "주간 인프라 회의"
+
+        # live: a partial (greyed), then committed segments replace it
+        box.inject_partial("쿠버네티스 클러스터를 업그레")
+        wait.until(ec.text_to_be_present_in_element((By.ID, "live-partial"), "쿠버네티스 클러스터를 업그레"))
+        assert driver.find_element(By.CSS_SELECTOR, "#live-partial").value_of_css_property("font-style") == "italic"
+        box.inject_segment("쿠버네티스 클러스터를 업그레이드합니다")
+        wait.until(lambda _: live_texts() == ["쿠버네티스 클러스터를 업그레이드합니다"])
+        assert driver.find_element(By.ID, "live-partial").text == ""
+        hostile = '<img src=x onerror="document.title=\'pwned\'">배포는 금요일 & <b>PR</b> 리뷰'
+        box.inject_segment(hostile)
+        box.inject_segment("다음 주까지 Jira 티켓 정리해 주세요")
+        wait.until(lambda _: len(live_texts()) == 3)
+        assert live_texts()[1] == hostile  # shown as text, never parsed as HTML
+        assert driver.find_elements(By.CSS_SELECTOR, "#live-segments img, #live-segments b") == []
+        assert driver.title != "pwned"
+        assert "null" not in driver.find_element(By.ID, "live-segments").text
+        box.inject_partial("그리고 마지막으로")
+        wait.until(ec.text_to_be_present_in_element((By.ID, "live-partial"), "그리고 마지막으로"))
+
+        screenshot = tmp_path / "admin-live.png"
+        assert driver.save_screenshot(str(screenshot))
+        assert screenshot.stat().st_size > 10_000
+        if os.environ.get("EDGE_SCREENSHOT_DIR"):
+            shutil.copy(screenshot, Path(os.environ["EDGE_SCREENSHOT_DIR"]) / "admin-live.png")
+
+        # edit a segment inline
+        first = driver.find_element(By.CSS_SELECTOR, '#live-segments li[data-seq="0"]')
+        ActionChains(driver).move_to_element(first).perform()
+        first.find_element(By.CSS_SELECTOR, "button.edit").click()
+        field = first.find_element(By.CSS_SELECTOR, "input.edit-input")
+        field.clear()
+        field.send_keys("Kubernetes 클러스터를 업그레이드합니다", Keys.ENTER)
+        wait.until(lambda _: box.store.segments(meeting_id)[0].display_text == "Kubernetes 클러스터를 업그레이드합니다")
+        wait.until(lambda _: live_texts()[0] == "Kubernetes 클러스터를 업그레이드합니다")
+        assert box.store.segments(meeting_id)[0].text_raw == "쿠버네티스 클러스터를 업그레이드합니다"
+
+        # stop it
+        driver.find_element(By.ID, "stop-button").click()
+        visible("start-button")
+        wait.until(ec.text_to_be_present_in_element((By.ID, "state-badge"), "Idle"))
+        assert box.state()["state"] == "idle"
+        assert box.store.meeting(meeting_id).status == "stopped"
+
+        # browse it in the meeting list and detail
+        driver.find_element(By.ID, "tab-meetings").click()
+        wait.until(ec.text_to_be_present_in_element((By.ID, "meetings-list"), "주간 인프라 회의"))
+        driver.find_element(By.CSS_SELECTOR, "#meetings-list button.meeting").click()
+        wait.until(lambda _: len(driver.find_elements(By.CSS_SELECTOR, "#detail-segments li")) == 3)
+        assert "stopped" in driver.find_element(By.ID, "detail-meta").text
+        exports = [b.text for b in driver.find_elements(By.CSS_SELECTOR, "#detail-exports button")]
+        assert exports == ["txt", "md", "srt", "vtt", "json"]
+        if os.environ.get("EDGE_SCREENSHOT_DIR"):
+            driver.set_window_size(820, 1180)  # a tablet, portrait
+            driver.save_screenshot(str(Path(os.environ["EDGE_SCREENSHOT_DIR"]) / "admin-meetings-tablet.png"))
+
+        # health panel
+        driver.find_element(By.ID, "tab-health").click()
+        wait.until(ec.text_to_be_present_in_element((By.ID, "health-list"), "asr_pending"))
+
+        errors = [
+            entry["message"]
+            for entry in driver.get_log("browser")
+            if entry["level"] == "SEVERE" and "status of 401" not in entry["message"]  # the wrong token above
+        ]
+        assert errors == []  # no script errors, no blocked resources (the page works offline under its CSP)

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import threading
+import time
+
+from edge.config import LlmConfig
+from edge.llm_worker import LlmWorker
+
+
+class FakeEngine:
+    def __init__(self) -> None:
+        self.closed = False
+        self.cancelled = 0
+
+    def cancel(self) -> None:
+        self.cancelled += 1
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def wait_until(predicate, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_jobs_run_in_order_once_per_key_on_one_lazily_loaded_engine() -> None:
+    engines: list[FakeEngine] = []
+    ran: list[tuple[str, int]] = []
+    gate = threading.Event()
+
+    def factory() -> FakeEngine:
+        engines.append(FakeEngine())
+        return engines[-1]
+
+    worker = LlmWorker(LlmConfig(), quiet=lambda: True, engine_factory=factory)
+    worker.submit("first", lambda engine: (gate.wait(5), ran.append(("first", id(engine)))))
+    worker.start()
+    worker.submit("second", lambda engine: ran.append(("second", id(engine))))
+    worker.submit("second", lambda engine: ran.append(("duplicate", id(engine))))
+    gate.set()
+    assert wait_until(lambda: worker.idle() and len(ran) == 2)
+    assert [name for name, _ in ran] == ["first", "second"]
+    assert len(engines) == 1 and ran[0][1] == ran[1][1] == id(engines[0])
+    worker.stop()
+    assert engines[0].closed
+
+
+def test_quiet_jobs_wait_for_a_quiet_box_and_failures_are_counted() -> None:
+    quiet = threading.Event()
+    ran: list[str] = []
+    worker = LlmWorker(LlmConfig(), quiet=quiet.is_set, engine_factory=FakeEngine)
+    worker.start()
+    worker.submit("correct", lambda engine: ran.append("correct"))
+    worker.submit("urgent", lambda engine: ran.append("urgent"), when_quiet=False)
+    worker.submit("broken", lambda engine: 1 / 0, when_quiet=False)
+    assert wait_until(lambda: worker.stats.jobs_failed == 1)
+    assert ran == ["urgent"]
+    time.sleep(0.3)
+    assert ran == ["urgent"], "a when_quiet job ran while the box was busy"
+    quiet.set()
+    assert wait_until(lambda: ran == ["urgent", "correct"])
+    worker.stop()
+    assert worker.stats.jobs_done == 2
+
+
+def test_stop_drops_waiting_jobs_and_refuses_new_ones() -> None:
+    ran: list[str] = []
+    worker = LlmWorker(LlmConfig(), quiet=lambda: False, engine_factory=FakeEngine)
+    worker.start()
+    worker.submit("later", lambda engine: ran.append("later"))
+    worker.stop(timeout=5)
+    worker.submit("after", lambda engine: ran.append("after"), when_quiet=False)
+    time.sleep(0.2)
+    assert ran == []

@@ -1,0 +1,317 @@
+"""MqttPublisher against a REAL mosquitto broker on loopback: topics, availability, state, discovery,
+partials, stats, commands (valid, malformed, refused) and configuration errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mosquitto import Broker, MiniBox, Subscriber, free_port, mosquitto_binary, wait_until
+
+from edge.config import DeviceConfig, MqttConfig
+from edge.errors import ConfigError
+from edge.live import LiveBus
+from edge.mqtt import MqttPublisher
+from edge.store import Store
+
+pytestmark = pytest.mark.skipif(mosquitto_binary() is None, reason="mosquitto is not installed")
+
+DEVICE = "room-1"
+BASE = f"edge/{DEVICE}"
+
+
+def mqtt_config(broker: Broker, **overrides) -> MqttConfig:
+    fields = {"enabled": True, "host": "127.0.0.1", "port": broker.port, "keepalive": 5,
+              "reconnect_min_delay_s": 0.2, "reconnect_max_delay_s": 1.0, **overrides}
+    return MqttConfig(**fields)
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    broker = Broker(tmp_path / "broker")
+    broker.start()
+    yield broker
+    broker.close()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    store = Store(tmp_path / "edge.db")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def subscriber(broker: Broker) -> Iterator[Subscriber]:
+    subscriber = Subscriber(broker).start()
+    yield subscriber
+    subscriber.stop()
+
+
+@pytest.fixture
+def box(store: Store) -> MiniBox:
+    return MiniBox(store, LiveBus())
+
+
+@pytest.fixture
+def publisher(broker: Broker, store: Store, box: MiniBox) -> Iterator[MqttPublisher]:
+    publisher = MqttPublisher(mqtt_config(broker, discovery=True, stats_interval_s=0.2), DeviceConfig(id=DEVICE,
+                              room="회의실 A"), store, box.live, box)
+    publisher.start()
+    assert wait_until(lambda: publisher.connected, 10)
+    yield publisher
+    publisher.stop()
+
+
+def payloads(subscriber: Subscriber, topic: str) -> list[str]:
+    return [m.payload.decode() for m in subscriber.received(topic)]
+
+
+def test_segments_state_availability_and_discovery(
+    broker: Broker, store: Store, subscriber: Subscriber, publisher: MqttPublisher
+) -> None:
+    meeting = store.create_meeting(language="ko", source="test")
+    for seq in range(5):
+        store.add_segment(meeting.id, t0_ms=seq * 1000, t1_ms=seq * 1000 + 800, text_raw=f"쿠버네티스 {seq}",
+                          language="ko", confidence=0.5, text=f"Kubernetes {seq}")
+        publisher.notify()
+    topic = f"{BASE}/meeting/{meeting.id}/segment"
+    received = subscriber.wait_for_topic(topic, count=5)
+    bodies = [m.json() for m in received]
+    assert [b["seq"] for b in bodies] == [0, 1, 2, 3, 4]
+    expected = {"v": 1, "meeting_id": meeting.id, "seq": 0, "t0_ms": 0, "t1_ms": 800, "text": "Kubernetes 0",
+                "text_raw": "쿠버네티스 0", "language": "ko", "confidence": 0.5}
+    assert {key: bodies[0].get(key) for key in expected} == expected
+    assert not any(m.retain for m in received)
+    assert wait_until(lambda: store.outbox_backlog() == 0, 10)
+    assert subscriber.wait_for(lambda ms: any(m.topic == f"{BASE}/last_segment" for m in ms))
+    assert json.loads(subscriber.received(f"{BASE}/last_segment")[-1].payload)["seq"] == 4
+
+    # A late subscriber sees everything retained: availability, state, switch state, discovery, last segment.
+    late = Subscriber(broker, client_id="late").start()
+    try:
+        assert late.wait_for(lambda ms: len({m.topic for m in ms if m.topic.startswith("homeassistant/")}) == 6)
+        assert late.wait_for(lambda ms: any(m.topic == f"{BASE}/last_segment" for m in ms))
+        retained = {m.topic: m.payload.decode() for m in late.received() if m.retain}
+    finally:
+        late.stop()
+    assert retained[f"{BASE}/available"] == "online"
+    assert json.loads(retained[f"{BASE}/state"]) == {"v": 1, "state": "idle", "meeting_id": None}
+    assert retained[f"{BASE}/recording/state"] == "OFF"
+    switch = json.loads(retained[f"homeassistant/switch/{DEVICE}/recording/config"])
+    assert switch["command_topic"] == f"{BASE}/recording/set"
+    assert switch["availability_topic"] == f"{BASE}/available"
+    assert topic not in retained
+
+
+def test_partials_are_qos0_and_stats_carry_health(
+    store: Store, box: MiniBox, subscriber: Subscriber, publisher: MqttPublisher
+) -> None:
+    box.live.publish("partial", {"v": 1, "meeting_id": "m-1", "utterance_id": 3, "t0_ms": 0, "t1_ms": 500,
+                                 "stable": "안녕", "unstable": "하세요"})
+    [partial] = subscriber.wait_for_topic(f"{BASE}/meeting/m-1/partial")
+    assert partial.json()["stable"] == "안녕"
+    [stats, *_] = subscriber.wait_for_topic(f"{BASE}/stats")
+    body = stats.json()
+    assert (body["rtf"], body["drops_total"], body["outbox_backlog"]) == (0.25, 3, 0)
+    assert body["mqtt"]["connected"] is True
+
+
+def test_commands_start_and_stop_a_meeting(
+    store: Store, box: MiniBox, subscriber: Subscriber, publisher: MqttPublisher
+) -> None:
+    subscriber.client.publish(f"{BASE}/recording/set", "ON", qos=1)
+    assert subscriber.wait_for(lambda ms: b"ON" in [m.payload for m in ms if m.topic == f"{BASE}/recording/state"])
+    assert box.meeting is not None
+    states = [json.loads(p) for p in payloads(subscriber, f"{BASE}/state")]
+    assert {"v": 1, "state": "recording", "meeting_id": box.meeting.id} in states
+
+    subscriber.client.publish(f"{BASE}/recording/set", '{"action": "stop"}', qos=1)
+    assert wait_until(lambda: box.meeting is None, 10)
+    subscriber.client.publish(f"{BASE}/recording/set", '{"action": "start", "title": "주간 회의", "language": "en"}',
+                              qos=1)
+    assert wait_until(lambda: box.meeting is not None, 10)
+    assert box.calls == [("start", "", None), ("stop", None), ("start", "주간 회의", "en")]
+    assert store.meeting(box.meeting.id).title == "주간 회의"
+    assert subscriber.received(f"{BASE}/error") == []
+
+
+def test_malformed_and_refused_commands_change_nothing_and_report_errors(
+    store: Store, box: MiniBox, subscriber: Subscriber, publisher: MqttPublisher
+) -> None:
+    malformed = [b"", b"MAYBE", b"{not json", b'{"action": "dance"}', b"[1, 2]", b"\xff\xfe",
+                 b'{"action": "start", "title": 5}', b'{"action": "start", "evil": true}', b"x" * 10_000]
+    for payload in malformed:
+        subscriber.client.publish(f"{BASE}/recording/set", payload, qos=1)
+    errors = subscriber.wait_for_topic(f"{BASE}/error", count=len(malformed))
+    assert len(errors) == len(malformed)
+    assert box.calls == []
+    assert store.meetings() == []
+    bodies = [e.json() for e in errors]
+    assert all(b["v"] == 1 and b["topic"] == f"{BASE}/recording/set" and b["error"] for b in bodies)
+    assert "invalid JSON" in bodies[2]["error"]
+    assert "unknown action" in bodies[3]["error"]
+    assert len(bodies[-1]["payload"]) <= 200
+    assert publisher.counters.command_errors == len(malformed)
+
+    # Refused by the box: nothing is running to stop, or a meeting is already running.
+    subscriber.client.publish(f"{BASE}/recording/set", "OFF", qos=1)
+    errors = subscriber.wait_for_topic(f"{BASE}/error", count=len(malformed) + 1)
+    assert "no meeting is recording" in errors[-1].json()["error"]
+    subscriber.client.publish(f"{BASE}/recording/set", "ON", qos=1)
+    assert wait_until(lambda: box.meeting is not None, 10)
+    subscriber.client.publish(f"{BASE}/recording/set", "ON", qos=1)
+    errors = subscriber.wait_for_topic(f"{BASE}/error", count=len(malformed) + 2)
+    assert "is recording" in errors[-1].json()["error"]
+    assert len(store.meetings()) == 1
+    assert box.meeting is not None
+    assert publisher.connected
+
+
+
+def test_retained_command_is_not_replayed_on_connect(
+    broker: Broker, store: Store, box: MiniBox, subscriber: Subscriber
+) -> None:
+    subscriber.client.publish(f"{BASE}/recording/set", "ON", qos=1, retain=True).wait_for_publish(5)
+    publisher = MqttPublisher(mqtt_config(broker), DeviceConfig(id=DEVICE), store, box.live, box)
+    publisher.start()
+    try:
+        [error] = subscriber.wait_for_topic(f"{BASE}/error")
+        assert "retained commands are ignored" in error.json()["error"]
+        assert box.calls == []
+        assert store.meetings() == []
+    finally:
+        publisher.stop()
+
+def test_clean_stop_publishes_offline_and_final_state(broker: Broker, store: Store, box: MiniBox) -> None:
+    publisher = MqttPublisher(mqtt_config(broker), DeviceConfig(id=DEVICE), store, box.live, box)
+    publisher.start()
+    assert wait_until(lambda: publisher.connected, 10)
+    box.start_meeting(title="t")
+    publisher.stop()
+    late = Subscriber(broker, client_id="after-stop").start()
+    try:
+        assert late.wait_for(lambda ms: {f"{BASE}/available", f"{BASE}/state"} <= {m.topic for m in ms})
+        retained = {m.topic: m.payload.decode() for m in late.received() if m.retain}
+    finally:
+        late.stop()
+    # A clean disconnect suppresses the last will: this "offline" is the explicit one.
+    assert retained[f"{BASE}/available"] == "offline"
+    assert json.loads(retained[f"{BASE}/state"])["state"] == "recording"
+
+
+def test_retained_state_is_republished_after_reconnect(
+    broker: Broker, store: Store, box: MiniBox, publisher: MqttPublisher
+) -> None:
+    box.start_meeting()
+    broker.kill()
+    broker.wipe()  # a replaced broker that remembers nothing retained
+    broker.start()
+    fresh = Subscriber(broker, client_id="fresh").start()
+    try:
+        # The broker was wiped: whatever arrives here (retained or live) was published again on reconnect.
+        assert fresh.wait_for(lambda ms: {f"{BASE}/available", f"{BASE}/state", f"{BASE}/recording/state",
+                                          f"homeassistant/switch/{DEVICE}/recording/config"}
+                              <= {m.topic for m in ms})
+        retained = {m.topic: m.payload.decode() for m in fresh.received()}
+    finally:
+        fresh.stop()
+    assert retained[f"{BASE}/available"] == "online"
+    assert json.loads(retained[f"{BASE}/state"]) == {"v": 1, "state": "recording", "meeting_id": box.meeting.id}
+    assert retained[f"{BASE}/recording/state"] == "ON"
+    assert publisher.counters.connects == 2
+
+
+def test_absent_broker_neither_blocks_nor_loses(tmp_path: Path, store: Store) -> None:
+    broker = Broker(tmp_path / "late-broker")
+    broker.port = free_port()  # nothing listens there yet
+    publisher = MqttPublisher(mqtt_config(broker), DeviceConfig(id=DEVICE), store, LiveBus())
+    publisher.start()
+    try:
+        meeting = store.create_meeting(language="ko", source="test")
+        for seq in range(3):
+            store.add_segment(meeting.id, t0_ms=seq, t1_ms=seq + 1, text_raw="x", language="ko")
+            publisher.notify()
+        assert not publisher.connected
+        assert store.outbox_backlog() == 3
+        broker.start()
+        subscriber = Subscriber(broker, client_id="late-sub").start()
+        try:
+            assert wait_until(lambda: store.outbox_backlog() == 0, 15)
+            # Published before the subscriber existed and not retained: delivery is proved by the PUBACKs.
+            assert publisher.counters.acked == 3
+        finally:
+            subscriber.stop()
+    finally:
+        publisher.stop()
+        broker.close()
+
+
+def test_disabled_publisher_does_nothing(tmp_path: Path, store: Store) -> None:
+    publisher = MqttPublisher(MqttConfig(enabled=False), DeviceConfig(id=DEVICE), store, LiveBus())
+    publisher.start()
+    publisher.notify()
+    assert not publisher.connected
+    publisher.stop()
+
+
+def test_password_from_file_authenticates(tmp_path: Path, store: Store) -> None:
+    broker = Broker(tmp_path / "auth-broker", users={"box": "s3cret pass", "watcher": "w"})
+    broker.start()
+    password_file = tmp_path / "mqtt-password"
+    password_file.write_text("s3cret pass\n")
+    try:
+        watcher = Subscriber(broker, client_id="watcher", username="watcher", password="w").start()
+        publisher = MqttPublisher(mqtt_config(broker, username="box", password_file=password_file),
+                                  DeviceConfig(id=DEVICE), store, LiveBus())
+        publisher.start()
+        try:
+            assert wait_until(lambda: publisher.connected, 10)
+            assert watcher.wait_for_topic(f"{BASE}/available")[-1].payload == b"online"
+        finally:
+            publisher.stop()
+            watcher.stop()
+    finally:
+        broker.close()
+
+
+def test_wrong_password_never_connects(tmp_path: Path, store: Store) -> None:
+    broker = Broker(tmp_path / "auth-broker", users={"box": "right"})
+    broker.start()
+    password_file = tmp_path / "mqtt-password"
+    password_file.write_text("wrong\n")
+    publisher = MqttPublisher(mqtt_config(broker, username="box", password_file=password_file),
+                              DeviceConfig(id=DEVICE), store, LiveBus())
+    try:
+        publisher.start()
+        assert wait_until(lambda: publisher.counters.connect_failures >= 2, 10)
+        assert "Not authorized" in publisher.counters.last_connect_error
+        assert not publisher.connected
+    finally:
+        publisher.stop()
+        broker.close()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"username": "box", "password_file": Path("missing-password")}, "mqtt.password_file .*missing-password"),
+        ({"password_file": Path("pw")}, "mqtt.username"),
+        ({"ca_file": Path("ca.pem")}, "mqtt.tls"),
+        ({"tls": True, "ca_file": Path("no-such-ca.pem")}, "mqtt.ca_file .*no-such-ca.pem"),
+        ({"tls": True, "ca_file": Path("not-a-cert.pem")}, "TLS files cannot be loaded"),
+    ],
+)
+def test_configuration_errors_name_the_setting(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch, overrides: dict, message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pw").write_text("x")
+    (tmp_path / "not-a-cert.pem").write_text("not a certificate")
+    cfg = MqttConfig(enabled=True, port=free_port(), **overrides)
+    publisher = MqttPublisher(cfg, DeviceConfig(id=DEVICE), store, LiveBus())
+    with pytest.raises(ConfigError, match=message):
+        publisher.start()
+    publisher.stop()
