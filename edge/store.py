@@ -12,7 +12,7 @@ import json
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -790,30 +790,40 @@ def checked_term(term: str, aliases: Sequence[str] = (), note: str = "", scope: 
         raise GlossaryError("aliases must be a list of spellings, not one string")
     if not isinstance(term, str) or not term.split():
         raise GlossaryError("the term is empty; give its canonical spelling")
+    name = " ".join(term.split())
     for number, alias in enumerate(aliases, start=1):
         if not isinstance(alias, str) or not alias.split():
-            raise GlossaryError(f"alias {number} of {term.strip()!r} is empty; remove it or write the spelling")
+            raise GlossaryError(f"alias {number} of {name!r} is empty; remove it or write the spelling")
+    # Limits apply to the text as given (runs of white space count as one); NFC may change it slightly.
+    for what, value, limit in (
+        ("term", name, MAX_TERM_CHARS),
+        *((f"alias of {name!r}", " ".join(alias.split()), MAX_TERM_CHARS) for alias in aliases),
+        (f"note of {name!r}", " ".join(note.split()), MAX_NOTE_CHARS),
+        (f"scope of {name!r}", " ".join(scope.split()), MAX_SCOPE_CHARS),
+    ):
+        if len(value) > limit:
+            raise GlossaryError(f"{what} is {len(value)} characters long; at most {limit} are allowed")
+        if any(ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0 for char in value):
+            raise GlossaryError(f"{what} {value!r} contains control characters; remove them")
     try:
         entry = GlossaryTerm(term, tuple(aliases), note, scope)
     except ValueError as exc:
         raise GlossaryError(str(exc)) from None
-    for what, value, limit in (
-        ("term", entry.term, MAX_TERM_CHARS),
-        *((f"alias of {entry.term!r}", alias, MAX_TERM_CHARS) for alias in entry.aliases),
-        (f"note of {entry.term!r}", entry.note, MAX_NOTE_CHARS),
-        (f"scope of {entry.term!r}", entry.scope, MAX_SCOPE_CHARS),
-    ):
-        if len(value) > limit:
-            raise GlossaryError(f"{what} is {len(value)} characters long; at most {limit} are allowed")
-        if not value.isprintable():
-            raise GlossaryError(f"{what} {value!r} contains control characters; remove them")
     if len(entry.aliases) > MAX_ALIASES:
         raise GlossaryError(f"{entry.term!r} has {len(entry.aliases)} aliases; at most {MAX_ALIASES} are allowed")
     return entry
 
 
+class GlossaryConflict(GlossaryError):
+    """A change that contradicts the stored glossary: a term or alias that already belongs to another term."""
+
+
 def _validated(terms: list[GlossaryTerm]) -> Glossary:
-    """The glossary these terms make; GlossaryError for a term or alias listed under two terms, or too many."""
+    """The glossary these terms make; GlossaryConflict for a term or alias listed under two terms, GlossaryError
+    for too many terms."""
     if len(terms) > MAX_GLOSSARY_TERMS:
         raise GlossaryError(f"the glossary would have {len(terms)} terms; at most {MAX_GLOSSARY_TERMS} are allowed")
-    return Glossary(terms)
+    try:
+        return Glossary(terms)
+    except GlossaryError as exc:
+        raise GlossaryConflict(str(exc)) from None

@@ -90,14 +90,18 @@ def test_bad_terms_are_clear_errors_and_change_nothing(client: httpx.Client, box
     client.put("/terms/Notion", json={"aliases": ["노션"]})
     changes = box.glossary_changes
     for path, body, code, message in [
-        ("/terms/Confluence", {"aliases": ["노션"]}, 400, "already belongs to 'Notion'"),
-        ("/terms/Slack", {"aliases": ["슬랙", "  "]}, 400, "alias 2 of 'Slack' is empty"),
-        ("/terms/%20", {}, 400, "term is empty"),
-        ("/terms/A%7CB", {}, 400, "contains '|'"),
+        ("/terms/Confluence", {"aliases": ["노션"]}, 409, "already belongs to 'Notion'"),
+        ("/terms/노션", {}, 409, "alias '노션' of 'Notion' already belongs to '노션'"),
+        ("/terms/Slack", {"aliases": ["슬랙", "  "]}, 422, "aliases"),
+        ("/terms/Slack", {"aliases": ["슬|랙"]}, 422, "aliases"),
+        ("/terms/Slack", {"note": "bell\x07"}, 422, "note"),
+        ("/terms/%20", {}, 422, "term"),
+        ("/terms/A%7CB", {}, 422, "term"),
+        ("/terms/Tab%09", {}, 422, "term"),
         ("/terms/Slack", {"aliases": "슬랙"}, 422, "aliases"),
         ("/terms/Slack", {"aliases": ["x" * 101]}, 422, "aliases"),
         ("/terms/Slack", {"color": "red"}, 422, "color"),
-        ("/terms/" + "x" * 400, {}, 422, "term"),
+        ("/terms/" + "x" * 101, {}, 422, "term"),
     ]:
         response = client.put(path, json=body)
         assert response.status_code == code, (path, body, response.text)
@@ -152,7 +156,6 @@ def test_bad_csv_is_a_400_naming_the_line_and_changes_nothing(client: httpx.Clie
         ("bad.csv", b"term,aliases,note\nJira,\xec\xa7\x80\xeb\x9d\xbc,\nSlack,a,b,c\n", {}, "bad.csv line 3:"),
         ("head.csv", b"name,aliases\nJira,,\n", {}, "head.csv line 1: header"),
         ("dup.csv", "term,aliases,note\nJira,지라,\njira,,\n".encode(), {}, "dup.csv line 3:"),
-        ("conflict.csv", "term,aliases,note\nK8s,쿠버네티스,\n".encode(), {}, "already belongs to 'Kubernetes'"),
         ("latin1.csv", "term,aliases,note\nCafé,,\n".encode("latin-1"), {}, "latin1.csv is not UTF-8"),
         ("empty-lines.csv", b"\n\n", {}, "empty-lines.csv is empty"),
         ("ok.csv", b"term,aliases,note\nJira,,\n", {"replace": "maybe"}, "replace='maybe'"),
@@ -160,6 +163,9 @@ def test_bad_csv_is_a_400_naming_the_line_and_changes_nothing(client: httpx.Clie
         response = client.post("/import", files={"file": (name, data)}, data=form)
         assert response.status_code == 400, (name, response.text)
         assert message in response.json()["detail"], response.json()
+    conflict = client.post("/import", files={"file": ("c.csv", "term,aliases,note\nK8s,쿠버네티스,\n".encode())})
+    assert conflict.status_code == 409
+    assert "'쿠버네티스' of 'K8s' already belongs to 'Kubernetes'" in conflict.json()["detail"]
     assert client.post("/import", files={"file": ("e.csv", b"")}).status_code == 400
     assert client.post("/import", json={"file": "x"}).status_code == 415
     too_big = client.post("/import", files={"file": ("big.csv", b"term,aliases,note\n" + b"x,,\n" * 300_000)})
@@ -178,7 +184,8 @@ def test_a_segment_edit_suggests_and_accepting_adds_the_alias(
     box.inject_segment("지라 티켓은 내일 정리할게요")
     box.inject_segment("회의를 마칩니다")
     with httpx.Client(base_url=server.url + "/api/v1", headers=AUTH, timeout=10) as api:
-        edited = api.patch(f"/meetings/{meeting.id}/segments/0", json={"text": "오늘 Kubernetes 클러스터를 재시작했어요"})
+        fixed = "오늘 Kubernetes 클러스터를 재시작했어요"
+        edited = api.patch(f"/meetings/{meeting.id}/segments/0", json={"text": fixed})
         assert edited.status_code == 200
         assert edited.json()["text"] == "오늘 Kubernetes 클러스터를 재시작했어요"
         api.patch(f"/meetings/{meeting.id}/segments/1", json={"text": "Jira 티켓은 내일 정리할게요"})
@@ -199,7 +206,9 @@ def test_a_segment_edit_suggests_and_accepting_adds_the_alias(
     accepted = client.post(f"/suggestions/{only['id']}/accept")
     assert accepted.status_code == 200
     assert accepted.json()["suggestion"]["status"] == "accepted"
-    assert accepted.json()["term"] == {"term": "Kubernetes", "aliases": ["쿠버네티스", "쿠베"], "note": "k8s", "scope": ""}
+    assert accepted.json()["term"] == {
+        "term": "Kubernetes", "aliases": ["쿠버네티스", "쿠베"], "note": "k8s", "scope": ""
+    }
     assert box.glossary_changes == changes + 1
     assert box.glossary.get("Kubernetes").aliases == ("쿠버네티스", "쿠베")
 
@@ -233,6 +242,6 @@ def test_a_suggestion_that_conflicts_is_refused_and_stays_pending(client: httpx.
     client.put("/terms/Notion", json={"aliases": ["노션"]})
     suggestion = box.store.add_suggestion("노션", "Confluence")
     response = client.post(f"/suggestions/{suggestion}/accept")
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "already belongs to 'Notion'" in response.json()["detail"]
     assert [s["id"] for s in client.get("/suggestions").json()["items"]] == [suggestion]

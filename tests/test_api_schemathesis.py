@@ -28,7 +28,7 @@ EXCLUDED = {("GET", "/api/v1/live")}
 # Multipart uploads: any bytes are a schema-valid file part, but only real audio / transcripts are accepted
 # (400 otherwise); and a form field is always text, so "type null" mutations arrive as the valid string
 # "null". Both acceptance checks are meaningless there; no-5xx and response conformance still apply.
-MULTIPART_UPLOADS = {"/api/v1/transcribe", "/api/v1/import"}
+MULTIPART_UPLOADS = {"/api/v1/transcribe", "/api/v1/import", "/api/v1/glossary/import"}
 
 
 def _exercise(operation: schemathesis.APIOperation, mode: GenerationMode) -> set[int]:

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from tests.mosquitto import Broker, Subscriber, free_port, wait_until
+from mosquitto import Broker, Subscriber, free_port, wait_until
 
 DEVICE = "e2e-box"
 BASE = f"edge/{DEVICE}"

@@ -7,6 +7,9 @@ segment is corrected with it and the ASR prompt uses it.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
@@ -26,25 +29,46 @@ from edge.store import (
     MAX_NOTE_CHARS,
     MAX_SCOPE_CHARS,
     MAX_TERM_CHARS,
+    GlossaryConflict,
     GlossarySuggestion,
     Store,
     SuggestionDecided,
 )
 
+log = logging.getLogger(__name__)
+
 GLOSSARY_IMPORT_MAX_BYTES = 1 * MIB
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
+# A term or alias: not blank, no control characters, no | (the alias separator of the CSV format).
+TERM_PATTERN = rf"^[^{_CONTROL}|]*[^\s{_CONTROL}|][^{_CONTROL}|]*$"
+FREE_TEXT_PATTERN = rf"^[^{_CONTROL}]*$"
 
 NOT_FOUND = {404: {"model": ErrorOut, "description": "No such term or suggestion."}}
-BAD_TERM = {400: {"model": ErrorOut, "description": "An empty or overlong field, or an alias of another term."}}
-DECIDED = {409: {"model": ErrorOut, "description": "The suggestion was already accepted or rejected."}}
+CONFLICT = {409: {"model": ErrorOut, "description": "A term or alias that already belongs to another term."}}
+# Starlette's path parameters never match a line break: such a "term" reaches no route at all.
+NO_ROUTE = {404: {"model": ErrorOut, "description": "The term in the path contains a line break."}}
+FULL = {400: {"model": ErrorOut, "description": "The glossary has as many terms as it may hold."}}
+DECIDED = {
+    409: {
+        "model": ErrorOut,
+        "description": "The suggestion was already decided, or (accept) its alias belongs to another term.",
+    }
+}
 IMPORT_ERRORS = {
-    400: {"model": ErrorOut, "description": "Not a glossary CSV (the message names the line), or a conflict."},
+    400: {"model": ErrorOut, "description": "Not a glossary CSV (the message names the line), or too many terms."},
+    409: CONFLICT[409],
     413: {"model": ErrorOut, "description": "The body is larger than the limit."},
     415: {"model": ErrorOut, "description": "The body is not multipart/form-data."},
 }
 
 TermPath = Annotated[
-    str, Path(min_length=1, max_length=3 * MAX_TERM_CHARS, description="The term (case, spaces, - _ . / ignored).")
+    str,
+    Path(
+        max_length=MAX_TERM_CHARS,
+        pattern=TERM_PATTERN,
+        description="The term (matched ignoring case, spaces and - _ . /).",
+    ),
 ]
 
 SuggestionId = Annotated[int, Path(ge=1, le=2**63 - 1, description="As listed by GET /api/v1/glossary/suggestions.")]
@@ -53,13 +77,15 @@ SuggestionId = Annotated[int, Path(ge=1, le=2**63 - 1, description="As listed by
 class TermIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    aliases: list[Annotated[str, Field(max_length=MAX_TERM_CHARS)]] = Field(
+    aliases: list[Annotated[str, Field(max_length=MAX_TERM_CHARS, pattern=TERM_PATTERN)]] = Field(
         default_factory=list,
         max_length=MAX_ALIASES,
         description="Spellings and readings that should become the term (쿠버네티스 for Kubernetes).",
     )
-    note: str = Field(default="", max_length=MAX_NOTE_CHARS)
-    scope: str = Field(default="", max_length=MAX_SCOPE_CHARS, description="Free text: a team, a project, ...")
+    note: str = Field(default="", max_length=MAX_NOTE_CHARS, pattern=FREE_TEXT_PATTERN)
+    scope: str = Field(
+        default="", max_length=MAX_SCOPE_CHARS, pattern=FREE_TEXT_PATTERN, description="Free text: a team, a project."
+    )
 
 
 class TermOut(BaseModel):
@@ -113,8 +139,20 @@ def edit_segment_and_suggest(store: Store, meeting_id: str, seq: int, text: str)
     segment = store.edit_segment(meeting_id, seq, text)
     if previous and previous[0].seq == seq and segment.revision != previous[0].revision:
         for alias, term in suggest_from_edit(previous[0].display_text, segment.display_text, store.glossary()):
-            store.add_suggestion(alias, term, meeting_id=meeting_id, seq=seq)
+            try:
+                store.add_suggestion(alias, term, meeting_id=meeting_id, seq=seq)
+            except GlossaryError as exc:
+                # The edit is saved either way; a suggestion that cannot be a glossary entry is dropped.
+                log.info("no glossary suggestion %r -> %r from segment %s/%s: %s", alias, term, meeting_id, seq, exc)
     return segment
+
+
+@contextmanager
+def _conflict_is_409() -> Iterator[None]:
+    try:
+        yield
+    except GlossaryConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
 
 
 def _matches(entry: GlossaryTerm, query: str) -> bool:
@@ -145,13 +183,14 @@ def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
     @router.put(
         "/terms/{term:path}",
         response_model=TermOut,
-        responses=BAD_TERM,
+        responses={**FULL, **NO_ROUTE, **CONFLICT},
         summary="Add or replace a term",
         description="A stored term spelled the same way (case, spaces and - _ . / ignored) is replaced, and takes "
         "the spelling given here.",
     )
     def put_term(term: TermPath, body: TermIn) -> TermOut:
-        entry = store.upsert_term(term, body.aliases, body.note, body.scope)
+        with _conflict_is_409():
+            entry = store.upsert_term(term, body.aliases, body.note, body.scope)
         control.glossary_changed()
         return TermOut.of(entry)
 
@@ -222,7 +261,8 @@ def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
         if replace_value not in TRUE_WORDS | {"", "0", "false", "no", "off"}:
             raise UserError(f"replace={replace_value!r} is not true or false")
         glossary = Glossary.loads(_decode_csv(data, upload.filename), source=upload.filename)
-        imported = await run_in_threadpool(store.import_glossary, glossary, replace=replace_value in TRUE_WORDS)
+        with _conflict_is_409():
+            imported = await run_in_threadpool(store.import_glossary, glossary, replace=replace_value in TRUE_WORDS)
         await run_in_threadpool(control.glossary_changed)
         return GlossaryImportOut(imported=imported, terms=len(store.glossary()))
 
@@ -243,7 +283,7 @@ def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
     def decide(suggestion_id: int, accept: bool) -> DecisionOut:
         try:
             suggestion = store.decide_suggestion(suggestion_id, accept)
-        except SuggestionDecided as exc:
+        except (SuggestionDecided, GlossaryConflict) as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
         entry = None
         if accept:
@@ -254,7 +294,7 @@ def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
     @router.post(
         "/suggestions/{suggestion_id}/accept",
         response_model=DecisionOut,
-        responses={**NOT_FOUND, **DECIDED, **BAD_TERM},
+        responses={**NOT_FOUND, **FULL, **DECIDED},
         summary="Accept a suggestion: its alias joins the term",
         description="The term is created when the glossary does not have it yet.",
     )

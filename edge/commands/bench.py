@@ -18,6 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=2, help="whisper.cpp threads.")
     parser.add_argument("--max-tokens", type=int, default=32, help="Token cap per segment.")
     parser.add_argument("--repeats", type=int, default=1, help="Times the clip set is repeated in the meeting.")
+    parser.add_argument("--rounds", type=int, default=3, help="Alternating pipeline/raw rounds (median reported).")
     parser.add_argument("--json", type=Path, help="Also write the figures to this JSON file.")
 
 
@@ -38,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
             threads=args.threads,
             max_tokens=args.max_tokens,
             repeats=args.repeats,
+            rounds=args.rounds,
         )
         figures = run_benchmarks(setup, progress=lambda line: print(f"bench: {line}", file=sys.stderr, flush=True))
     text = json.dumps(figures, indent=2, ensure_ascii=False)

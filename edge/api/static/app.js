@@ -246,6 +246,7 @@
           { method: "PATCH", json: { text } }
         );
         fillSegment(item, updated);
+        glossary.afterEdit(updated);
       } catch (err) {
         error.textContent = err.message;
       }
@@ -601,6 +602,306 @@
     },
   };
 
+  // --- glossary panel ------------------------------------------------------------------------------
+  //
+  // Terms with their aliases (the CSV format: aliases separated by "|"), CSV import and export, and
+  // the suggestions that edits of transcript segments make. Every text shown here came from people or
+  // the recognizer: textContent only.
+
+  const ALIAS_SEPARATOR = "|";
+  const TOAST_MS = 30000;
+
+  // Like the server's match_key: the same term whatever its case, spaces and - _ . /
+  const termKey = (text) => text.normalize("NFKC").toLowerCase().replace(/[\s\-_./]+/g, "");
+
+  const glossary = {
+    terms: [],
+    editing: null, // the term being edited, or null when the form adds a term
+    toastTimer: null,
+
+    init() {
+      $("glossary-search").addEventListener("input", () => this.renderTerms());
+      $("glossary-form").addEventListener("submit", (event) => this.save(event));
+      $("glossary-cancel-button").addEventListener("click", () => this.resetForm());
+      $("glossary-import-form").addEventListener("submit", (event) => this.importCsv(event));
+      $("glossary-export-button").addEventListener("click", () => this.exportCsv());
+      $("suggestions-refresh").addEventListener("click", () => this.refreshSuggestions());
+    },
+
+    async refresh() {
+      await Promise.all([this.refreshTerms(), this.refreshSuggestions()]);
+    },
+
+    async refreshTerms() {
+      try {
+        const page = await api("/glossary/terms");
+        this.terms = page.items;
+        this.renderTerms();
+      } catch (err) {
+        showError("glossary-error", err);
+      }
+    },
+
+    renderTerms() {
+      const list = $("glossary-terms");
+      clear(list);
+      const query = $("glossary-search").value.trim().toLowerCase();
+      const shown = this.terms.filter(
+        (term) =>
+          !query ||
+          [term.term, term.note, term.scope, ...term.aliases].some((field) => field.toLowerCase().includes(query))
+      );
+      $("glossary-count").textContent =
+        query ? `${shown.length} of ${this.terms.length} terms` : `${this.terms.length} terms`;
+      if (!shown.length) {
+        list.append(
+          el("li", { class: "hint", text: this.terms.length ? "No term matches the search." : "No terms yet." })
+        );
+      }
+      for (const term of shown) list.append(this.termItem(term));
+    },
+
+    termItem(term) {
+      const aliases = el("p", { class: "aliases" });
+      for (const alias of term.aliases) aliases.append(el("span", { class: "alias", text: alias }));
+      if (!term.aliases.length) aliases.append(el("span", { class: "hint", text: "no aliases" }));
+      return el(
+        "li",
+        { "data-term": term.term },
+        el(
+          "div",
+          { class: "row" },
+          el(
+            "span",
+            { class: "term-head" },
+            el("span", { class: "term", text: term.term }),
+            term.scope ? el("span", { class: "tag", text: term.scope }) : ""
+          ),
+          el(
+            "span",
+            { class: "term-actions" },
+            el("button", {
+              type: "button",
+              class: "quiet small edit-term",
+              text: "Edit",
+              "aria-label": `Edit ${term.term}`,
+              onclick: () => this.edit(term),
+            }),
+            el("button", {
+              type: "button",
+              class: "quiet small delete-term",
+              text: "Delete",
+              "aria-label": `Delete ${term.term}`,
+              onclick: () => this.remove(term),
+            })
+          )
+        ),
+        aliases,
+        term.note ? el("p", { class: "hint note", text: term.note }) : ""
+      );
+    },
+
+    edit(term) {
+      this.editing = term.term;
+      $("glossary-term-input").value = term.term;
+      $("glossary-aliases-input").value = term.aliases.join(` ${ALIAS_SEPARATOR} `);
+      $("glossary-note-input").value = term.note;
+      $("glossary-scope-input").value = term.scope;
+      $("glossary-save-button").textContent = "Save changes";
+      $("glossary-cancel-button").hidden = false;
+      $("glossary-term-input").focus();
+    },
+
+    resetForm() {
+      this.editing = null;
+      $("glossary-form").reset();
+      $("glossary-save-button").textContent = "Add term";
+      $("glossary-cancel-button").hidden = true;
+    },
+
+    async save(event) {
+      event.preventDefault();
+      showError("glossary-error", "");
+      const term = $("glossary-term-input").value.trim();
+      const body = {
+        aliases: $("glossary-aliases-input")
+          .value.split(ALIAS_SEPARATOR)
+          .map((alias) => alias.trim())
+          .filter(Boolean),
+        note: $("glossary-note-input").value.trim(),
+        scope: $("glossary-scope-input").value.trim(),
+      };
+      const button = $("glossary-save-button");
+      button.disabled = true;
+      try {
+        await api(`/glossary/terms/${encodeURIComponent(term)}`, { method: "PUT", json: body });
+        // A new spelling of the same term replaced it; a different term is a rename.
+        if (this.editing && termKey(this.editing) !== termKey(term)) {
+          await api(`/glossary/terms/${encodeURIComponent(this.editing)}`, { method: "DELETE", raw: true });
+        }
+        this.resetForm();
+        await this.refreshTerms();
+      } catch (err) {
+        showError("glossary-error", err);
+      } finally {
+        button.disabled = false;
+      }
+    },
+
+    async remove(term) {
+      if (!window.confirm(`Delete "${term.term}" and its aliases from the glossary?`)) return;
+      showError("glossary-error", "");
+      try {
+        await api(`/glossary/terms/${encodeURIComponent(term.term)}`, { method: "DELETE", raw: true });
+        if (this.editing === term.term) this.resetForm();
+        await this.refreshTerms();
+      } catch (err) {
+        showError("glossary-error", err);
+      }
+    },
+
+    async refreshSuggestions() {
+      showError("suggestions-error", "");
+      try {
+        const page = await api("/glossary/suggestions?status=pending");
+        const list = $("suggestions-list");
+        clear(list);
+        $("suggestions-count").textContent = page.items.length ? `${page.items.length} pending` : "";
+        if (!page.items.length) {
+          list.append(el("li", { class: "hint", text: "No pending suggestions." }));
+        }
+        for (const suggestion of page.items) list.append(this.suggestionItem(suggestion));
+      } catch (err) {
+        showError("suggestions-error", err);
+      }
+    },
+
+    suggestionItem(suggestion) {
+      const where = suggestion.meeting_id
+        ? `from segment ${suggestion.seq} of meeting ${suggestion.meeting_id} · ${localTime(suggestion.created_at)}`
+        : localTime(suggestion.created_at);
+      return el(
+        "li",
+        { "data-suggestion": suggestion.id },
+        el(
+          "p",
+          { class: "suggestion" },
+          el("span", { class: "alias", text: suggestion.alias }),
+          el("span", { class: "arrow", text: "→", "aria-label": "becomes" }),
+          el("span", { class: "term", text: suggestion.term })
+        ),
+        el("p", { class: "hint", text: where }),
+        el(
+          "p",
+          { class: "row controls" },
+          el("button", {
+            type: "button",
+            class: "small accept",
+            text: "Accept",
+            onclick: () => this.decide(suggestion, "accept"),
+          }),
+          el("button", {
+            type: "button",
+            class: "quiet small reject",
+            text: "Reject",
+            onclick: () => this.decide(suggestion, "reject"),
+          })
+        )
+      );
+    },
+
+    async decide(suggestion, decision) {
+      showError("suggestions-error", "");
+      try {
+        await api(`/glossary/suggestions/${suggestion.id}/${decision}`, { method: "POST" });
+        await this.refresh();
+      } catch (err) {
+        showError("suggestions-error", err);
+        await this.refreshSuggestions();
+      }
+    },
+
+    // After a person edits a segment: say so when the edit suggested glossary entries.
+    async afterEdit(segment) {
+      try {
+        const page = await api(
+          `/glossary/suggestions?status=pending&meeting_id=${encodeURIComponent(segment.meeting_id)}&seq=${segment.seq}`
+        );
+        if (!page.items.length) return;
+        const pairs = page.items.map((s) => `${s.alias} → ${s.term}`).join(", ");
+        this.toast(`Glossary suggestion: ${pairs}`);
+        if (currentPanel === "glossary") this.refreshSuggestions();
+      } catch (err) {
+        // The edit itself was saved; a missing hint is not worth an error message.
+      }
+    },
+
+    toast(message) {
+      const toast = $("toast");
+      clear(toast);
+      toast.append(
+        el("span", { id: "toast-text", text: message }),
+        el("button", {
+          type: "button",
+          class: "small",
+          text: "Review",
+          onclick: () => {
+            toast.hidden = true;
+            showPanel("glossary");
+          },
+        }),
+        el("button", { type: "button", class: "quiet small", text: "Dismiss", onclick: () => (toast.hidden = true) })
+      );
+      toast.hidden = false;
+      clearTimeout(this.toastTimer);
+      this.toastTimer = setTimeout(() => (toast.hidden = true), TOAST_MS);
+    },
+
+    async importCsv(event) {
+      event.preventDefault();
+      showError("glossary-import-error", "");
+      $("glossary-import-result").textContent = "";
+      const file = $("glossary-file-input").files[0];
+      if (!file) {
+        showError("glossary-import-error", "Choose a CSV file first.");
+        return;
+      }
+      const form = new FormData();
+      form.append("file", file, file.name);
+      form.append("replace", $("glossary-replace-input").checked ? "true" : "false");
+      const button = $("glossary-import-button");
+      button.disabled = true;
+      try {
+        const result = await api("/glossary/import", { method: "POST", form });
+        $("glossary-import-result").textContent =
+          `Imported ${result.imported} terms from ${file.name}; the glossary has ${result.terms} terms.`;
+        $("glossary-file-input").value = "";
+        $("glossary-replace-input").checked = false;
+        await this.refreshTerms();
+      } catch (err) {
+        showError("glossary-import-error", err);
+      } finally {
+        button.disabled = false;
+      }
+    },
+
+    // A plain link cannot carry the bearer header, so the file is fetched and handed over as a blob.
+    async exportCsv() {
+      showError("glossary-import-error", "");
+      try {
+        const response = await api("/glossary/export.csv", { raw: true });
+        const url = URL.createObjectURL(await response.blob());
+        const link = el("a", { href: url, download: "glossary.csv" });
+        document.body.append(link);
+        link.click();
+        link.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 10000);
+      } catch (err) {
+        showError("glossary-import-error", err);
+      }
+    },
+  };
+
   // --- start ---------------------------------------------------------------------------------------
 
   document.addEventListener("DOMContentLoaded", () => {
@@ -609,6 +910,8 @@
 
     registerPanel("live", "Live", null);
     registerPanel("meetings", "Meetings", () => meetings.refresh());
+    registerPanel("glossary", "Glossary", () => glossary.refresh());
+    glossary.init();
     registerPanel("health", "Health", () => health.refresh());
 
     $("login-form").addEventListener("submit", (event) => {

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from edge.config import load_config
+from edge.errors import UserError
+
+HELP = "Write the minutes of a stored meeting with the local LLM and print them as Markdown (or JSON)."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("meeting_id", help="The meeting's id (as `edge import` printed it or the admin page shows).")
+    parser.add_argument("--json", action="store_true", help="Print the minutes JSON document instead of Markdown.")
+    parser.add_argument(
+        "--config", type=Path, default=os.environ.get("EDGE_CONFIG"), help="TOML configuration file ($EDGE_CONFIG)."
+    )
+    parser.add_argument("--model", type=Path, help="GGUF model to use instead of llm.model_path.")
+
+
+def _progress_printer() -> Any:
+    last: list[tuple[str, int, int]] = []
+
+    def show(event: dict[str, Any]) -> None:
+        key = (event["stage"], event["done"], event["total"])
+        if not last or last[-1] != key:
+            last[:] = [key]
+            print(f"minutes: {event['stage']} {event['done']}/{event['total']}", file=sys.stderr, flush=True)
+
+    return show
+
+
+def run(args: argparse.Namespace) -> int:
+    from edge.llm import LlmEngine
+    from edge.minutes import STATUS_FAILED, all_segments, generate_minutes
+    from edge.minutes_markdown import render_minutes_markdown
+    from edge.store import Store
+
+    cfg = load_config(args.config)
+    model = args.model or cfg.llm.model_path
+    if model is None:
+        raise UserError("no LLM model configured: set llm.model_path in the config or pass --model FILE.gguf")
+    store = Store(cfg.database_path, outbox=cfg.mqtt.enabled)
+    try:
+        meeting = store.meeting(args.meeting_id)
+        with LlmEngine(
+            Path(model).resolve(),
+            n_ctx=cfg.llm.n_ctx,
+            n_gpu_layers=cfg.llm.n_gpu_layers,
+            threads=cfg.llm.threads,
+            seed=cfg.llm.seed,
+        ) as engine:
+            outcome = generate_minutes(
+                store,
+                engine,
+                meeting.id,
+                config=cfg.minutes,
+                progress=_progress_printer(),
+                model_name=Path(model).name,
+            )
+        print(
+            f"minutes {outcome.status}: {outcome.llm_calls} LLM calls, {outcome.prompt_tokens} prompt + "
+            f"{outcome.completion_tokens} generated tokens, {outcome.seconds:.1f} s",
+            file=sys.stderr,
+        )
+        if outcome.status == STATUS_FAILED or outcome.minutes is None:
+            print(f"edge minutes: failed: {outcome.error}", file=sys.stderr)
+            return 1
+        if outcome.error:
+            print(f"edge minutes: note: {outcome.error}", file=sys.stderr)
+        if args.json:
+            print(json.dumps(outcome.minutes.to_json_dict(), ensure_ascii=False, indent=2))
+        else:
+            print(
+                render_minutes_markdown(
+                    outcome.minutes,
+                    all_segments(store, meeting.id),
+                    started_at=meeting.started_at,
+                    attendees=store.attendees(meeting.id),
+                    status=outcome.status if outcome.status != "published" else None,
+                ),
+                end="",
+            )
+        return 0
+    finally:
+        store.close()
