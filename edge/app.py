@@ -18,7 +18,7 @@ from pathlib import Path
 
 from edge.config import Config
 from edge.control import BoxBusy, MeetingAlreadyRunning, NoMeetingRunning
-from edge.errors import ModelError
+from edge.errors import ModelError, UserError
 from edge.events import AsrSegment, FilteredSegment, Utterance
 from edge.live import LiveBus
 from edge.llm_worker import LlmWorker
@@ -62,9 +62,7 @@ class Box:
         self._glossary = self.store.glossary()
         self._prompts: dict[str, str] = {}
         self._asr = self._build_asr_stage()
-        self.llm = (
-            LlmWorker(cfg.llm, quiet=self._quiet) if cfg.llm.model_path is not None and cfg.llm.correction else None
-        )
+        self.llm = LlmWorker(cfg.llm, quiet=self._quiet) if cfg.llm.model_path is not None else None
 
     # construction
 
@@ -119,6 +117,8 @@ class Box:
             self.llm.start()
             for meeting_id in self.store.meetings_awaiting_llm():
                 self._schedule_correction(meeting_id)
+            for meeting_id in self.store.meetings_with_minutes_status("generating"):
+                self.request_minutes(meeting_id)
         threading.Thread(target=self._job_worker, name="file-jobs", daemon=True).start()
 
     def close(self) -> None:
@@ -182,7 +182,40 @@ class Box:
         self._postprocessors.pop(meeting.id, None)
         log.info("meeting %s stopped", meeting.id)
         self._publish_state()
+        self.transcript_ready(meeting.id)
         return meeting
+
+    def transcript_ready(self, meeting_id: str) -> None:
+        if self.llm is None:
+            return
+        if self.cfg.minutes.auto:
+            self.request_minutes(meeting_id)
+        else:
+            self._schedule_correction(meeting_id)
+
+    def request_minutes(self, meeting_id: str) -> None:
+        from edge.correction_stage import correct_pending
+        from edge.minutes import generate_minutes
+
+        self.store.meeting(meeting_id)
+        if self.llm is None:
+            raise UserError("minutes need an LLM: set llm.model_path to a GGUF model (`edge models list`)")
+
+        def job(engine: object) -> None:
+            if self.cfg.llm.correction:
+                correct_pending(
+                    engine, self.store, meeting_id, protected_terms=self._protected_terms,
+                    on_update=self._published_update, keep_going=lambda: True,
+                )
+            outcome = generate_minutes(
+                self.store, engine, meeting_id, config=self.cfg.minutes, glossary=self._glossary,
+                progress=lambda event: self.live.publish("minutes_progress", event),
+                model_name=self.cfg.llm.model_path.name if self.cfg.llm.model_path else "",
+            )
+            self.live.publish("minutes", {"v": 1, "meeting_id": meeting_id, "status": outcome.status,
+                                          "error": outcome.error})
+
+        self.llm.submit(f"minutes:{meeting_id}", job)
 
     def submit_file(self, path: Path, *, title: str = "", language: str | None = None) -> Meeting:
         if len(self._jobs) >= MAX_FILE_JOBS:
@@ -316,18 +349,17 @@ class Box:
 
         def job(engine: object) -> None:
             correct_pending(
-                engine,
-                self.store,
-                meeting_id,
-                protected_terms=lambda: [term.term for term in self._glossary.terms],
-                on_update=self._published_update,
-                keep_going=self._quiet,
+                engine, self.store, meeting_id, protected_terms=self._protected_terms,
+                on_update=self._published_update, keep_going=self._quiet,
             )
             if self.store.segments_awaiting_llm(meeting_id, limit=1):
                 self._schedule_correction(meeting_id)  # interrupted by speech: continue in the next pause
 
-        if self.llm is not None:
+        if self.llm is not None and self.cfg.llm.correction:
             self.llm.submit(f"correct:{meeting_id}", job)
+
+    def _protected_terms(self) -> list[str]:
+        return [term.term for term in self._glossary.terms]
 
     def _published_update(self, segment) -> None:
         self.live.publish("segment_update", segment.to_payload())
@@ -421,3 +453,4 @@ class Box:
         self._wait_for_finals(meeting.id)
         self.store.end_meeting(meeting.id)
         self._postprocessors.pop(meeting.id, None)
+        self.transcript_ready(meeting.id)

@@ -37,6 +37,14 @@ class BoxControl(Protocol):
         """Queue an audio file for transcription as a new meeting (status 'processing' until done).
         The box takes ownership of `path` and deletes it when done; raises BoxBusy when too many wait."""
 
+    def transcript_ready(self, meeting_id: str) -> None:
+        """A meeting's transcript is complete (stopped, transcribed or imported): correct what is left
+        and write its minutes when minutes.auto is on and an LLM is configured."""
+
+    def request_minutes(self, meeting_id: str) -> None:
+        """Queue (re)generation of a meeting's minutes on the LLM worker; raises MeetingNotFound, or
+        UserError when no LLM is configured."""
+
     def state(self) -> dict:
         """{"v": 1, "state": "idle" | "recording" | "processing", "meeting_id": str | None}."""
 

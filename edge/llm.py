@@ -518,10 +518,28 @@ def _schema_grammar(schema: dict[str, Any]) -> str:
     (the chat path would otherwise fall back silently to unconstrained JSON)."""
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
+    empty = _empty_choice(schema)
+    if empty:
+        # llama.cpp turns an empty choice into an empty grammar rule and crashes the process when sampling.
+        raise ValueError(f"JSON schema has an empty {empty}: no output could satisfy it")
     try:
         return json_schema_to_gbnf(json.dumps(schema))
     except Exception as exc:
         raise ValueError(f"JSON schema not supported by llama.cpp's grammar converter: {exc}") from exc
+
+
+def _empty_choice(node: Any) -> str | None:
+    """The first `enum`/`anyOf`/`oneOf` with no alternatives anywhere in a schema, if any."""
+    if isinstance(node, dict):
+        for key in ("enum", "anyOf", "oneOf"):
+            if key in node and not node[key]:
+                return f'"{key}"'
+        children = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        return None
+    return next((found for child in children if (found := _empty_choice(child))), None)
 
 
 @contextmanager

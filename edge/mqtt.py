@@ -356,6 +356,9 @@ class MqttPublisher:
         self.counters.connects += 1
         self._connected_at = time.monotonic()
         self._cursor = 0
+        # Subscribe before announcing `online`: the broker handles one connection's packets in order, so a
+        # panel that sends a command as soon as it sees `online` is never missed.
+        self._client.subscribe(self.topics.recording_set, qos=1)
         self._publish(self.topics.available, "online", qos=1, retain=True)
         self._set_state(self._current_state())
         self._publish_state_if_dirty()
@@ -369,7 +372,6 @@ class MqttPublisher:
                 self._publish(message.topic, encode(message.payload), qos=1, retain=True)
         if self._last_segment is not None:
             self._last_segment_dirty = True
-        self._client.subscribe(self.topics.recording_set, qos=1)
 
     def _sweep(self, now: float) -> None:
         """Retry refused rows and forget rows whose PUBACK never came while connected (they are published

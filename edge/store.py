@@ -545,6 +545,11 @@ class Store:
             self._enqueue(db, "minutes", meeting_id, payload)
         return self.minutes(meeting_id)  # type: ignore[return-value]
 
+    def meetings_with_minutes_status(self, status: str) -> list[str]:
+        """Meetings whose minutes are in `status` (at start-up: 'generating' ones were cut off by a stop)."""
+        with self._lock:
+            return [row[0] for row in self._db.execute("SELECT meeting_id FROM minutes WHERE status = ?", (status,))]
+
     def set_attendees(self, meeting_id: str, names: Sequence[str]) -> list[str]:
         """Replace the meeting's attendees (order kept, blanks and repeats dropped); returns them."""
         cleaned = list(dict.fromkeys(" ".join(str(name).split()) for name in names if str(name).strip()))

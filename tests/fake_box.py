@@ -1,23 +1,33 @@
 """A small in-memory BoxControl for API tests: a real Store (SQLite in a tmp dir) and a real LiveBus,
 with no audio pipeline. Meetings start and stop as in edge.app.Box; tests inject segments and partials
-the way the ASR stage would publish them. `serving()` runs the real API for it on a loopback port."""
+the way the ASR stage would publish them. `serving()` runs the real API for it on a loopback port.
+
+Minutes are written by the real `edge.minutes.generate_minutes` on a background thread (as the box's LLM
+worker does), with `ScriptedMinutesEngine` in place of llama.cpp, so API and page tests are deterministic."""
 
 from __future__ import annotations
 
+import json
+import re
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from edge.api.app import create_app
 from edge.api.server import ApiServer
-from edge.config import ApiConfig
+from edge.config import ApiConfig, MinutesConfig
 from edge.control import MeetingAlreadyRunning, NoMeetingRunning
+from edge.errors import UserError
 from edge.events import Segment
 from edge.live import LiveBus
+from edge.llm import LlmResult
 from edge.store import Meeting, Store, new_meeting_id
+
+MinutesReply = Mapping[str, Any] | str | Callable[[list[int], list[str]], Mapping[str, Any] | str]
 
 
 def _unique_meeting_id() -> str:
@@ -26,14 +36,83 @@ def _unique_meeting_id() -> str:
     return f"{new_meeting_id()}{secrets.token_hex(4)}"
 
 
+LINE_SEQ = re.compile(r"^\[#(\d+)\] (.*)$", re.M)
+
+
+def default_minutes_reply(seqs: list[int], texts: list[str]) -> dict[str, Any]:
+    """Minutes citing the transcript the prompt showed: what a well-behaved model would answer."""
+    return {
+        "title": "주간 회의",
+        "summary": f"회의에서 {len(seqs)}개의 발언을 정리했습니다.",
+        "topics": [{"title": "논의", "summary": texts[0], "evidence": seqs[:6]}],
+        "decisions": [{"text": texts[0], "evidence": seqs[:1]}],
+        "action_items": [
+            {"task": texts[-1], "owner": "unassigned", "due": None, "evidence": seqs[-1:], "confidence": 0.6}
+        ],
+        "open_questions": [],
+    }
+
+
+class ScriptedMinutesEngine:
+    """Stands in for edge.llm.LlmEngine: four characters a token, a context window that fits any test
+    meeting, and an answer from `reply` (a document, raw text, or a function of the prompt's seqs and
+    texts) streamed three characters at a time. With `gate`, it waits halfway through each answer
+    until the gate opens, so a test can watch the progress of a generation."""
+
+    n_ctx = 1_000_000
+
+    def __init__(self, reply: MinutesReply, gate: threading.Event | None = None) -> None:
+        self.reply = reply
+        self.gate = gate
+
+    def count_tokens(self, text: str) -> int:
+        return len(text) // 4 + 1
+
+    def count_prompt_tokens(self, messages: Sequence[Mapping[str, str]]) -> int:
+        return sum(self.count_tokens(m["content"]) + 4 for m in messages)
+
+    def chat_json(self, messages: Sequence[Mapping[str, str]], schema: Mapping[str, Any], *, max_tokens: int,
+                  temperature: float = 0.0, on_token: Callable[[str], None] | None = None) -> LlmResult:  # fmt: skip
+        lines = LINE_SEQ.findall(messages[-1]["content"])
+        seqs, texts = [int(seq) for seq, _ in lines], [text for _, text in lines]
+        reply = self.reply(seqs, texts) if callable(self.reply) else self.reply
+        text = reply if isinstance(reply, str) else json.dumps(reply, ensure_ascii=False)
+        pieces = re.findall(".{1,3}", text, re.DOTALL)
+        for index, piece in enumerate(pieces):
+            if self.gate is not None and index == len(pieces) // 2:
+                self.gate.wait()
+            if on_token is not None:
+                on_token(piece)
+        prompt = self.count_prompt_tokens(messages)
+        return LlmResult(text, "stop", prompt, len(pieces))
+
+
 class FakeBox:
-    def __init__(self, storage_dir: Path, *, language: str = "ko") -> None:
+    def __init__(
+        self,
+        storage_dir: Path,
+        *,
+        language: str = "ko",
+        llm: bool = True,
+        minutes_auto: bool = False,
+        require_approval: bool = True,
+        minutes_reply: MinutesReply = default_minutes_reply,
+    ) -> None:
         self.store = Store(Path(storage_dir) / "edge.db")
         self.live = LiveBus()
         self.language = language
         self.submitted: list[tuple[str, int]] = []  # (file name, bytes) of each submitted upload
         self.glossary_changes = 0
         self.glossary = self.store.glossary()
+        self.llm = llm
+        self.minutes_auto = minutes_auto
+        self.minutes_config = MinutesConfig(require_approval=require_approval)
+        self.minutes_reply = minutes_reply
+        self.minutes_gate: threading.Event | None = None  # set to an Event to hold generations halfway
+        self.transcripts_ready: list[str] = []
+        self.minutes_requests: list[str] = []
+        self._minutes_threads: list[threading.Thread] = []
+        self._minutes_lock = threading.Lock()  # one generation at a time, like the box's LLM worker
         self._recording: str | None = None
         self._lock = threading.Lock()
         self._started = time.monotonic()
@@ -58,6 +137,7 @@ class FakeBox:
             meeting_id, self._recording = self._recording, None
         meeting = self.store.end_meeting(meeting_id)
         self.live.publish("state", self.state())
+        self.transcript_ready(meeting_id)
         return meeting
 
     def submit_file(self, path: Path, *, title: str = "", language: str | None = None) -> Meeting:
@@ -95,6 +175,38 @@ class FakeBox:
         self.glossary_changes += 1
         self.glossary = self.store.glossary()
 
+    def transcript_ready(self, meeting_id: str) -> None:
+        self.transcripts_ready.append(meeting_id)
+        if self.llm and self.minutes_auto:
+            self.request_minutes(meeting_id)
+
+    def request_minutes(self, meeting_id: str) -> None:
+        self.store.meeting(meeting_id)
+        if not self.llm:
+            raise UserError("minutes need an LLM: set llm.model_path to a GGUF model (`edge models list`)")
+        self.minutes_requests.append(meeting_id)
+        thread = threading.Thread(target=self._write_minutes, args=(meeting_id,), name="fake-llm", daemon=True)
+        self._minutes_threads.append(thread)
+        thread.start()
+
+    def _write_minutes(self, meeting_id: str) -> None:
+        from edge.minutes import generate_minutes
+
+        with self._minutes_lock:
+            outcome = generate_minutes(
+                self.store, ScriptedMinutesEngine(self.minutes_reply, self.minutes_gate), meeting_id,  # type: ignore[arg-type]
+                config=self.minutes_config, glossary=self.glossary,
+                progress=lambda event: self.live.publish("minutes_progress", event), model_name="scripted.gguf",
+            )  # fmt: skip
+        self.live.publish("minutes", {"v": 1, "meeting_id": meeting_id, "status": outcome.status,
+                                      "error": outcome.error})  # fmt: skip
+
+    def wait_for_minutes(self, timeout: float = 30.0) -> None:
+        """Block until every requested generation has finished."""
+        for thread in list(self._minutes_threads):
+            thread.join(timeout)
+            assert not thread.is_alive(), "a scripted minutes generation did not finish"
+
     # what the pipeline would do
 
     @property
@@ -120,6 +232,10 @@ class FakeBox:
         return segment
 
     def close(self) -> None:
+        if self.minutes_gate is not None:
+            self.minutes_gate.set()
+        for thread in self._minutes_threads:
+            thread.join(30)
         self.store.close()
 
 

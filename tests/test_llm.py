@@ -198,3 +198,15 @@ def test_close_frees_the_model_and_refuses_later_calls(qwen2_model: Path) -> Non
     assert not engine._thread.is_alive()
     with pytest.raises(RuntimeError, match="closed"):
         engine.count_tokens("x")
+
+
+def test_a_schema_with_an_empty_choice_is_refused_before_it_can_crash_llama_cpp() -> None:
+    from edge.llm import _schema_grammar
+
+    for schema in (
+        {"type": "object", "properties": {"owner": {"enum": []}}},
+        {"type": "array", "items": {"anyOf": []}},
+    ):
+        with pytest.raises(ValueError, match="empty"):
+            _schema_grammar(schema)
+    assert _schema_grammar({"type": "object", "properties": {"owner": {"enum": ["a"]}}})

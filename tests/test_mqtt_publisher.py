@@ -56,11 +56,12 @@ def box(store: Store) -> MiniBox:
 
 
 @pytest.fixture
-def publisher(broker: Broker, store: Store, box: MiniBox) -> Iterator[MqttPublisher]:
+def publisher(broker: Broker, store: Store, box: MiniBox, subscriber: Subscriber) -> Iterator[MqttPublisher]:
     publisher = MqttPublisher(mqtt_config(broker, discovery=True, stats_interval_s=0.2), DeviceConfig(id=DEVICE,
                               room="회의실 A"), store, box.live, box)
     publisher.start()
-    assert wait_until(lambda: publisher.connected, 10)
+    # `online` is announced after the box subscribed to its commands: from then on none is missed.
+    assert subscriber.wait_for(lambda ms: any(m.topic == f"{BASE}/available" and m.payload == b"online" for m in ms))
     yield publisher
     publisher.stop()
 

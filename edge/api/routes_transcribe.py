@@ -142,6 +142,7 @@ def build_router(control: BoxControl, auth: BearerAuth, *, upload_dir: Path, max
             )
         finally:
             upload.path.unlink(missing_ok=True)
+        await run_in_threadpool(control.transcript_ready, result.meeting.id)
         return ImportedOut(
             meeting=MeetingOut.of(result.meeting, result.segments), segments=result.segments, format=result.format
         )

@@ -309,6 +309,8 @@
       source.addEventListener("segment", (event) => this.onSegment(JSON.parse(event.data)));
       source.addEventListener("segment_update", (event) => this.onSegment(JSON.parse(event.data)));
       source.addEventListener("dropped", () => this.refill());
+      source.addEventListener("minutes_progress", (event) => minutesView.onProgress(JSON.parse(event.data)));
+      source.addEventListener("minutes", (event) => minutesView.onDone(JSON.parse(event.data)));
       source.addEventListener("error", () => {
         source.close();
         if (this.source === source) this.retry();
@@ -478,6 +480,7 @@
       this.detailId = meetingId;
       this.transcript.reset();
       $("meeting-detail").hidden = false;
+      minutesView.open(meetingId);
       try {
         const meeting = await api(`/meetings/${encodeURIComponent(meetingId)}`);
         $("detail-title").textContent = meeting.title || "Untitled meeting";
@@ -488,6 +491,7 @@
         this.renderExports(meeting);
         this.detailNext = await loadSegments(meetingId, this.transcript, { limit: 200, all: false });
         $("detail-more").hidden = this.detailNext === null;
+        minutesView.segmentsLoaded(meetingId);
       } catch (err) {
         showError("detail-error", err);
       }
@@ -558,6 +562,509 @@
       } finally {
         for (const button of [$("import-button"), $("transcribe-button")]) button.disabled = false;
       }
+    },
+  };
+
+  // --- minutes (inside the meeting detail) ---------------------------------------------------------
+  //
+  // The meeting's minutes: status, live progress while the LLM writes them (the partial output streams
+  // in from the live stream's minutes_progress events), the document rendered for reading with evidence
+  // links that scroll to the cited segment, approval (as written, or after editing in a form), a
+  // regenerate button and the attendees owners are resolved against. Everything shown came from the LLM
+  // or from people: textContent and input values only.
+
+  const MINUTES_STATUS = {
+    none: "Not written yet",
+    queued: "Queued",
+    generating: "Being written…",
+    draft: "Draft: awaiting approval",
+    approved: "Approved and published",
+    published: "Published",
+    failed: "Failed",
+  };
+  const MINUTES_LISTS = [
+    // key, heading, fields edited per item, label of the "add" button
+    ["topics", "Topics", [["title", "Topic"], ["summary", "Summary"]], "Add topic"],
+    ["decisions", "Decisions", [["text", "Decision"]], "Add decision"],
+    ["action_items", "Action items", [["task", "Task"], ["owner", "Owner"], ["due", "Due"]], "Add action item"],
+    ["open_questions", "Open questions", [["text", "Question"]], "Add question"],
+  ];
+  const UNASSIGNED = "unassigned";
+  const PARTIAL_TAIL_CHARS = 1200;
+
+  const minutesView = {
+    meetingId: null,
+    record: null,
+    status: "none",
+    attendees: [],
+    editing: false,
+
+    init() {
+      $("minutes-generate-button").addEventListener("click", () => this.generate());
+      $("minutes-approve-button").addEventListener("click", () => this.approve(null));
+      $("minutes-edit-button").addEventListener("click", () => this.edit());
+      $("minutes-cancel-button").addEventListener("click", () => this.cancelEdit());
+      $("minutes-save-button").addEventListener("click", () => this.saveEdit());
+      $("minutes-download-button").addEventListener("click", () => this.download());
+      $("attendees-form").addEventListener("submit", (event) => this.saveAttendees(event));
+    },
+
+    async open(meetingId) {
+      this.meetingId = meetingId;
+      this.record = null;
+      this.editing = false;
+      showError("minutes-error", "");
+      $("attendees-result").textContent = "";
+      this.hideProgress();
+      this.render();
+      await Promise.all([this.load(), this.loadAttendees()]);
+    },
+
+    async load() {
+      const meetingId = this.meetingId;
+      const path = `/meetings/${encodeURIComponent(meetingId)}/minutes`;
+      try {
+        // The status first: GET .../minutes answers 404 while there are none.
+        const state = await api(`${path}/status`);
+        const record = state.status === "none" ? null : await api(path);
+        if (meetingId !== this.meetingId) return;
+        this.record = record;
+        this.status = record ? record.status : "none";
+      } catch (err) {
+        if (meetingId !== this.meetingId) return;
+        showError("minutes-error", err);
+      }
+      if (this.status === "generating") this.showProgress("Being written: waiting for the next step…", null);
+      else this.hideProgress();
+      if (!this.editing) this.render();
+      else this.renderControls();
+    },
+
+    async loadAttendees() {
+      const meetingId = this.meetingId;
+      try {
+        const result = await api(`/meetings/${encodeURIComponent(meetingId)}/attendees`);
+        if (meetingId !== this.meetingId) return;
+        this.attendees = result.names;
+        $("attendees-input").value = result.names.join(", ");
+      } catch (err) {
+        showError("minutes-error", err);
+      }
+    },
+
+    // --- reading ---
+
+    render() {
+      const record = this.record;
+      const minutes = record && record.minutes;
+      const view = $("minutes-view");
+      clear(view);
+      $("minutes-form").hidden = true;
+      view.hidden = false;
+      const note = $("minutes-note");
+      note.hidden = !(record && record.error);
+      note.textContent = record && record.error ? record.error : "";
+      note.classList.toggle("failed", this.status === "failed");
+      if (!minutes) {
+        view.append(
+          el("p", {
+            class: "hint",
+            text: this.status === "none" ? "No minutes yet. They are written when the meeting's transcript is complete." : "",
+            hidden: this.status !== "none",
+          })
+        );
+      } else {
+        this.renderDocument(view, minutes);
+      }
+      this.renderControls();
+    },
+
+    renderDocument(view, minutes) {
+      view.append(el("h4", { class: "minutes-title", text: minutes.title }));
+      view.append(el("p", { class: "minutes-summary", text: minutes.summary }));
+
+      if (minutes.topics.length) {
+        view.append(el("h5", { text: "Topics" }));
+        const list = el("ul", { class: "minutes-topics" });
+        for (const topic of minutes.topics) {
+          list.append(
+            el(
+              "li",
+              {},
+              el("strong", { text: topic.title }),
+              topic.summary ? `: ${topic.summary}` : "",
+              " ",
+              this.evidence(topic.evidence)
+            )
+          );
+        }
+        view.append(list);
+      }
+
+      view.append(el("h5", { text: "Decisions" }));
+      if (minutes.decisions.length) {
+        const list = el("ol", { class: "minutes-decisions" });
+        for (const decision of minutes.decisions) {
+          list.append(el("li", {}, decision.text, " ", this.evidence(decision.evidence)));
+        }
+        view.append(list);
+      } else {
+        view.append(el("p", { class: "hint", text: "None." }));
+      }
+
+      view.append(el("h5", { text: "Action items" }));
+      if (minutes.action_items.length) {
+        const body = el("tbody");
+        minutes.action_items.forEach((item, index) => {
+          const owner = item.owner === UNASSIGNED ? el("span", { class: "hint", text: "unassigned" }) : item.owner;
+          body.append(
+            el(
+              "tr",
+              {},
+              el("td", { class: "num", text: String(index + 1) }),
+              el("td", { class: "task", text: item.task }),
+              el("td", { class: "owner" }, owner),
+              el("td", { class: "due", text: item.due || "—" }),
+              el("td", { class: "evidence" }, this.evidence(item.evidence)),
+              el("td", { class: "num", text: `${Math.round(item.confidence * 100)}%` })
+            )
+          );
+        });
+        const head = el("tr");
+        for (const title of ["#", "Task", "Owner", "Due", "Evidence", "Confidence"]) head.append(el("th", { text: title }));
+        view.append(el("div", { class: "table-wrap" }, el("table", { class: "todo" }, el("thead", {}, head), body)));
+      } else {
+        view.append(el("p", { class: "hint", text: "None." }));
+      }
+
+      if (minutes.open_questions.length) {
+        view.append(el("h5", { text: "Open questions" }));
+        const list = el("ul", { class: "minutes-questions" });
+        for (const question of minutes.open_questions) {
+          list.append(el("li", {}, question.text, " ", this.evidence(question.evidence)));
+        }
+        view.append(list);
+      }
+
+      if (minutes.gaps.length) {
+        view.append(el("h5", { text: "Not summarized" }));
+        const list = el("ul", { class: "minutes-gaps" });
+        for (const gap of minutes.gaps) {
+          list.append(
+            el("li", {
+              text: `#${gap.first_seq}–#${gap.last_seq} (${clock(gap.t0_ms)}–${clock(gap.t1_ms)}): ${gap.reason}`,
+            })
+          );
+        }
+        view.append(list);
+      }
+
+      const written = [minutes.model, localTime(minutes.generated_at), minutes.language].filter(Boolean).join(" · ");
+      if (written) view.append(el("p", { class: "hint", text: `Written by ${written}` }));
+    },
+
+    // Links to the cited segments: "#12 01:02" scrolls the transcript below to segment 12.
+    evidence(seqs) {
+      const links = el("span", { class: "evidence-links" });
+      for (const seq of seqs) {
+        const item = meetings.transcript.items.get(seq);
+        const time = item ? item.querySelector(".time")?.textContent : "";
+        links.append(
+          el("button", {
+            type: "button",
+            class: "evidence-link",
+            "data-seq": seq,
+            text: time ? `#${seq} ${time}` : `#${seq}`,
+            title: item ? item.querySelector(".text")?.textContent || "" : "",
+            onclick: () => this.showSegment(seq),
+          })
+        );
+      }
+      return links;
+    },
+
+    async showSegment(seq) {
+      // Load further pages until the segment is there (a failed page leaves detailNext as it was: stop).
+      let previous;
+      while (!meetings.transcript.items.has(seq) && meetings.detailNext !== null && meetings.detailNext !== previous) {
+        previous = meetings.detailNext;
+        await meetings.moreSegments();
+      }
+      const item = meetings.transcript.items.get(seq);
+      if (!item) {
+        showError("minutes-error", `Segment #${seq} is not in the transcript.`);
+        return;
+      }
+      item.scrollIntoView({ block: "center", behavior: "smooth" });
+      item.classList.remove("highlight");
+      void item.offsetWidth; // restart the highlight animation
+      item.classList.add("highlight");
+    },
+
+    renderControls() {
+      const status = this.status;
+      const pill = $("minutes-status");
+      pill.dataset.status = status;
+      pill.textContent = MINUTES_STATUS[status] || status;
+      const hasDocument = Boolean(this.record && this.record.minutes);
+      const busy = status === "generating" || status === "queued";
+      const written = ["draft", "approved", "published"].includes(status) && hasDocument;
+      $("minutes-approve-button").hidden = this.editing || status !== "draft" || !hasDocument;
+      $("minutes-edit-button").hidden = this.editing || !written;
+      $("minutes-save-button").hidden = !this.editing;
+      $("minutes-cancel-button").hidden = !this.editing;
+      $("minutes-download-button").hidden = this.editing || !hasDocument;
+      const generate = $("minutes-generate-button");
+      generate.hidden = this.editing;
+      generate.disabled = busy;
+      generate.textContent = status === "none" ? "Write minutes" : "Regenerate";
+    },
+
+    // --- progress (live stream) ---
+
+    onProgress(event) {
+      if (event.meeting_id !== this.meetingId) return;
+      if (this.status !== "generating") {
+        this.status = "generating";
+        if (this.editing) this.renderControls();
+        else this.render();
+      }
+      const step = event.total > 1 ? ` ${Math.min(event.done + 1, event.total)} of ${event.total}` : "";
+      const labels = {
+        map: `Summarizing part${step} of the transcript`,
+        reduce: `Merging notes${step}`,
+        final: "Writing the minutes",
+        repair: `Retrying${step} (attempt ${event.attempt})`,
+      };
+      const label = labels[event.stage] || event.stage;
+      // One call (total 1) has no steps to count: the bar then only says that work goes on.
+      const fraction = event.total > 1 || event.done > 0 ? event.done / event.total : null;
+      this.showProgress(`${label}…`, fraction, event.partial);
+    },
+
+    onDone(event) {
+      if (event.meeting_id !== this.meetingId) return;
+      this.hideProgress();
+      this.load();
+    },
+
+    showProgress(label, fraction, partial) {
+      $("minutes-progress").hidden = false;
+      $("minutes-progress-label").textContent = label;
+      const bar = $("minutes-progress-bar");
+      if (fraction === null) bar.removeAttribute("value");
+      else bar.value = Math.max(0, Math.min(1, fraction));
+      const text = $("minutes-partial");
+      if (partial !== undefined) {
+        text.textContent = partial.length > PARTIAL_TAIL_CHARS ? `…${partial.slice(-PARTIAL_TAIL_CHARS)}` : partial;
+        text.scrollTop = text.scrollHeight;
+      }
+      text.hidden = !text.textContent;
+    },
+
+    hideProgress() {
+      $("minutes-progress").hidden = true;
+      $("minutes-partial").textContent = "";
+    },
+
+    // --- actions ---
+
+    async generate() {
+      showError("minutes-error", "");
+      const meetingId = this.meetingId;
+      $("minutes-generate-button").disabled = true;
+      try {
+        await api(`/meetings/${encodeURIComponent(meetingId)}/minutes`, { method: "POST" });
+        if (meetingId !== this.meetingId) return;
+        if (this.status !== "generating") {
+          this.status = "queued";
+          this.showProgress("Queued: the LLM starts when live transcription allows…", null, "");
+          if (!this.editing) this.render();
+        }
+      } catch (err) {
+        showError("minutes-error", err);
+      } finally {
+        this.renderControls();
+      }
+    },
+
+    async approve(edited) {
+      showError("minutes-error", "");
+      const meetingId = this.meetingId;
+      const buttons = [$("minutes-approve-button"), $("minutes-save-button")];
+      for (const button of buttons) button.disabled = true;
+      try {
+        const options = { method: "POST" };
+        if (edited) options.json = edited;
+        const record = await api(`/meetings/${encodeURIComponent(meetingId)}/minutes/approve`, options);
+        if (meetingId !== this.meetingId) return;
+        this.record = record;
+        this.status = record.status;
+        this.editing = false;
+        this.render();
+      } catch (err) {
+        showError("minutes-error", err);
+      } finally {
+        for (const button of buttons) button.disabled = false;
+      }
+    },
+
+    async download() {
+      try {
+        const meetingId = this.meetingId;
+        const response = await api(`/meetings/${encodeURIComponent(meetingId)}/minutes.md`, { raw: true });
+        const url = URL.createObjectURL(await response.blob());
+        const link = el("a", { href: url, download: `minutes-${meetingId}.md` });
+        document.body.append(link);
+        link.click();
+        link.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 10000);
+      } catch (err) {
+        showError("minutes-error", err);
+      }
+    },
+
+    async saveAttendees(event) {
+      event.preventDefault();
+      showError("minutes-error", "");
+      const names = $("attendees-input")
+        .value.split(/[,\n]/)
+        .map((name) => name.trim())
+        .filter(Boolean);
+      try {
+        const result = await api(`/meetings/${encodeURIComponent(this.meetingId)}/attendees`, {
+          method: "PUT",
+          json: { names },
+        });
+        this.attendees = result.names;
+        $("attendees-input").value = result.names.join(", ");
+        $("attendees-result").textContent =
+          `Saved ${result.names.length} attendees; the next minutes assign action items to them.`;
+      } catch (err) {
+        $("attendees-result").textContent = "";
+        showError("minutes-error", err);
+      }
+    },
+
+    // --- editing: a form per item ---
+
+    edit() {
+      if (!this.record || !this.record.minutes) return;
+      this.editing = true;
+      showError("minutes-error", "");
+      const minutes = this.record.minutes;
+      const form = $("minutes-form");
+      clear(form);
+      const owners = el("datalist", { id: "minutes-owner-names" });
+      for (const name of [...this.attendees, UNASSIGNED]) owners.append(el("option", { value: name }));
+      form.append(
+        owners,
+        el("label", { htmlFor: "minutes-title-input", text: "Title" }),
+        el("input", { id: "minutes-title-input", type: "text", name: "title", value: minutes.title, maxLength: 500 }),
+        el("label", { htmlFor: "minutes-summary-input", text: "Summary" }),
+        el("textarea", { id: "minutes-summary-input", name: "summary", rows: 4, value: minutes.summary })
+      );
+      for (const [key, heading, fields, addLabel] of MINUTES_LISTS) {
+        const list = el("ol", { class: "edit-items", "data-list": key });
+        for (const item of minutes[key]) list.append(this.itemEditor(key, fields, item));
+        form.append(
+          el("fieldset", {}, el("legend", { text: heading }), list,
+            el("button", {
+              type: "button",
+              class: "quiet small",
+              text: addLabel,
+              onclick: () => list.append(this.itemEditor(key, fields, null)),
+            })
+          )
+        );
+      }
+      $("minutes-view").hidden = true;
+      form.hidden = false;
+      this.renderControls();
+      $("minutes-title-input").focus();
+    },
+
+    itemEditor(key, fields, item) {
+      const row = el("li", { class: "edit-item", "data-list": key });
+      // Fields the form does not show are kept; a person's own action item is certain.
+      row.original = item || (key === "action_items" ? { confidence: 1 } : {});
+      for (const [field, label] of fields) {
+        const input = el("input", {
+          type: "text",
+          name: field,
+          value: item ? item[field] ?? "" : field === "owner" ? UNASSIGNED : "",
+          placeholder: label,
+          "aria-label": label,
+        });
+        if (field === "owner") input.setAttribute("list", "minutes-owner-names");
+        row.append(input);
+      }
+      row.append(
+        el("input", {
+          type: "text",
+          name: "evidence",
+          class: "evidence-input",
+          value: item ? item.evidence.join(", ") : "",
+          placeholder: "Segments, e.g. 3, 4",
+          "aria-label": "Evidence: segment numbers",
+        }),
+        el("button", {
+          type: "button",
+          class: "quiet small remove-item",
+          text: "Remove",
+          onclick: () => row.remove(),
+        })
+      );
+      return row;
+    },
+
+    collect() {
+      const form = $("minutes-form");
+      const edited = {
+        ...this.record.minutes,
+        title: $("minutes-title-input").value.trim(),
+        summary: $("minutes-summary-input").value.trim(),
+      };
+      for (const [key, , fields] of MINUTES_LISTS) {
+        edited[key] = [];
+        form.querySelectorAll(`li.edit-item[data-list="${key}"]`).forEach((row, index) => {
+          const item = { ...row.original };
+          for (const [field] of fields) {
+            const value = row.querySelector(`input[name="${field}"]`).value.trim();
+            item[field] = field === "due" ? value || null : field === "owner" ? value || UNASSIGNED : value;
+          }
+          const evidence = row.querySelector('input[name="evidence"]').value.trim();
+          const seqs = evidence ? evidence.split(/[\s,#]+/).filter(Boolean) : [];
+          if (seqs.some((seq) => !/^\d+$/.test(seq))) {
+            throw new Error(`${key}.${index}.evidence: use segment numbers separated by commas, e.g. 3, 4`);
+          }
+          item.evidence = seqs.map(Number);
+          edited[key].push(item);
+        });
+      }
+      return edited;
+    },
+
+    saveEdit() {
+      let edited;
+      try {
+        edited = this.collect();
+      } catch (err) {
+        showError("minutes-error", err);
+        return;
+      }
+      this.approve(edited);
+    },
+
+    // The transcript below arrived: evidence links can show their segment's time.
+    segmentsLoaded(meetingId) {
+      if (meetingId === this.meetingId && !this.editing && this.record && this.record.minutes) this.render();
+    },
+
+    cancelEdit() {
+      this.editing = false;
+      showError("minutes-error", "");
+      this.render();
     },
   };
 
@@ -912,6 +1419,7 @@
     registerPanel("meetings", "Meetings", () => meetings.refresh());
     registerPanel("glossary", "Glossary", () => glossary.refresh());
     glossary.init();
+    minutesView.init();
     registerPanel("health", "Health", () => health.refresh());
 
     $("login-form").addEventListener("submit", (event) => {

@@ -1,0 +1,261 @@
+"""Minutes of a meeting: read them (JSON or Markdown), ask for them to be (re)written by the LLM,
+approve them (optionally edited) so they are published, and the attendees owners are resolved against.
+
+Generation runs on the box's LLM worker: POST answers 202 at once, and progress arrives on the live
+stream as `minutes_progress` events and a final `minutes` event. Approval validates the document
+and, in one transaction, marks it approved and queues it for MQTT (`meeting/<id>/minutes`, retained).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from edge.api.auth import BearerAuth
+from edge.api.routes_meetings import BAD_BODY, all_segments
+from edge.api.schemas import UNAUTHORIZED, ErrorOut
+from edge.control import BoxControl
+from edge.errors import UserError
+from edge.minutes_markdown import render_minutes_markdown
+from edge.minutes_schema import Minutes, MinutesInvalid, MinutesNotFound, MinutesRecord
+from edge.store import MeetingNotFound, Store
+
+MAX_ATTENDEES = 100
+MAX_NAME_CHARS = 100
+# A name: not blank, no control characters.
+NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f\x85\ufeff][^\x00-\x1f\x7f-\x9f]*$"
+# Minutes in these states have a document a person may approve.
+APPROVABLE = ("draft", "approved", "published")
+
+MinutesStatus = Literal["generating", "draft", "approved", "published", "failed"]
+MeetingId = Annotated[str, Path(description="Meeting id, as listed by GET /api/v1/meetings.", max_length=200)]
+
+NOT_FOUND = {404: {"model": ErrorOut, "description": "No such meeting, or it has no minutes yet."}}
+
+
+class MinutesOut(BaseModel):
+    meeting_id: str
+    status: MinutesStatus = Field(
+        description="generating (the LLM is writing them), draft (written, awaiting approval), approved "
+        "(approved by a person and published), published (published without approval), failed."
+    )
+    minutes: Minutes | None = Field(
+        description="The document (what meeting/<id>/minutes carries); while generating or after a failure, the "
+        "previous document if there was one."
+    )
+    error: str | None = Field(description="Why generation failed, or what a draft lacks (parts not summarized).")
+    attempts: int = Field(description="Tries of the last LLM request.")
+    llm_calls: int = Field(description="LLM calls of the last generation.")
+    created_at: str
+    updated_at: str
+    approved_at: str | None
+
+    @classmethod
+    def of(cls, record: MinutesRecord) -> MinutesOut:
+        return cls(**record.to_dict())
+
+
+class MinutesStatusOut(BaseModel):
+    meeting_id: str
+    status: MinutesStatus | Literal["none"] = Field(description='As in GET .../minutes; "none" when none were written.')
+    error: str | None
+    updated_at: str | None
+
+
+class MinutesRequestedOut(BaseModel):
+    meeting_id: str
+    queued: bool = Field(description="The request waits for (or runs on) the box's LLM worker.")
+    detail: str
+
+
+class AttendeesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    names: list[Annotated[str, Field(max_length=MAX_NAME_CHARS, pattern=NAME_PATTERN)]] = Field(
+        max_length=MAX_ATTENDEES,
+        description="Who attended, as people call them (action item owners are resolved against these names).",
+    )
+
+
+class AttendeesOut(BaseModel):
+    meeting_id: str
+    names: list[str] = Field(description="In the order given; blanks and repeats dropped, spaces collapsed.")
+
+
+def _record(store: Store, meeting_id: str) -> MinutesRecord:
+    record = store.minutes(meeting_id)
+    if record is None:
+        store.meeting(meeting_id)  # MeetingNotFound first: an unknown meeting is not "no minutes yet"
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"meeting {meeting_id!r} has no minutes yet; POST to .../minutes to write them"
+        )
+    return record
+
+
+def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
+    router = APIRouter(
+        prefix="/meetings/{meeting_id}",
+        tags=["minutes"],
+        dependencies=[Depends(auth)],
+        responses=UNAUTHORIZED,
+    )
+    store = control.store
+
+    @router.get("/minutes", response_model=MinutesOut, responses=NOT_FOUND, summary="The meeting's minutes")
+    def get_minutes(meeting_id: MeetingId) -> MinutesOut:
+        return MinutesOut.of(_record(store, meeting_id))
+
+    @router.get(
+        "/minutes/status",
+        response_model=MinutesStatusOut,
+        responses={404: {"model": ErrorOut, "description": "No such meeting."}},
+        summary="Whether the meeting has minutes, and their state",
+        description="Cheap to poll, and answers 200 (status \"none\") where GET .../minutes answers 404.",
+    )
+    def get_minutes_status(meeting_id: MeetingId) -> MinutesStatusOut:
+        record = store.minutes(meeting_id)
+        if record is None:
+            store.meeting(meeting_id)
+            return MinutesStatusOut(meeting_id=meeting_id, status="none", error=None, updated_at=None)
+        return MinutesStatusOut(
+            meeting_id=meeting_id, status=record.status, error=record.error, updated_at=record.updated_at
+        )
+
+    @router.get(
+        "/minutes.md",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "The minutes as a Markdown file download.",
+                "content": {"text/markdown": {"schema": {"type": "string"}}},
+            },
+            **NOT_FOUND,
+        },
+        summary="Download the minutes as Markdown",
+    )
+    def minutes_markdown(meeting_id: MeetingId) -> Response:
+        record = _record(store, meeting_id)
+        if record.minutes is None:
+            reason = f": {record.error}" if record.error else ""
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"the minutes of meeting {meeting_id!r} are {record.status}{reason}"
+            )
+        meeting = store.meeting(meeting_id)
+        body = render_minutes_markdown(
+            Minutes.model_validate(record.minutes),
+            all_segments(store, meeting_id),
+            started_at=meeting.started_at,
+            attendees=store.attendees(meeting_id),
+            status=None if record.status == "published" else record.status,
+        )
+        filename = "minutes-" + re.sub(r"[^A-Za-z0-9._-]", "_", meeting_id) + ".md"
+        return Response(
+            body.encode("utf-8"),
+            media_type="text/markdown; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+
+    @router.post(
+        "/minutes",
+        response_model=MinutesRequestedOut,
+        status_code=status.HTTP_202_ACCEPTED,
+        responses={
+            404: {"model": ErrorOut, "description": "No such meeting."},
+            409: {"model": ErrorOut, "description": "The box has no LLM configured (llm.model_path)."},
+        },
+        summary="Write (or rewrite) the minutes with the LLM",
+        description="Queued on the box's LLM worker, which runs when live transcription allows. Follow the live "
+        "stream's `minutes_progress` and `minutes` events, or poll GET .../minutes. With minutes.require_approval "
+        "the result is a draft until approved; otherwise it is published.",
+    )
+    def request_minutes(meeting_id: MeetingId) -> MinutesRequestedOut:
+        try:
+            control.request_minutes(meeting_id)
+        except MeetingNotFound:
+            raise
+        except UserError as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        return MinutesRequestedOut(
+            meeting_id=meeting_id, queued=True, detail="the minutes are being written; watch the live stream"
+        )
+
+    @router.post(
+        "/minutes/approve",
+        response_model=MinutesOut,
+        responses={
+            **BAD_BODY,
+            **NOT_FOUND,
+            409: {"model": ErrorOut, "description": "The minutes are being written or failed: nothing to approve."},
+            422: {
+                "description": "The edited document does not validate; the message names the field (or the "
+                "evidence seqs the meeting does not have)."
+            },
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": False,
+                "description": "The edited minutes (optional).",
+                # The document's schema is documented, but it is checked by the store (with the meeting's
+                # segments), so that a meeting without approvable minutes answers 404/409 before the body matters.
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Minutes"}}},
+            }
+        },
+        summary="Approve the minutes (optionally edited) and publish them",
+        description="Without a body the stored draft is approved. With a body (the whole document, as GET "
+        ".../minutes returns it, edited) that document is validated and approved. Either way it is published "
+        "once over MQTT (retained on meeting/<id>/minutes); approving unchanged minutes again publishes nothing.",
+    )
+    async def approve_minutes(meeting_id: MeetingId, request: Request) -> MinutesOut:
+        raw = await request.body()  # bounded by the app's JSON body limit
+        edited = None
+        if raw.strip():
+            try:
+                edited = json.loads(raw)
+            except ValueError as exc:
+                raise HTTPException(status.HTTP_400_BAD_REQUEST, f"the body is not valid JSON: {exc}") from None
+            if edited is not None and not isinstance(edited, dict):
+                raise HTTPException(
+                    status.HTTP_422_UNPROCESSABLE_CONTENT,
+                    "the body must be the whole minutes document (a JSON object, as GET .../minutes returns it)",
+                )
+        return await run_in_threadpool(approve, meeting_id, edited)
+
+    def approve(meeting_id: str, edited: dict | None) -> MinutesOut:
+        record = _record(store, meeting_id)
+        if record.status not in APPROVABLE or record.minutes is None:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                f"the minutes of meeting {meeting_id!r} are {record.status}; only written minutes can be approved",
+            )
+        try:
+            return MinutesOut.of(store.approve_minutes(meeting_id, edited))
+        except MinutesNotFound as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+        except MinutesInvalid as exc:
+            current = store.minutes(meeting_id)
+            if current is None or current.status not in APPROVABLE:  # regenerated since the check above
+                raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+
+    @router.get("/attendees", response_model=AttendeesOut, responses=NOT_FOUND, summary="The meeting's attendees")
+    def get_attendees(meeting_id: MeetingId) -> AttendeesOut:
+        store.meeting(meeting_id)
+        return AttendeesOut(meeting_id=meeting_id, names=store.attendees(meeting_id))
+
+    @router.put(
+        "/attendees",
+        response_model=AttendeesOut,
+        responses={**BAD_BODY, **NOT_FOUND},
+        summary="Replace the meeting's attendees",
+        description="Used when the minutes are written next: action items are assigned only to people named here "
+        "or in the transcript; anything else stays 'unassigned'.",
+    )
+    def put_attendees(meeting_id: MeetingId, body: AttendeesIn) -> AttendeesOut:
+        return AttendeesOut(meeting_id=meeting_id, names=store.set_attendees(meeting_id, body.names))
+
+    return router

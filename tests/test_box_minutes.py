@@ -1,0 +1,142 @@
+"""The real box (edge.app.Box) writes minutes with real llama.cpp (the fixture model stories260K) on its
+LLM worker when a transcript is ready: progress is published on the live bus while it works, and the
+end is a schema-valid record or a clear failure with its reason. Minutes cut off by a stop are written
+at the next start. The API and MQTT are off; whisper (a random-weight tiny model) only has to load."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge.app import Box
+from edge.config import Config
+from edge.errors import UserError
+from edge.live import LiveEvent
+from edge.minutes_schema import validate_minutes
+from edge.queues import DropOldestQueue
+from edge.transcript_import import import_transcript
+
+LINES = (
+    "Good morning everyone, let's start the weekly infrastructure meeting.",
+    "The first item is the Kubernetes cluster upgrade.",
+    "Staging was upgraded yesterday, but pods still restart sometimes.",
+    "We decided to upgrade production only after the restart problem is fixed.",
+    "Tom, can you find the cause of the restarts by next Wednesday?",
+    "Yes, I will write it up in a GitHub issue by Wednesday.",
+)
+VTT = "WEBVTT\n\n" + "\n".join(
+    f"00:00:{i * 5:02d}.000 --> 00:00:{i * 5 + 4:02d}.000\n{line}\n" for i, line in enumerate(LINES)
+)
+PROGRESS_KEYS = {"meeting_id", "stage", "done", "total", "partial", "attempt"}
+WAIT_S = 120  # an upper bound for a stuck worker, not a performance expectation
+
+
+def box_config(tmp_path: Path, fixture_file: Callable[[str], Path], whisper: Path, **minutes: Any) -> Config:
+    return Config.model_validate(
+        {
+            "storage": {"path": str(tmp_path / "data")},
+            "api": {"enabled": False},
+            "mqtt": {"enabled": False},
+            "asr": {"model_path": str(whisper), "threads": 1, "language": "en"},
+            "vad": {"model_path": str(fixture_file("models/silero_vad_v6.2.onnx"))},
+            # Correction off: these tests are about minutes; stories260K's "corrections" are noise.
+            "llm": {"model_path": str(fixture_file("models/stories260K.gguf")), "threads": 1, "n_ctx": 2048,
+                    "correction": False},
+            "minutes": minutes,
+        }
+    )  # fmt: skip
+
+
+@pytest.fixture
+def make_box(
+    tmp_path: Path, fixture_file: Callable[[str], Path], random_whisper_tiny: Path
+) -> Iterator[Callable[..., Box]]:
+    boxes: list[Box] = []
+
+    def make(**minutes: Any) -> Box:
+        box = Box(box_config(tmp_path / f"box{len(boxes)}", fixture_file, random_whisper_tiny, **minutes))
+        boxes.append(box)
+        return box
+
+    yield make
+    for box in boxes:
+        box.close()
+
+
+def until_minutes_done(queue: DropOldestQueue[LiveEvent], count: int) -> tuple[list[dict], list[dict]]:
+    """(progress events, end events) from the live bus until `count` generations have ended."""
+    progress: list[dict] = []
+    ends: list[dict] = []
+    while len(ends) < count:
+        event = queue.get(timeout=WAIT_S)
+        if event.kind == "minutes_progress":
+            progress.append(event.payload)
+        elif event.kind == "minutes":
+            ends.append(event.payload)
+    assert queue.dropped == 0
+    return progress, ends
+
+
+def assert_valid(box: Box, meeting_id: str, status: str) -> None:
+    record = box.store.minutes(meeting_id)
+    assert record is not None and record.status == status, record
+    assert record.error is None and record.llm_calls >= 1
+    known = {segment.seq for segment in box.store.segments(meeting_id)}
+    minutes = validate_minutes(record.minutes, meeting_id=meeting_id, known_seqs=known)
+    assert minutes.cited_seqs() <= known
+    assert (minutes.model, minutes.language) == ("stories260K.gguf", "en")
+
+
+def test_a_ready_transcript_gets_minutes_with_live_progress(make_box: Callable[..., Box]) -> None:
+    box = make_box(require_approval=True)
+    # A generation cut off by a stop (power loss, restart) is left 'generating'; the next start redoes it.
+    interrupted = import_transcript(box.store, VTT, name="interrupted.vtt", language="en").meeting.id
+    box.store.save_minutes(interrupted, status="generating")
+    with box.live.subscribe() as queue:
+        box.open()
+        meeting_id = import_transcript(box.store, VTT, name="weekly.vtt", language="en").meeting.id
+        box.transcript_ready(meeting_id)
+        progress, ends = until_minutes_done(queue, 2)
+
+    assert sorted(end["meeting_id"] for end in ends) == sorted([interrupted, meeting_id])
+    assert all(end == {"v": 1, "meeting_id": end["meeting_id"], "status": "draft", "error": None} for end in ends)
+    for meeting in (interrupted, meeting_id):
+        events = [p for p in progress if p["meeting_id"] == meeting]
+        assert events and all(set(p) == PROGRESS_KEYS for p in events)
+        assert {p["stage"] for p in events} <= {"final", "repair"}
+        assert any(p["partial"].lstrip().startswith("{") for p in events)  # the output, while it is written
+        assert_valid(box, meeting, "draft")
+    assert box.health()["llm"]["failed"] == 0
+
+
+def test_minutes_that_cannot_be_written_end_in_a_clear_failure(make_box: Callable[..., Box]) -> None:
+    box = make_box(output_tokens=32, max_attempts=2)  # too few tokens for any document: always truncated
+    with box.live.subscribe() as queue:
+        box.open()
+        meeting_id = import_transcript(box.store, VTT, name="weekly.vtt", language="en").meeting.id
+        box.request_minutes(meeting_id)
+        progress, [end] = until_minutes_done(queue, 1)
+    record = box.store.minutes(meeting_id)
+    assert record is not None and record.status == "failed" and record.minutes is None
+    assert record.error == "the minutes failed validation after 2 attempts: truncated"
+    assert end == {"v": 1, "meeting_id": meeting_id, "status": "failed", "error": record.error}
+    assert [p["attempt"] for p in progress if p["partial"] == "" and p["stage"] == "repair"] == [2]
+
+
+def test_without_an_llm_minutes_are_refused_clearly(
+    tmp_path: Path, fixture_file: Callable[[str], Path], random_whisper_tiny: Path
+) -> None:
+    config = box_config(tmp_path, fixture_file, random_whisper_tiny)
+    config.llm.model_path = None
+    box = Box(config)
+    try:
+        meeting_id = import_transcript(box.store, VTT, name="weekly.vtt", language="en").meeting.id
+        box.transcript_ready(meeting_id)  # nothing to do without an LLM
+        with pytest.raises(UserError, match=r"minutes need an LLM: set llm\.model_path"):
+            box.request_minutes(meeting_id)
+        assert box.store.minutes(meeting_id) is None
+    finally:
+        box.close()

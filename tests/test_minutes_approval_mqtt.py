@@ -1,0 +1,188 @@
+"""Approval before publishing, end to end: the real box (`edge run` as a subprocess, API and MQTT on)
+with a real mosquitto broker and real llama.cpp (the fixture model stories260K, which writes English).
+
+With minutes.require_approval = true, minutes written for an imported English transcript stay a draft
+and nothing appears on meeting/<id>/minutes; the approve call through the API (with an edit) makes
+exactly one retained minutes message appear, and approving again publishes nothing new."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from mosquitto import Broker, Subscriber, free_port, wait_until
+
+from edge.minutes_schema import validate_minutes
+
+DEVICE = "minutes-box"
+BASE = f"edge/{DEVICE}"
+LINES = (
+    "Good morning everyone, let's start the weekly infrastructure meeting.",
+    "The first item is the Kubernetes cluster upgrade.",
+    "Staging was upgraded yesterday, but pods still restart sometimes.",
+    "We decided to upgrade production only after the restart problem is fixed.",
+    "Tom, can you find the cause of the restarts by next Wednesday?",
+    "Yes, I will write it up in a GitHub issue by Wednesday.",
+)
+VTT = "WEBVTT\n\n" + "\n".join(
+    f"00:00:{i * 5:02d}.000 --> 00:00:{i * 5 + 4:02d}.000\n{line}\n" for i, line in enumerate(LINES)
+)
+WAIT_S = 60  # upper bounds for the box to react, not performance expectations
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    broker = Broker(tmp_path / "broker")
+    broker.start()
+    yield broker
+    broker.close()
+
+
+class BoxProcess:
+    def __init__(self, tmp_path: Path, broker: Broker, fixture_file: Callable[[str], Path], whisper: Path) -> None:
+        self.port = free_port()
+        self.data = tmp_path / "data"
+        self.token_file = tmp_path / "token"
+        self.config = tmp_path / "edge.toml"
+        self.config.write_text(
+            f"""
+[device]
+id = "{DEVICE}"
+[vad]
+model_path = "{fixture_file('models/silero_vad_v6.2.onnx')}"
+[asr]
+model_path = "{whisper}"
+language = "en"
+threads = 1
+max_tokens = 8
+temperature_inc = 0.0
+[meeting]
+auto_start = false
+[storage]
+path = "{self.data}"
+[api]
+port = {self.port}
+token_file = "{self.token_file}"
+[mqtt]
+enabled = true
+port = {broker.port}
+[llm]
+model_path = "{fixture_file('models/stories260K.gguf')}"
+threads = 1
+n_ctx = 2048
+correction = false
+[minutes]
+require_approval = true
+""",
+            encoding="utf-8",
+        )
+        self.log = tmp_path / "box.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "edge", "run", "--config", str(self.config)],
+                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )  # fmt: skip
+        assert wait_until(self._healthy, WAIT_S), self.log.read_text()[-3000:]
+
+    def _healthy(self) -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.port}/api/v1/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def client(self) -> httpx.Client:
+        token = self.token_file.read_text().strip()
+        return httpx.Client(
+            base_url=f"http://127.0.0.1:{self.port}/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+
+    def terminate(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(60)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+def retained_on(broker: Broker, topic: str, client_id: str) -> list:
+    """What a new subscriber gets on `topic`: its retained message, if any. The broker sends retained
+    messages filter by filter, in the order subscribed, so once the retained `available` (subscribed
+    second) is in, anything retained on `topic` has arrived before it."""
+    fresh = Subscriber(broker, [topic, f"{BASE}/available"], client_id=client_id, session_expiry_s=0).start()
+    try:
+        assert fresh.wait_for(lambda got: any(m.topic == f"{BASE}/available" for m in got), WAIT_S)
+        return fresh.received(topic)
+    finally:
+        fresh.stop()
+
+
+def test_minutes_are_published_once_only_after_approval(
+    tmp_path: Path, broker: Broker, fixture_file: Callable[[str], Path], random_whisper_tiny: Path
+) -> None:
+    subscriber = Subscriber(broker, [f"{BASE}/#"], client_id="building-system").start()
+    box = BoxProcess(tmp_path, broker, fixture_file, random_whisper_tiny)
+    box.start()
+    try:
+        with box.client() as client:
+            imported = client.post("/import", files={"file": ("weekly.vtt", VTT.encode(), "text/vtt")})
+            assert imported.status_code == 201, imported.text
+            meeting_id = imported.json()["meeting"]["id"]
+            minutes_topic = f"{BASE}/meeting/{meeting_id}/minutes"
+
+            # The import made the box write the minutes (minutes.auto); approval is required: a draft.
+            status = lambda: client.get(f"/meetings/{meeting_id}/minutes/status").json()["status"]  # noqa: E731
+            assert wait_until(lambda: status() not in ("none", "generating"), WAIT_S), box.log.read_text()[-3000:]
+            record = client.get(f"/meetings/{meeting_id}/minutes").json()
+            assert record["status"] == "draft", record
+            draft = validate_minutes(record["minutes"], meeting_id=meeting_id, known_seqs=range(len(LINES)))
+            assert draft.model == "stories260K.gguf" and draft.language == "en"
+
+            # Nothing published: the outbox is drained (every segment arrived), and there is no minutes message,
+            # neither delivered nor retained.
+            assert subscriber.wait_for(lambda _: len(subscriber.segments(meeting_id)) == len(LINES), WAIT_S)
+            assert wait_until(lambda: client.get("/health").json()["outbox_backlog"] == 0, WAIT_S)
+            assert subscriber.received(minutes_topic) == []
+            assert retained_on(broker, minutes_topic, "before-approval") == []
+
+            # Approve, with an edit, through the API.
+            edited = {**record["minutes"], "title": "Weekly infrastructure meeting (approved)"}
+            approved = client.post(f"/meetings/{meeting_id}/minutes/approve", json=edited)
+            assert approved.status_code == 200, approved.text
+            assert approved.json()["status"] == "approved"
+            assert subscriber.wait_for(lambda _: len(subscriber.received(minutes_topic)) == 1, WAIT_S)
+            assert wait_until(lambda: client.get("/health").json()["outbox_backlog"] == 0, WAIT_S)
+
+            # Approving the same minutes again publishes nothing new.
+            again = client.post(f"/meetings/{meeting_id}/minutes/approve")
+            assert again.status_code == 200 and again.json()["minutes"] == approved.json()["minutes"]
+            assert client.get("/health").json()["outbox_backlog"] == 0
+
+        [retained] = retained_on(broker, minutes_topic, "after-approval")
+        assert retained.retain
+        published = validate_minutes(retained.json(), meeting_id=meeting_id, known_seqs=range(len(LINES)))
+        assert published.title == "Weekly infrastructure meeting (approved)"
+        assert retained.json() == approved.json()["minutes"]
+        assert box.terminate() == 0
+    finally:
+        box.kill()
+    # Once, after everything the box did up to its clean stop.
+    assert [json.loads(m.payload) for m in subscriber.received(minutes_topic)] == [retained.json()]
+    subscriber.stop()
+    with sqlite3.connect(box.data / "edge.db") as db:
+        rows = db.execute("SELECT sent_at FROM outbox WHERE kind = 'minutes' AND meeting_id = ?", (meeting_id,))
+        sent = [sent_at for (sent_at,) in rows]
+    assert len(sent) == 1 and sent[0] is not None
