@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -74,3 +74,72 @@ def random_whisper_tiny(tmp_path_factory: pytest.TempPathFactory, fixture_file: 
     path = write_random_whisper_model(stub, tmp_path_factory.mktemp("whisper") / "ggml-tiny-random.bin")
     verify_whisper_model(path)
     return path
+
+
+CHROMIUM = Path(os.environ.get("EDGE_CHROMIUM", "/usr/bin/chromium"))
+CHROMEDRIVER = Path(os.environ.get("EDGE_CHROMEDRIVER", "/usr/bin/chromedriver"))
+
+
+@pytest.fixture
+def driver(tmp_path: Path) -> Iterator[object]:
+    """Headless Chromium from the system packages (EDGE_CHROMIUM / EDGE_CHROMEDRIVER override the paths),
+    with the driver given explicitly so selenium never downloads one. Missing: fails in CI, skips elsewhere."""
+    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.is_file()]
+    if missing:
+        _missing(f"headless browser test needs {' and '.join(missing)} (Debian: chromium, chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+        "--lang=ko-KR",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    browser = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield browser
+    finally:
+        browser.quit()
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[object]:
+    """A real mosquitto on a free loopback port, persisting to a tmp dir (see tests/mosquitto.py)."""
+    from mosquitto import Broker
+
+    broker = Broker(tmp_path / "broker")
+    broker.start()
+    yield broker
+    broker.close()
+
+
+@pytest.fixture
+def box_process(tmp_path: Path, fixture_file: Callable[[str], Path], random_whisper_tiny: Path):
+    """Factory of `edge run` subprocesses (tests/box_process.py); each is killed at teardown."""
+    from box_process import BoxProcess
+
+    started: list[BoxProcess] = []
+
+    def make(*, device: str, mqtt_port: int | None = None, extra: str = "") -> BoxProcess:
+        box = BoxProcess(
+            tmp_path, device=device, vad_model=fixture_file("models/silero_vad_v6.2.onnx"),
+            whisper=random_whisper_tiny, mqtt_port=mqtt_port, extra=extra,
+        )
+        started.append(box)
+        return box
+
+    yield make
+    for box in started:
+        box.kill()

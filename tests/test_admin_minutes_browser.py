@@ -26,8 +26,6 @@ from edge.minutes_schema import validate_minutes
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path(os.environ.get("EDGE_CHROMIUM", "/usr/bin/chromium"))
-CHROMEDRIVER = Path(os.environ.get("EDGE_CHROMEDRIVER", "/usr/bin/chromedriver"))
 TOKEN = "minutes-browser-token-0123456789abcdef"
 WAIT_S = 20  # an upper bound for the page to react, not a performance expectation
 HOSTILE = '<img src=x onerror="document.title=\'pwned\'">배포는 금요일 & <b>PR</b> 리뷰'
@@ -38,45 +36,6 @@ LINES = (
     "Grafana 대시보드를 보면 메모리 사용량이 늘었어요.",
     "지훈 씨가 다음 주 수요일까지 원인을 정리해 주세요.",
 )
-
-
-def _require_browser() -> None:
-    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.is_file()]
-    if missing:
-        reason = f"headless browser test needs {' and '.join(missing)} (Debian: chromium, chromium-driver)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-
-
-@pytest.fixture
-def driver(tmp_path: Path) -> Iterator[object]:
-    _require_browser()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,1000",
-        "--lang=ko-KR",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    browser = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    try:
-        yield browser
-    finally:
-        browser.quit()
 
 
 @pytest.fixture

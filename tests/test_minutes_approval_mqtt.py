@@ -8,17 +8,11 @@ exactly one retained minutes message appear, and approving again publishes nothi
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-import pytest
-from mosquitto import Broker, Subscriber, free_port, wait_until
+from mosquitto import Broker, Subscriber, wait_until
 
 from edge.minutes_schema import validate_minutes
 
@@ -38,84 +32,15 @@ VTT = "WEBVTT\n\n" + "\n".join(
 WAIT_S = 60  # upper bounds for the box to react, not performance expectations
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    broker = Broker(tmp_path / "broker")
-    broker.start()
-    yield broker
-    broker.close()
-
-
-class BoxProcess:
-    def __init__(self, tmp_path: Path, broker: Broker, fixture_file: Callable[[str], Path], whisper: Path) -> None:
-        self.port = free_port()
-        self.data = tmp_path / "data"
-        self.token_file = tmp_path / "token"
-        self.config = tmp_path / "edge.toml"
-        self.config.write_text(
-            f"""
-[device]
-id = "{DEVICE}"
-[vad]
-model_path = "{fixture_file('models/silero_vad_v6.2.onnx')}"
-[asr]
-model_path = "{whisper}"
-language = "en"
-threads = 1
-max_tokens = 8
-temperature_inc = 0.0
-[meeting]
-auto_start = false
-[storage]
-path = "{self.data}"
-[api]
-port = {self.port}
-token_file = "{self.token_file}"
-[mqtt]
-enabled = true
-port = {broker.port}
+BOX_SETTINGS = """
 [llm]
-model_path = "{fixture_file('models/stories260K.gguf')}"
+model_path = "{stories}"
 threads = 1
 n_ctx = 2048
 correction = false
 [minutes]
 require_approval = true
-""",
-            encoding="utf-8",
-        )
-        self.log = tmp_path / "box.log"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        with self.log.open("a") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "edge", "run", "--config", str(self.config)],
-                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )  # fmt: skip
-        assert wait_until(self._healthy, WAIT_S), self.log.read_text()[-3000:]
-
-    def _healthy(self) -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{self.port}/api/v1/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def client(self) -> httpx.Client:
-        token = self.token_file.read_text().strip()
-        return httpx.Client(
-            base_url=f"http://127.0.0.1:{self.port}/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=30
-        )
-
-    def terminate(self) -> int:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(60)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+"""
 
 
 def retained_on(broker: Broker, topic: str, client_id: str) -> list:
@@ -131,16 +56,16 @@ def retained_on(broker: Broker, topic: str, client_id: str) -> list:
 
 
 def test_minutes_are_published_once_only_after_approval(
-    tmp_path: Path, broker: Broker, fixture_file: Callable[[str], Path], random_whisper_tiny: Path
+    broker: Broker, box_process, fixture_file: Callable[[str], Path]
 ) -> None:
     subscriber = Subscriber(broker, [f"{BASE}/#"], client_id="building-system").start()
-    box = BoxProcess(tmp_path, broker, fixture_file, random_whisper_tiny)
+    box = box_process(
+        device=DEVICE, mqtt_port=broker.port, extra=BOX_SETTINGS.format(stories=fixture_file("models/stories260K.gguf"))
+    )
     box.start()
     try:
+        meeting_id = box.import_transcript("weekly.vtt", VTT.encode())
         with box.client() as client:
-            imported = client.post("/import", files={"file": ("weekly.vtt", VTT.encode(), "text/vtt")})
-            assert imported.status_code == 201, imported.text
-            meeting_id = imported.json()["meeting"]["id"]
             minutes_topic = f"{BASE}/meeting/{meeting_id}/minutes"
 
             # The import made the box write the minutes (minutes.auto); approval is required: a draft.

@@ -35,12 +35,6 @@ BASE = f"edge/{DEVICE}"
 MEETING_ID = "20250101-090000-beef"
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    broker = Broker(tmp_path / "broker")
-    broker.start()
-    yield broker
-    broker.close()
 
 
 @pytest.fixture

@@ -28,12 +28,6 @@ def mqtt_config(broker: Broker, **overrides) -> MqttConfig:
     return MqttConfig(**fields)
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    broker = Broker(tmp_path / "broker")
-    broker.start()
-    yield broker
-    broker.close()
 
 
 @pytest.fixture
