@@ -22,7 +22,7 @@ from edge.errors import ModelError, UserError
 from edge.events import AsrSegment, FilteredSegment, Utterance
 from edge.live import LiveBus
 from edge.llm_worker import LlmWorker
-from edge.queues import DropOldestQueue
+from edge.queues import DropOldestQueue, QueueClosed
 from edge.recording import Recording
 from edge.store import Meeting, Store
 
@@ -179,7 +179,7 @@ class Box:
         recording.stop()
         self._wait_for_finals(recording.meeting.id)
         meeting = self.store.end_meeting(recording.meeting.id)
-        self._postprocessors.pop(meeting.id, None)
+        self._forget_meeting(meeting.id)
         log.info("meeting %s stopped", meeting.id)
         self._publish_state()
         self.transcript_ready(meeting.id)
@@ -200,6 +200,9 @@ class Box:
         self.store.meeting(meeting_id)
         if self.llm is None:
             raise UserError("minutes need an LLM: set llm.model_path to a GGUF model (`edge models list`)")
+        if self.store.minutes(meeting_id) is None:
+            # Marked at once, so minutes asked for just before a stop are resumed at the next start.
+            self.store.save_minutes(meeting_id, status="generating")
 
         def job(engine: object) -> None:
             if self.cfg.llm.correction:
@@ -295,7 +298,7 @@ class Box:
                 del self._pending_finals[meeting_id]
             self._finals_done.notify_all()
 
-    def _wait_for_finals(self, meeting_id: str, timeout: float | None = None) -> None:
+    def _wait_for_finals(self, meeting_id: str) -> None:
         """Block until every final utterance of the meeting has been committed or counted as lost."""
         with self._finals_done:
             while self._pending_finals.get(meeting_id, 0) > 0:
@@ -303,8 +306,6 @@ class Box:
                 if not self._finals_done.wait(timeout=1.0) and self._asr.stats.dropped > dropped_before:
                     # A final evicted from a full ASR queue never reports back; it is counted in drops.
                     self._pending_finals[meeting_id] -= self._asr.stats.dropped - dropped_before
-                if timeout is not None and (timeout := timeout - 1.0) <= 0:
-                    break
 
     def _postprocessor(self, meeting_id: str, language: str):
         from edge.postprocess import TextPostprocessor
@@ -315,6 +316,10 @@ class Box:
                     language, self._glossary, prompt=self._asr_prompt(language)
                 )
             return self._postprocessors[meeting_id]
+
+    def _forget_meeting(self, meeting_id: str) -> None:
+        with self._lock:
+            self._postprocessors.pop(meeting_id, None)
 
     def _asr_prompt(self, language: str | None = None) -> str:
         """whisper's initial prompt (layer a): the configured one, then a sentence using glossary terms,
@@ -431,7 +436,7 @@ class Box:
         while True:
             try:
                 meeting, path = self._jobs.get()
-            except Exception:  # QueueClosed: the box is closing
+            except QueueClosed:  # the box is closing
                 return
             try:
                 self._transcribe_job(meeting, path)
@@ -452,5 +457,5 @@ class Box:
         recording.stop()
         self._wait_for_finals(meeting.id)
         self.store.end_meeting(meeting.id)
-        self._postprocessors.pop(meeting.id, None)
+        self._forget_meeting(meeting.id)
         self.transcript_ready(meeting.id)

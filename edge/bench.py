@@ -123,8 +123,9 @@ def run_benchmarks(setup: BenchSetup, progress: Callable[[str], None] = lambda _
             setup.whisper_model, utterances, threads=setup.threads, language="en", max_tokens=setup.max_tokens
         )
 
-    for number in range(setup.rounds):
-        progress(f"round {number + 1}/{setup.rounds}: pipeline on the file as fast as possible, and raw pywhispercpp")
+    for number in range(-1, setup.rounds):  # round -1 warms caches and allocators and is not reported
+        progress(f"round {number + 1}/{setup.rounds}: pipeline on the file as fast as possible, and raw pywhispercpp"
+                 + (" (warm-up)" if number < 0 else ""))
         cfg = bench_config(setup, wav, realtime=False)
         cfg.storage.path = setup.workdir / f"fast-{number}"
         raw_first = number % 2 == 1 and utterances
@@ -133,6 +134,8 @@ def run_benchmarks(setup: BenchSetup, progress: Callable[[str], None] = lambda _
         utterances = [utterance.audio for utterance, _ in commits]
         if not raw_first:
             raw_s = raw()
+        if number < 0:
+            continue
         rounds.append({"pipeline_s": round(pipeline_s, 3), "raw_s": round(raw_s, 3), "raw_first": bool(raw_first),
                        "ratio": round(pipeline_s / raw_s, 3), "utterances": len(commits), **asr})
 

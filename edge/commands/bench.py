@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -15,7 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--whisper-model", type=Path, default=Path("build/models/ggml-tiny-random.bin"),
         help="whisper.cpp model (default: the random-weight tiny model from `make dev-models`).",
     )
-    parser.add_argument("--threads", type=int, default=2, help="whisper.cpp threads.")
+    parser.add_argument(
+        "--threads", type=int, default=max(1, (os.cpu_count() or 2) - 1),
+        help="whisper.cpp threads (default: one core left for capture and VAD, as on the box).",
+    )
     parser.add_argument("--max-tokens", type=int, default=32, help="Token cap per segment.")
     parser.add_argument("--repeats", type=int, default=1, help="Times the clip set is repeated in the meeting.")
     parser.add_argument("--rounds", type=int, default=3, help="Alternating pipeline/raw rounds (median reported).")
