@@ -143,3 +143,32 @@ def box_process(tmp_path: Path, fixture_file: Callable[[str], Path], random_whis
     yield make
     for box in started:
         box.kill()
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Iterator[object]:
+    """An in-memory BoxControl over a real Store (tests/fake_box.py), for API tests."""
+    from fake_box import FakeBox
+
+    fake = FakeBox(tmp_path)
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def server(box) -> Iterator[object]:
+    """The real API app served by uvicorn on a loopback port, driving `box`."""
+    from fake_box import API_TOKEN, serving
+
+    with serving(box, API_TOKEN) as running:
+        yield running
+
+
+@pytest.fixture
+def client(server) -> Iterator[object]:
+    """An httpx client for /api/v1 with the bearer token."""
+    import httpx
+    from fake_box import AUTH
+
+    with httpx.Client(base_url=server.url + "/api/v1", headers=AUTH, timeout=10) as http:
+        yield http

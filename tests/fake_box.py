@@ -248,3 +248,19 @@ def serving(box: FakeBox, token: str, *, max_upload_mb: float = 200.0) -> Iterat
         yield server
     finally:
         server.stop()
+
+API_TOKEN = "api-test-token-0123456789abcdef"
+AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
+
+
+def sse_events(response) -> Iterator[tuple[str, dict]]:
+    """(event, data) pairs of a Server-Sent Events response (an httpx streaming response)."""
+    kind, data = "", []
+    for line in response.iter_lines():
+        if line.startswith("event:"):
+            kind = line.removeprefix("event:").strip()
+        elif line.startswith("data:"):
+            data.append(line.removeprefix("data:").strip())
+        elif not line and data:
+            yield kind, json.loads("\n".join(data))
+            kind, data = "", []

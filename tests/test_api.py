@@ -7,12 +7,12 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from fake_box import FakeBox, serving
+from fake_box import API_TOKEN as TOKEN
+from fake_box import AUTH, FakeBox, serving, sse_events
 
 from edge.api.app import create_app
 from edge.api.routes_live import live_events
@@ -20,40 +20,6 @@ from edge.api.server import ApiServer
 from edge.config import ApiConfig
 from edge.errors import UserError
 from edge.live import LiveBus
-
-TOKEN = "api-test-token-0123456789abcdef"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-def box(tmp_path: Path) -> Iterator[FakeBox]:
-    fake = FakeBox(tmp_path)
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
-def server(box: FakeBox) -> Iterator[ApiServer]:
-    with serving(box, TOKEN) as running:
-        yield running
-
-
-@pytest.fixture
-def client(server: ApiServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url + "/api/v1", headers=AUTH, timeout=10) as http:
-        yield http
-
-
-def sse_events(response: httpx.Response) -> Iterator[tuple[str, dict]]:
-    kind, data = "", []
-    for line in response.iter_lines():
-        if line.startswith("event:"):
-            kind = line.removeprefix("event:").strip()
-        elif line.startswith("data:"):
-            data.append(line.removeprefix("data:").strip())
-        elif not line and data:
-            yield kind, json.loads("\n".join(data))
-            kind, data = "", []
 
 
 def test_health_reports_the_box_without_a_token(server: ApiServer) -> None:

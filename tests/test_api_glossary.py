@@ -4,30 +4,13 @@ import/export, suggestions from segment edits, their decisions, and telling the 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-from fake_box import FakeBox, serving
+from fake_box import AUTH, FakeBox
 
 from edge.api.server import ApiServer
 from edge.glossary import Glossary, GlossaryTerm
-
-TOKEN = "glossary-api-token-0123456789abcdef"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-def box(tmp_path: Path) -> Iterator[FakeBox]:
-    fake = FakeBox(tmp_path)
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
-def server(box: FakeBox) -> Iterator[ApiServer]:
-    with serving(box, TOKEN) as running:
-        yield running
 
 
 @pytest.fixture

@@ -5,56 +5,21 @@ on the live stream, read (JSON and Markdown), approve with and without edits, at
 from __future__ import annotations
 
 import itertools
-import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
-from fake_box import FakeBox, serving
+from fake_box import API_TOKEN as TOKEN
+from fake_box import AUTH, FakeBox, serving, sse_events
 
 from edge.api.server import ApiServer
 from edge.minutes_schema import validate_minutes
 
-TOKEN = "minutes-api-token-0123456789abcdef"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 LINES = (
     "네 그럼 주간 인프라 회의 시작하겠습니다.",
     "Kubernetes 업그레이드는 재시작 문제를 해결한 다음에 진행하겠습니다.",
     "지훈 씨가 다음 주 수요일까지 원인을 정리해 주세요.",
     "네 다음 주 수요일까지 정리하겠습니다.",
 )
-
-
-@pytest.fixture
-def box(tmp_path: Path) -> Iterator[FakeBox]:
-    fake = FakeBox(tmp_path)
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
-def server(box: FakeBox) -> Iterator[ApiServer]:
-    with serving(box, TOKEN) as running:
-        yield running
-
-
-@pytest.fixture
-def client(server: ApiServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url + "/api/v1", headers=AUTH, timeout=10) as http:
-        yield http
-
-
-def sse_events(response: httpx.Response) -> Iterator[tuple[str, dict]]:
-    kind, data = "", []
-    for line in response.iter_lines():
-        if line.startswith("event:"):
-            kind = line.removeprefix("event:").strip()
-        elif line.startswith("data:"):
-            data.append(line.removeprefix("data:").strip())
-        elif not line and data:
-            yield kind, json.loads("\n".join(data))
-            kind, data = "", []
 
 
 def recorded_meeting(box: FakeBox, lines: tuple[str, ...] = LINES) -> str:

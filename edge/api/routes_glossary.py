@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from edge.api.auth import BearerAuth
 from edge.api.limits import MIB, receive_upload
-from edge.api.schemas import MAX_SEQ, UNAUTHORIZED, ErrorOut
+from edge.api.schemas import MAX_SEQ, UNAUTHORIZED, ErrorOut, multipart_file_body
 from edge.control import BoxControl
 from edge.errors import UserError
 from edge.events import Segment
@@ -224,29 +224,10 @@ def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
         "/import",
         response_model=GlossaryImportOut,
         responses=IMPORT_ERRORS,
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["file"],
-                            "properties": {
-                                "file": {
-                                    "type": "string",
-                                    "format": "binary",
-                                    "minLength": 1,
-                                    "description": f"CSV with the header {','.join(CSV_HEADER)}; aliases separated "
-                                    "by |.",
-                                },
-                                "replace": {"type": "string", "enum": ["true", "false"]},
-                            },
-                        }
-                    }
-                },
-            }
-        },
+        openapi_extra=multipart_file_body(
+            f"CSV with the header {','.join(CSV_HEADER)}; aliases separated by |.",
+            {"replace": {"type": "string", "enum": ["true", "false"]}},
+        ),
         summary="Import a glossary CSV",
         description="Terms in the file replace the stored terms spelled the same way and new ones are added; with "
         "replace=true the stored terms not in the file are deleted. Nothing changes when the file has an error.",

@@ -23,6 +23,7 @@ from edge.api.schemas import (
     ImportedOut,
     MeetingOut,
     SubmittedOut,
+    multipart_file_body,
 )
 from edge.control import BoxControl
 from edge.errors import UserError
@@ -38,29 +39,13 @@ UPLOAD_ERRORS = {
 
 def multipart_body(file_description: str) -> dict:
     """OpenAPI requestBody for a form with a `file` part and optional title and language."""
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["file"],
-                        "properties": {
-                            "file": {
-                                "type": "string",
-                                "format": "binary",
-                                "minLength": 1,
-                                "description": file_description,
-                            },
-                            "title": {"type": "string", "maxLength": MAX_TITLE_CHARS},
-                            "language": {"type": "string", "pattern": LANGUAGE_PATTERN},
-                        },
-                    }
-                }
-            },
-        }
-    }
+    return multipart_file_body(
+        file_description,
+        {
+            "title": {"type": "string", "maxLength": MAX_TITLE_CHARS},
+            "language": {"type": "string", "pattern": LANGUAGE_PATTERN},
+        },
+    )
 
 
 def _form_text(upload: ReceivedUpload, name: str) -> str | None:

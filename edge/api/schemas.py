@@ -150,3 +150,11 @@ class ImportedOut(BaseModel):
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Missing or wrong `Authorization: Bearer <token>`."}
 }
+
+
+def multipart_file_body(file_description: str, fields: dict[str, dict[str, Any]]) -> dict:
+    """OpenAPI requestBody (for `openapi_extra`) of a form with a required `file` part and text `fields`;
+    the routes read such bodies themselves, with the size limit enforced while reading."""
+    file_part = {"type": "string", "format": "binary", "minLength": 1, "description": file_description}
+    schema = {"type": "object", "required": ["file"], "properties": {"file": file_part, **fields}}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
