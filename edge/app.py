@@ -39,7 +39,6 @@ class BoxCounters:
     segments: int = 0
     filtered: Counter = dataclasses.field(default_factory=Counter)
     asr_errors: int = 0
-    meetings: int = 0
 
 
 class Box:
@@ -162,7 +161,6 @@ class Box:
             self._prompts.clear()
             self._recording = Recording(self.cfg, meeting, submit=self._submit, store=self.store)
             self._recording.start()
-            self.counters.meetings += 1
         log.info("meeting %s started", meeting.id)
         self._publish_state()
         return meeting

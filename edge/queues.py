@@ -28,7 +28,6 @@ class DropOldestQueue(Generic[T]):
         self._cond = threading.Condition()
         self._closed = False
         self.dropped = 0
-        self.put_count = 0
 
     def put(self, item: T) -> T | None:
         """Add an item without blocking; return the item dropped to make room, if any."""
@@ -40,7 +39,6 @@ class DropOldestQueue(Generic[T]):
                 evicted = self._items.popleft()
                 self.dropped += 1
             self._items.append(item)
-            self.put_count += 1
             self._cond.notify_all()
             return evicted
 
@@ -52,7 +50,6 @@ class DropOldestQueue(Generic[T]):
             if self._closed:
                 raise QueueClosed(f"{self.name} is closed")
             self._items.append(item)
-            self.put_count += 1
             self._cond.notify_all()
 
     def get(self, timeout: float | None = None) -> T:

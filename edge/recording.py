@@ -8,8 +8,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
+from edge.capture import capture_queue
 from edge.config import Config
 from edge.events import AudioFrame, CaptureGap, Utterance
 from edge.queues import DropOldestQueue, Empty, QueueClosed
@@ -28,8 +28,7 @@ class Recording:
         # A file replayed faster than real time waits for ASR instead of losing utterances.
         self.lossless = cfg.audio.source.startswith("file:") and not cfg.audio.realtime
         self._store = store
-        queue_items = max(1, int(cfg.audio.queue_seconds * 1000 / cfg.audio.frame_ms))
-        self.frames: DropOldestQueue[AudioFrame | CaptureGap] = DropOldestQueue(queue_items, name="frames")
+        self.frames: DropOldestQueue[AudioFrame | CaptureGap] = capture_queue(cfg.audio)
         self._capture = None
         self._vad_thread: threading.Thread | None = None
         self._archive = None
@@ -37,7 +36,6 @@ class Recording:
         self._source_done = threading.Event()
         self.audio_ms = 0
         self.gaps = 0
-        self.utterances = 0
         self.last_progress = time.monotonic()
 
     def start(self) -> None:
@@ -81,8 +79,6 @@ class Recording:
 
     def _hand_over(self, utterances: list[Utterance]) -> None:
         for utterance in utterances:
-            if utterance.final:
-                self.utterances += 1
             self._submit(dataclasses.replace(utterance, meeting_id=self.meeting.id), self.lossless)
 
     @property
@@ -105,10 +101,6 @@ class Recording:
             self._vad_thread.join()
         if self._archive is not None:
             self._archive.close()
-
-    @property
-    def archive_path(self) -> Path | None:
-        return self._archive.path if self._archive is not None else None
 
     def stats(self) -> dict:
         capture = self._capture.stats if self._capture is not None else None

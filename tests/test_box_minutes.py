@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from english_meeting import VTT
 
 from edge.app import Box
 from edge.config import Config
@@ -19,17 +20,6 @@ from edge.minutes_schema import validate_minutes
 from edge.queues import DropOldestQueue
 from edge.transcript_import import import_transcript
 
-LINES = (
-    "Good morning everyone, let's start the weekly infrastructure meeting.",
-    "The first item is the Kubernetes cluster upgrade.",
-    "Staging was upgraded yesterday, but pods still restart sometimes.",
-    "We decided to upgrade production only after the restart problem is fixed.",
-    "Tom, can you find the cause of the restarts by next Wednesday?",
-    "Yes, I will write it up in a GitHub issue by Wednesday.",
-)
-VTT = "WEBVTT\n\n" + "\n".join(
-    f"00:00:{i * 5:02d}.000 --> 00:00:{i * 5 + 4:02d}.000\n{line}\n" for i, line in enumerate(LINES)
-)
 PROGRESS_KEYS = {"meeting_id", "stage", "done", "total", "partial", "attempt"}
 WAIT_S = 120  # an upper bound for a stuck worker, not a performance expectation
 

@@ -12,23 +12,13 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from english_meeting import LINES, VTT
 from mosquitto import Broker, Subscriber, wait_until
 
 from edge.minutes_schema import validate_minutes
 
 DEVICE = "minutes-box"
 BASE = f"edge/{DEVICE}"
-LINES = (
-    "Good morning everyone, let's start the weekly infrastructure meeting.",
-    "The first item is the Kubernetes cluster upgrade.",
-    "Staging was upgraded yesterday, but pods still restart sometimes.",
-    "We decided to upgrade production only after the restart problem is fixed.",
-    "Tom, can you find the cause of the restarts by next Wednesday?",
-    "Yes, I will write it up in a GitHub issue by Wednesday.",
-)
-VTT = "WEBVTT\n\n" + "\n".join(
-    f"00:00:{i * 5:02d}.000 --> 00:00:{i * 5 + 4:02d}.000\n{line}\n" for i, line in enumerate(LINES)
-)
 WAIT_S = 60  # upper bounds for the box to react, not performance expectations
 
 

@@ -14,22 +14,9 @@ import pytest
 
 from edge.commands import synth as synth_command
 from edge.errors import ModelError, UserError
-from edge.synth.whisper_model import verify_whisper_model, write_random_whisper_model
+from edge.synth.whisper_model import HPARAM_NAMES, verify_whisper_model, write_random_whisper_model
 
 STUB = "models/ggml-tiny-vocab-only-stub.bin"
-HPARAM_NAMES = (
-    "n_vocab",
-    "n_audio_ctx",
-    "n_audio_state",
-    "n_audio_head",
-    "n_audio_layer",
-    "n_text_ctx",
-    "n_text_state",
-    "n_text_head",
-    "n_text_layer",
-    "n_mels",
-    "ftype",
-)
 
 
 def read_model(path: Path) -> tuple[dict[str, int], int, dict[str, tuple[tuple[int, ...], int, int]]]:

@@ -29,6 +29,10 @@ GGML_TYPE_F16 = 1
 STUB_NAME = "ggml-tiny-vocab-only-stub.bin"
 # Header: magic, then n_vocab, n_audio_ctx, n_audio_state, n_audio_head, n_audio_layer,
 # n_text_ctx, n_text_state, n_text_head, n_text_layer, n_mels, ftype.
+HPARAM_NAMES = (
+    "n_vocab", "n_audio_ctx", "n_audio_state", "n_audio_head", "n_audio_layer",
+    "n_text_ctx", "n_text_state", "n_text_head", "n_text_layer", "n_mels", "ftype",
+)
 HPARAMS = struct.Struct("<11i")
 
 
@@ -101,20 +105,7 @@ def _read_stub(stub: Path, shape: WhisperShape) -> tuple[bytes, dict[str, int]]:
         (magic,) = struct.unpack_from("<I", data, 0)
         if magic != GGML_MAGIC:
             raise ModelError(f"{stub} is not a whisper.cpp ggml file (bad magic); {hint}")
-        names = (
-            "n_vocab",
-            "n_audio_ctx",
-            "n_audio_state",
-            "n_audio_head",
-            "n_audio_layer",
-            "n_text_ctx",
-            "n_text_state",
-            "n_text_head",
-            "n_text_layer",
-            "n_mels",
-            "ftype",
-        )
-        hparams = dict(zip(names, HPARAMS.unpack_from(data, 4), strict=True))
+        hparams = dict(zip(HPARAM_NAMES, HPARAMS.unpack_from(data, 4), strict=True))
         offset = 4 + HPARAMS.size
         n_mel, n_fft = struct.unpack_from("<2i", data, offset)
         offset += 8 + 4 * n_mel * n_fft
