@@ -86,4 +86,4 @@ models:
 	sudo -u edge -H $(BIN)/edge models engines --dest $(MODELS_DIR)
 
 smoke:
-	sudo -u edge -H $(BIN)/python -m edge.native_build smoke --venv $(VENV) --models-dir $(MODELS_DIR)
+	sudo -u edge -H $(BIN)/python -m edge.ops.native_build smoke --venv $(VENV) --models-dir $(MODELS_DIR)

@@ -1,6 +1,6 @@
 """llama.cpp as built into llama-cpp-python: print its system info; with a GGUF path, load it fully on the GPU.
 
-Run by `python -m edge.native_build check|smoke` inside the venv; llama.cpp writes its load log
+Run by `python -m edge.ops.native_build check|smoke` inside the venv; llama.cpp writes its load log
 (`ggml_cuda_init: found 1 CUDA devices`, `offloaded 29/29 layers to GPU`) to stderr.
 """
 

@@ -1,6 +1,6 @@
 """whisper.cpp as built into pywhispercpp: print its system info; with a model path, load it on the GPU.
 
-Run by `python -m edge.native_build check|smoke` inside the venv; whisper.cpp writes its load log
+Run by `python -m edge.ops.native_build check|smoke` inside the venv; whisper.cpp writes its load log
 (`whisper_backend_init_gpu: using CUDA0 backend`) to stderr, which the caller reads.
 """
 

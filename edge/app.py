@@ -16,14 +16,14 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from edge.config import Config
-from edge.control import BoxBusy, MeetingAlreadyRunning, NoMeetingRunning
-from edge.errors import ModelError, UserError
-from edge.events import AsrSegment, FilteredSegment, Utterance
-from edge.live import LiveBus
-from edge.llm_worker import LlmWorker
-from edge.queues import DropOldestQueue, QueueClosed
-from edge.recording import Recording
+from edge.core.config import Config
+from edge.pipeline.control import BoxBusy, MeetingAlreadyRunning, NoMeetingRunning
+from edge.core.errors import ModelError, UserError
+from edge.core.events import AsrSegment, FilteredSegment, Utterance
+from edge.core.live import LiveBus
+from edge.llm.worker import LlmWorker
+from edge.core.queues import DropOldestQueue, QueueClosed
+from edge.audio.recording import Recording
 from edge.store import Meeting, Store
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class BoxCounters:
 
 
 class Box:
-    """The running box. Implements edge.control.BoxControl for the API and MQTT commands."""
+    """The running box. Implements edge.pipeline.control.BoxControl for the API and MQTT commands."""
 
     def __init__(self, cfg: Config, *, asr_model_factory: Callable[[], object] | None = None) -> None:
         self.cfg = cfg
@@ -103,7 +103,7 @@ class Box:
 
     def open(self) -> None:
         self.check_models()
-        from edge.archive import prune_archives, repair_archive
+        from edge.audio.archive import prune_archives, repair_archive
 
         for meeting_id in self.store.close_interrupted_meetings():
             log.warning("meeting %s was interrupted by a crash or power loss; closed as 'interrupted'", meeting_id)
@@ -192,8 +192,8 @@ class Box:
             self._schedule_correction(meeting_id)
 
     def request_minutes(self, meeting_id: str) -> None:
-        from edge.correction_stage import correct_pending
-        from edge.minutes import generate_minutes
+        from edge.llm.correction_stage import correct_pending
+        from edge.minutes.generate import generate_minutes
 
         self.store.meeting(meeting_id)
         if self.llm is None:
@@ -306,7 +306,7 @@ class Box:
                     self._pending_finals[meeting_id] -= self._asr.stats.dropped - dropped_before
 
     def _postprocessor(self, meeting_id: str, language: str):
-        from edge.postprocess import TextPostprocessor
+        from edge.text.postprocess import TextPostprocessor
 
         with self._lock:
             if meeting_id not in self._postprocessors:
@@ -322,7 +322,7 @@ class Box:
     def _asr_prompt(self, language: str | None = None) -> str:
         """whisper's initial prompt (layer a): the configured one, then a sentence using glossary terms,
         preferring the recently used ones. Cached until the glossary changes or a meeting starts."""
-        from edge.glossary_prompt import build_initial_prompt
+        from edge.text.glossary_prompt import build_initial_prompt
 
         if language is None:
             recording = self._recording
@@ -348,7 +348,7 @@ class Box:
         return recording is None or not recording.in_speech
 
     def _schedule_correction(self, meeting_id: str) -> None:
-        from edge.correction_stage import correct_pending
+        from edge.llm.correction_stage import correct_pending
 
         def job(engine: object) -> None:
             correct_pending(

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from edge.errors import UserError
-from edge.events import FilteredSegment, Segment
-from edge.glossary import Glossary, GlossaryError, GlossaryTerm, match_key
-from edge.minutes_schema import MinutesInvalid, MinutesNotFound, MinutesRecord, validate_minutes
+from edge.core.errors import UserError
+from edge.core.events import FilteredSegment, Segment
+from edge.text.glossary import Glossary, GlossaryError, GlossaryTerm, match_key
+from edge.minutes.schema import MinutesInvalid, MinutesNotFound, MinutesRecord, validate_minutes
 
 # Append only: a released migration is never edited, a change is a new entry.
 MIGRATIONS: tuple[str, ...] = (
@@ -470,7 +470,7 @@ class Store:
             change = {"rule": "llm", "original": old.display_text, "text": text, "at": utc_now()}
             return self._revise(db, old, text, [*old.corrections, change], llm_state=state)
 
-    # minutes and attendees (written by edge.minutes; approved in the admin page)
+    # minutes and attendees (written by edge.minutes.generate; approved in the admin page)
 
     def save_minutes(
         self,

@@ -58,7 +58,7 @@ def fixture_file() -> Callable[[str], Path]:
 def qwen2_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random-weight Qwen2-architecture GGUF (ChatML template, byte-level vocabulary),
     generated once per session: real llama.cpp chat-template and grammar paths, noise output."""
-    from edge.synth.qwen_gguf import write_random_qwen2_gguf
+    from edge.ops.synth.qwen_gguf import write_random_qwen2_gguf
 
     return write_random_qwen2_gguf(tmp_path_factory.mktemp("qwen2") / "qwen2-random.gguf")
 
@@ -68,7 +68,7 @@ def random_whisper_tiny(tmp_path_factory: pytest.TempPathFactory, fixture_file: 
     """A whisper.cpp model of the real tiny shape with random weights (real compute cost, nonsense
     text), generated once per session and checked in a subprocess so a bad file cannot crash pytest.
     Decoding on random weights runs to the token cap: use temperature_inc=0 and a small max_tokens."""
-    from edge.synth.whisper_model import verify_whisper_model, write_random_whisper_model
+    from edge.ops.synth.whisper_model import verify_whisper_model, write_random_whisper_model
 
     stub = fixture_file("models/ggml-tiny-vocab-only-stub.bin")
     path = write_random_whisper_model(stub, tmp_path_factory.mktemp("whisper") / "ggml-tiny-random.bin")

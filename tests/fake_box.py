@@ -2,7 +2,7 @@
 with no audio pipeline. Meetings start and stop as in edge.app.Box; tests inject segments and partials
 the way the ASR stage would publish them. `serving()` runs the real API for it on a loopback port.
 
-Minutes are written by the real `edge.minutes.generate_minutes` on a background thread (as the box's LLM
+Minutes are written by the real `edge.minutes.generate.generate_minutes` on a background thread (as the box's LLM
 worker does), with `ScriptedMinutesEngine` in place of llama.cpp, so API and page tests are deterministic."""
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from typing import Any
 
 from edge.api.app import create_app
 from edge.api.server import ApiServer
-from edge.config import ApiConfig, MinutesConfig
-from edge.control import MeetingAlreadyRunning, NoMeetingRunning
-from edge.errors import UserError
-from edge.events import Segment
-from edge.live import LiveBus
-from edge.llm import LlmResult
+from edge.core.config import ApiConfig, MinutesConfig
+from edge.pipeline.control import MeetingAlreadyRunning, NoMeetingRunning
+from edge.core.errors import UserError
+from edge.core.events import Segment
+from edge.core.live import LiveBus
+from edge.llm.engine import LlmResult
 from edge.store import Meeting, Store, new_meeting_id
 
 MinutesReply = Mapping[str, Any] | str | Callable[[list[int], list[str]], Mapping[str, Any] | str]
@@ -54,7 +54,7 @@ def default_minutes_reply(seqs: list[int], texts: list[str]) -> dict[str, Any]:
 
 
 class ScriptedMinutesEngine:
-    """Stands in for edge.llm.LlmEngine: four characters a token, a context window that fits any test
+    """Stands in for edge.llm.engine.LlmEngine: four characters a token, a context window that fits any test
     meeting, and an answer from `reply` (a document, raw text, or a function of the prompt's seqs and
     texts) streamed three characters at a time. With `gate`, it waits halfway through each answer
     until the gate opens, so a test can watch the progress of a generation."""
@@ -190,7 +190,7 @@ class FakeBox:
         thread.start()
 
     def _write_minutes(self, meeting_id: str) -> None:
-        from edge.minutes import generate_minutes
+        from edge.minutes.generate import generate_minutes
 
         with self._minutes_lock:
             outcome = generate_minutes(

@@ -7,7 +7,7 @@
 - `publisher_harness_main`: a tiny "box" process (Store + MqttPublisher, committing paced segments)
   for kill -9 tests; `spawn_publisher_harness` starts it. `edge run` can replace it later.
 
-Paho is imported here as well as in edge/mqtt.py: the subscriber must be independent of the code
+Paho is imported here as well as in edge/publish/mqtt.py: the subscriber must be independent of the code
 under test.
 """
 
@@ -283,7 +283,7 @@ class MiniBox:
         self.meeting = None
 
     def start_meeting(self, *, title: str = "", language: str | None = None):
-        from edge.control import MeetingAlreadyRunning
+        from edge.pipeline.control import MeetingAlreadyRunning
 
         self.calls.append(("start", title, language))
         if self.meeting is not None:
@@ -293,7 +293,7 @@ class MiniBox:
         return self.meeting
 
     def stop_meeting(self, meeting_id: str | None = None):
-        from edge.control import NoMeetingRunning
+        from edge.pipeline.control import NoMeetingRunning
 
         self.calls.append(("stop", meeting_id))
         if self.meeting is None:
@@ -366,9 +366,9 @@ def publisher_harness_main(argv: list[str] | None = None) -> int:
     (clean stop) or SIGKILL. Prints `committed <seq>` per segment and `ready` once committing is done."""
     import logging
 
-    from edge.config import DeviceConfig, MqttConfig
-    from edge.live import LiveBus
-    from edge.mqtt import MqttPublisher
+    from edge.core.config import DeviceConfig, MqttConfig
+    from edge.core.live import LiveBus
+    from edge.publish.mqtt import MqttPublisher
     from edge.store import MeetingNotFound, Store
 
     parser = argparse.ArgumentParser()

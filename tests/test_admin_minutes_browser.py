@@ -3,7 +3,7 @@ for its minutes and watch the progress and the partial output stream in, read th
 decisions, a to-do table whose evidence links scroll to the cited segment), edit it (a bad edit is
 refused with the field named), approve it, and see it published; set the attendees.
 
-The minutes are written by the real generator (edge.minutes) with FakeBox's scripted engine, which
+The minutes are written by the real generator (edge.minutes.generate) with FakeBox's scripted engine, which
 holds halfway through its answer until the test lets it go, so the progress can be seen.
 
 Chromium and chromedriver come from the system packages (EDGE_CHROMIUM / EDGE_CHROMEDRIVER override the
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from fake_box import FakeBox, serving
 
-from edge.minutes_schema import validate_minutes
+from edge.minutes.schema import validate_minutes
 
 pytestmark = pytest.mark.browser
 

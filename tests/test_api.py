@@ -17,9 +17,9 @@ from fake_box import AUTH, FakeBox, serving, sse_events
 from edge.api.app import create_app
 from edge.api.routes_live import live_events
 from edge.api.server import ApiServer
-from edge.config import ApiConfig
-from edge.errors import UserError
-from edge.live import LiveBus
+from edge.core.config import ApiConfig
+from edge.core.errors import UserError
+from edge.core.live import LiveBus
 
 
 def test_health_reports_the_box_without_a_token(server: ApiServer) -> None:

@@ -14,7 +14,7 @@ import pytest
 from fake_box import FakeBox, serving
 
 from edge.api.auth import LiveTickets, load_or_create_token
-from edge.errors import UserError
+from edge.core.errors import UserError
 
 TOKEN = "test-token-0123456789abcdefghij"
 PUBLIC = {("GET", "/api/v1/health"), ("GET", "/api/v1/openapi.json")}

@@ -10,7 +10,7 @@ import pytest
 from fake_box import AUTH, FakeBox
 
 from edge.api.server import ApiServer
-from edge.glossary import Glossary, GlossaryTerm
+from edge.text.glossary import Glossary, GlossaryTerm
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """The minutes API against a real uvicorn server, a real Store and LiveBus, and the real minutes
-generator (edge.minutes) run by FakeBox with a scripted engine in place of llama.cpp: request, progress
+generator (edge.minutes.generate) run by FakeBox with a scripted engine in place of llama.cpp: request, progress
 on the live stream, read (JSON and Markdown), approve with and without edits, attendees, errors."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from fake_box import API_TOKEN as TOKEN
 from fake_box import AUTH, FakeBox, serving, sse_events
 
 from edge.api.server import ApiServer
-from edge.minutes_schema import validate_minutes
+from edge.minutes.schema import validate_minutes
 
 LINES = (
     "네 그럼 주간 인프라 회의 시작하겠습니다.",

@@ -19,7 +19,7 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from edge.api.app import create_app
-from edge.config import ApiConfig
+from edge.core.config import ApiConfig
 
 TOKEN = "schemathesis-token-0123456789abcdef"
 EXAMPLES_PER_OPERATION = 20

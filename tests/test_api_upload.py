@@ -17,7 +17,7 @@ from fake_box import FakeBox, serving
 
 from edge.api.app import create_app
 from edge.api.server import ApiServer
-from edge.config import ApiConfig
+from edge.core.config import ApiConfig
 
 TOKEN = "upload-test-token-0123456789abc"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from edge.archive import MeetingAudioArchive, prune_archives, recover_archives, repair_archive
-from edge.errors import AudioInputError
-from edge.events import AudioFrame, CaptureGap
+from edge.audio.archive import MeetingAudioArchive, prune_archives, recover_archives, repair_archive
+from edge.core.errors import AudioInputError
+from edge.core.events import AudioFrame, CaptureGap
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,8 +25,8 @@ WRITER = """
 import sys, time
 from pathlib import Path
 import numpy as np
-from edge.archive import MeetingAudioArchive
-from edge.events import AudioFrame
+from edge.audio.archive import MeetingAudioArchive
+from edge.core.events import AudioFrame
 
 archive = MeetingAudioArchive(Path(sys.argv[1]), "crash", flush_seconds=1.0)
 limit = int(float(sys.argv[2]) * 16000)

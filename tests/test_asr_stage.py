@@ -12,8 +12,8 @@ import soundfile as sf
 
 from edge.asr.stage import AsrStage
 from edge.asr.whispercpp import WhisperCppModel
-from edge.errors import ModelError
-from edge.events import SAMPLE_RATE, AsrSegment, Utterance
+from edge.core.errors import ModelError
+from edge.core.events import SAMPLE_RATE, AsrSegment, Utterance
 
 WAIT_S = 30.0
 

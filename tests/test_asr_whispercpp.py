@@ -11,8 +11,8 @@ import pytest
 import soundfile as sf
 
 from edge.asr.whispercpp import WhisperCppModel, clamp_times, decode_segment_texts, raw_transcribe_seconds
-from edge.errors import ConfigError, ModelError
-from edge.events import SAMPLE_RATE
+from edge.core.errors import ConfigError, ModelError
+from edge.core.events import SAMPLE_RATE
 
 STUB = "models/ggml-tiny-vocab-only-stub.bin"
 FAST = {"threads": 2, "max_tokens": 8, "temperature_inc": 0.0}

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from edge.audio_file import decode_audio, iter_audio_blocks, probe_audio
-from edge.errors import AudioInputError
+from edge.audio.files import decode_audio, iter_audio_blocks, probe_audio
+from edge.core.errors import AudioInputError
 
 JFK_SECONDS = 11.0
 

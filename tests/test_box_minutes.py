@@ -13,12 +13,12 @@ import pytest
 from english_meeting import VTT
 
 from edge.app import Box
-from edge.config import Config
-from edge.errors import UserError
-from edge.live import LiveEvent
-from edge.minutes_schema import validate_minutes
-from edge.queues import DropOldestQueue
-from edge.transcript_import import import_transcript
+from edge.core.config import Config
+from edge.core.errors import UserError
+from edge.core.live import LiveEvent
+from edge.minutes.schema import validate_minutes
+from edge.core.queues import DropOldestQueue
+from edge.transcripts.importing import import_transcript
 
 PROGRESS_KEYS = {"meeting_id", "stage", "done", "total", "partial", "attempt"}
 WAIT_S = 120  # an upper bound for a stuck worker, not a performance expectation

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from edge.audio_file import decode_audio
-from edge.capture import (
+from edge.audio.files import decode_audio
+from edge.audio.capture import (
     CaptureThread,
     FileSource,
     PyAudioSource,
@@ -27,10 +27,10 @@ from edge.capture import (
     list_input_devices,
     open_source,
 )
-from edge.config import AudioConfig
-from edge.errors import AudioInputError
-from edge.events import AudioFrame, CaptureGap
-from edge.queues import DropOldestQueue, Empty, QueueClosed
+from edge.core.config import AudioConfig
+from edge.core.errors import AudioInputError
+from edge.core.events import AudioFrame, CaptureGap
+from edge.core.queues import DropOldestQueue, Empty, QueueClosed
 
 PA_INPUT_OVERFLOW = 2
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import describe_fields, load_config
-from edge.errors import ConfigError
+from edge.core.config import describe_fields, load_config
+from edge.core.errors import ConfigError
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from edge.correction import (
+from edge.llm.correction import (
     MAX_PROMPT_TERMS,
     CorrectionResult,
     LlmCorrector,
@@ -24,8 +24,8 @@ from edge.correction import (
     weighted_length,
     word_coverage,
 )
-from edge.han import added_han, contains_han, contains_hangul, han_characters, hangul_syllables, is_korean
-from edge.llm import ContextOverflow, LlmEngine, LlmResult
+from edge.text.han import added_han, contains_han, contains_hangul, han_characters, hangul_syllables, is_korean
+from edge.llm.engine import ContextOverflow, LlmEngine, LlmResult
 
 TERMS = ["Kubernetes", "GitHub", "Jira"]
 

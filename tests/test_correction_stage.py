@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.correction_stage import correct_pending
-from edge.llm import LlmEngine
+from edge.llm.correction_stage import correct_pending
+from edge.llm.engine import LlmEngine
 from edge.store import Store
 
 LINES = [

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from edge.commands import eval as eval_command
-from edge.errors import UserError
-from edge.glossary import Glossary
+from edge.core.errors import UserError
+from edge.text.glossary import Glossary
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA = PROJECT_ROOT / "tests" / "data"
 CLI = (
-    "import sys; from edge import cli; "
+    "import sys; from edge.commands import cli; "
     "cli.COMMANDS = {'eval': cli.COMMANDS['eval']}; sys.exit(cli.main(sys.argv[1:]))"
 )
 

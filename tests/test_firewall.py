@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.firewall import HallucinationFirewall, find_loop, normalize
+from edge.text.firewall import HallucinationFirewall, find_loop, normalize
 
 CASES_FILE = Path(__file__).parent / "data" / "firewall_cases.tsv"
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.errors import UserError
-from edge.glossary import Glossary, GlossaryCorrector, GlossaryError, GlossaryTerm, jamo_budget
+from edge.core.errors import UserError
+from edge.text.glossary import Glossary, GlossaryCorrector, GlossaryError, GlossaryTerm, jamo_budget
 
 DATA = Path(__file__).parent / "data"
 GLOSSARY = Glossary.from_csv(DATA / "glossary.csv")

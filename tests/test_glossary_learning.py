@@ -13,8 +13,8 @@ import pytest
 from edge.api.app import create_app
 from edge.api.server import ApiServer
 from edge.app import Box
-from edge.config import ApiConfig, Config
-from edge.events import AsrSegment
+from edge.core.config import ApiConfig, Config
+from edge.core.events import AsrSegment
 
 TOKEN = "glossary-learning-token-0123456789"
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.glossary import Glossary, GlossaryTerm
-from edge.glossary_prompt import WHISPER_PROMPT_TOKENS, build_initial_prompt, estimate_tokens
+from edge.text.glossary import Glossary, GlossaryTerm
+from edge.text.glossary_prompt import WHISPER_PROMPT_TOKENS, build_initial_prompt, estimate_tokens
 
 GLOSSARY = Glossary.from_csv(Path(__file__).parent / "data" / "glossary.csv")
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.errors import UserError
-from edge.glossary import Glossary, GlossaryCorrector, GlossaryError, GlossaryTerm
+from edge.core.errors import UserError
+from edge.text.glossary import Glossary, GlossaryCorrector, GlossaryError, GlossaryTerm
 from edge.store import MAX_ALIASES, MAX_TERM_CHARS, Store, SuggestionDecided, SuggestionNotFound
 
 
@@ -182,7 +182,7 @@ def test_the_glossary_survives_reopening(tmp_path: Path) -> None:
 def test_the_cli_lists_imports_and_exports_the_stored_glossary(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from edge.cli import main
+    from edge.commands.cli import main
 
     config = tmp_path / "edge.toml"
     config.write_text('[storage]\npath = "data"\n', encoding="utf-8")

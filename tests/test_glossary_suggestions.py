@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.glossary import Glossary, GlossaryCorrector, GlossaryTerm
-from edge.glossary_suggestions import MAX_SUGGESTIONS, suggest_from_edit
+from edge.text.glossary import Glossary, GlossaryCorrector, GlossaryTerm
+from edge.text.glossary_suggestions import MAX_SUGGESTIONS, suggest_from_edit
 
 GLOSSARY = Glossary(
     [

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from edge.ha_discovery import discovery_messages
-from edge.mqtt_topics import Topics
+from edge.publish.ha_discovery import discovery_messages
+from edge.publish.topics import Topics
 
 TOPICS = Topics("edge", "room-1")
 

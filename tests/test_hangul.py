@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.hangul import (
+from edge.text.hangul import (
     adjust_particle,
     compose,
     decompose,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.errors import ModelError
-from edge.llm import (
+from edge.core.errors import ModelError
+from edge.llm.engine import (
     ContextOverflow,
     LlmEngine,
     defuse_special_tokens,
@@ -201,7 +201,7 @@ def test_close_frees_the_model_and_refuses_later_calls(qwen2_model: Path) -> Non
 
 
 def test_a_schema_with_an_empty_choice_is_refused_before_it_can_crash_llama_cpp() -> None:
-    from edge.llm import _schema_grammar
+    from edge.llm.engine import _schema_grammar
 
     for schema in (
         {"type": "object", "properties": {"owner": {"enum": []}}},

@@ -3,8 +3,8 @@ from __future__ import annotations
 import threading
 import time
 
-from edge.config import LlmConfig
-from edge.llm_worker import LlmWorker
+from edge.core.config import LlmConfig
+from edge.llm.worker import LlmWorker
 
 
 class FakeEngine:

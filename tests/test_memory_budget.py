@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from edge.commands import models as models_command
-from edge.config import Config
-from edge.device_profiles import GIB, MIB, PROFILES, detect_profile, parse_l4t_release, resolve_profile
-from edge.errors import ConfigError
-from edge.memory_budget import (
+from edge.core.config import Config
+from edge.ops.device_profiles import GIB, MIB, PROFILES, detect_profile, parse_l4t_release, resolve_profile
+from edge.core.errors import ConfigError
+from edge.ops.memory_budget import (
     WHISPER_ARCHS,
     check_fits,
     estimate,
@@ -26,7 +26,7 @@ from edge.memory_budget import (
     whisper_compute_bytes,
     whisper_kv_bytes,
 )
-from edge.model_manifest import load_manifest
+from edge.ops.model_manifest import load_manifest
 
 NANO = PROFILES["orin-nano-8gb"]
 

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from synth_korean_meeting import ATTENDEES, small_meeting_fields
 
-from edge.config import MinutesConfig
-from edge.events import Segment
-from edge.glossary import Glossary, GlossaryTerm
-from edge.llm import ContextOverflow, LlmEngine, LlmResult
-from edge.minutes import (
+from edge.core.config import MinutesConfig
+from edge.core.events import Segment
+from edge.text.glossary import Glossary, GlossaryTerm
+from edge.llm.engine import ContextOverflow, LlmEngine, LlmResult
+from edge.minutes.generate import (
     STAGE_FINAL,
     STAGE_MAP,
     STAGE_REDUCE,
@@ -32,7 +32,7 @@ from edge.minutes import (
     pack,
     resolve_language,
 )
-from edge.minutes_schema import ChunkNotes, MinutesContent, MinutesInvalid, MinutesNotFound, validate_minutes
+from edge.minutes.schema import ChunkNotes, MinutesContent, MinutesInvalid, MinutesNotFound, validate_minutes
 from edge.store import MeetingNotFound, Store
 
 LINE_SEQ = re.compile(r"^\[#(\d+)\]", re.M)

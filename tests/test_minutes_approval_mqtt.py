@@ -15,7 +15,7 @@ from pathlib import Path
 from english_meeting import LINES, VTT
 from mosquitto import Broker, Subscriber, wait_until
 
-from edge.minutes_schema import validate_minutes
+from edge.minutes.schema import validate_minutes
 
 DEVICE = "minutes-box"
 BASE = f"edge/{DEVICE}"

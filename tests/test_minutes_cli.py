@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from synth_korean_meeting import small_meeting_fields
 
-from edge.cli import main
-from edge.config import load_config
-from edge.minutes_schema import validate_minutes
+from edge.commands.cli import main
+from edge.core.config import load_config
+from edge.minutes.schema import validate_minutes
 from edge.store import Store
 
 

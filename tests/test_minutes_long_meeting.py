@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from synth_korean_meeting import ATTENDEES, korean_meeting
 
-from edge.config import MinutesConfig
-from edge.llm import LlmEngine
-from edge.minutes import STAGE_FINAL, STAGE_MAP, STAGE_REDUCE, generate_minutes
-from edge.minutes_schema import validate_minutes
+from edge.core.config import MinutesConfig
+from edge.llm.engine import LlmEngine
+from edge.minutes.generate import STAGE_FINAL, STAGE_MAP, STAGE_REDUCE, generate_minutes
+from edge.minutes.schema import validate_minutes
 from edge.store import Store
 
 N_SEGMENTS = 1600

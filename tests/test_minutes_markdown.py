@@ -7,9 +7,9 @@ from typing import Any
 
 from synth_korean_meeting import small_meeting_fields
 
-from edge.events import Segment
-from edge.minutes_markdown import escape_block, escape_inline, render_minutes_markdown
-from edge.minutes_schema import Minutes
+from edge.core.events import Segment
+from edge.minutes.markdown import escape_block, escape_inline, render_minutes_markdown
+from edge.minutes.schema import Minutes
 
 SEGMENTS = [
     Segment("m1", seq, f["t0_ms"], f["t1_ms"], f["text_raw"], "ko") for seq, f in enumerate(small_meeting_fields())

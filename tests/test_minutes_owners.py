@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.minutes_owners import (
+from edge.minutes.owners import (
     Person,
     known_people,
     names_in_transcript,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from edge.minutes_schema import (
+from edge.minutes.schema import (
     UNASSIGNED,
     ActionItem,
     ChunkNotes,

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from edge.commands import models as models_command
-from edge.errors import ModelError
-from edge.model_fetch import fetch_file
-from edge.model_manifest import ManifestFile, load_manifest
+from edge.core.errors import ModelError
+from edge.ops.model_fetch import fetch_file
+from edge.ops.model_manifest import ManifestFile, load_manifest
 
 PAYLOAD = random.Random(7).randbytes(3 * 1024 * 1024 + 123)
 SHA = hashlib.sha256(PAYLOAD).hexdigest()

@@ -23,9 +23,9 @@ from mosquitto import (
     wait_until,
 )
 
-from edge.config import DeviceConfig, MqttConfig
-from edge.live import LiveBus
-from edge.mqtt import MqttPublisher
+from edge.core.config import DeviceConfig, MqttConfig
+from edge.core.live import LiveBus
+from edge.publish.mqtt import MqttPublisher
 from edge.store import Store
 
 pytestmark = pytest.mark.skipif(mosquitto_binary() is None, reason="mosquitto is not installed")

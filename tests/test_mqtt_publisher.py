@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from mosquitto import Broker, MiniBox, Subscriber, free_port, mosquitto_binary, wait_until
 
-from edge.config import DeviceConfig, MqttConfig
-from edge.errors import ConfigError
-from edge.live import LiveBus
-from edge.mqtt import MqttPublisher
+from edge.core.config import DeviceConfig, MqttConfig
+from edge.core.errors import ConfigError
+from edge.core.live import LiveBus
+from edge.publish.mqtt import MqttPublisher
 from edge.store import Store
 
 pytestmark = pytest.mark.skipif(mosquitto_binary() is None, reason="mosquitto is not installed")

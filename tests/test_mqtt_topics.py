@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edge.mqtt_topics import (
+from edge.publish.topics import (
     MAX_COMMAND_BYTES,
     CommandError,
     RecordingCommand,

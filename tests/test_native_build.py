@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from edge import native_build
-from edge.native_build import (
+from edge.ops import native_build
+from edge.ops.native_build import (
     LLAMA_CPP_PYTHON_VERSION,
     PYWHISPERCPP_VERSION,
     detect_platform,
@@ -63,7 +63,7 @@ def _dry_run(root: Path, tmp_path: Path, *extra: str) -> subprocess.CompletedPro
         "https_proxy": "http://proxy.invalid:3128",
     }
     return subprocess.run(
-        [sys.executable, "-m", "edge.native_build", "--dry-run", "--root", str(root), "--python", sys.executable,
+        [sys.executable, "-m", "edge.ops.native_build", "--dry-run", "--root", str(root), "--python", sys.executable,
          "--venv", str(tmp_path / "venv"), *extra],
         capture_output=True,
         text=True,
@@ -123,7 +123,7 @@ def test_dry_run_prints_the_clean_cuda_builds_for_sm_87(tmp_path):
 
     install = commands[3]
     assert install[-1].endswith("[jetson]") and "--editable" in install
-    assert commands[4][-4:] == ["edge.native_build", "check", "--arch", "87"]
+    assert commands[4][-4:] == ["edge.ops.native_build", "check", "--arch", "87"]
 
 
 def test_dry_run_off_a_jetson_still_prints_the_plan_and_says_why_it_would_stop(tmp_path):
@@ -137,7 +137,7 @@ def test_dry_run_off_a_jetson_still_prints_the_plan_and_says_why_it_would_stop(t
 def test_a_real_build_refuses_jetpack_5(tmp_path):
     root = _jetson_root(tmp_path / "root", "# R35 (release), REVISION: 5.0, GCID: 1")
     result = subprocess.run(
-        [sys.executable, "-m", "edge.native_build", "--root", str(root), "--python", sys.executable,
+        [sys.executable, "-m", "edge.ops.native_build", "--root", str(root), "--python", sys.executable,
          "--venv", str(tmp_path / "venv")],
         capture_output=True, text=True, cwd=REPO, timeout=120, check=False,
     )

@@ -11,16 +11,16 @@ from pathlib import Path
 import pytest
 
 from edge.commands.postprocess import process_stream
-from edge.errors import UserError
-from edge.glossary import Glossary, GlossaryTerm
-from edge.postprocess import TextPostprocessor
+from edge.core.errors import UserError
+from edge.text.glossary import Glossary, GlossaryTerm
+from edge.text.postprocess import TextPostprocessor
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 GLOSSARY_CSV = PROJECT_ROOT / "tests" / "data" / "glossary.csv"
 # Runs the real CLI entry point with only the command under test registered, so this test does not
 # depend on the other command modules.
 CLI = (
-    "import sys; from edge import cli; "
+    "import sys; from edge.commands import cli; "
     "cli.COMMANDS = {'postprocess': cli.COMMANDS['postprocess']}; sys.exit(cli.main(sys.argv[1:]))"
 )
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from gguf import GGUFReader, TokenType
 
-from edge.llm import LlmEngine, parse_json_output
-from edge.synth.qwen_gguf import (
+from edge.llm.engine import LlmEngine, parse_json_output
+from edge.ops.synth.qwen_gguf import (
     QWEN25_CHAT_TEMPLATE,
     SPECIAL_TOKENS,
     byte_to_unicode,

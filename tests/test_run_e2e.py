@@ -13,9 +13,9 @@ from pathlib import Path
 
 import soundfile
 
-from edge.config import VadConfig
-from edge.synth.meeting_audio import build_meeting, write_wav
-from edge.vad import detect_speech
+from edge.core.config import VadConfig
+from edge.ops.synth.meeting_audio import build_meeting, write_wav
+from edge.audio.vad import detect_speech
 
 
 def write_config(tmp_path: Path, audio: Path, vad_model: Path, whisper: Path, *, realtime: bool) -> Path:
@@ -140,7 +140,7 @@ def test_transcribe_cli_on_silence_and_on_bad_input(
 
 def test_help_loads_no_native_library() -> None:
     code = (
-        "import sys; from edge.cli import build_parser; build_parser();"
+        "import sys; from edge.commands.cli import build_parser; build_parser();"
         "heavy = [m for m in ('pywhispercpp', 'llama_cpp', 'onnxruntime', 'pyaudio', 'paho', 'tensorrt')"
         " if m in sys.modules]; print(heavy)"
     )

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.errors import UserError
-from edge.events import FilteredSegment
+from edge.core.errors import UserError
+from edge.core.events import FilteredSegment
 from edge.store import MIGRATIONS, MeetingNotFound, Store
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.notify import Notifier
-from edge.watchdog import PipelineWatchdog
+from edge.ops.notify import Notifier
+from edge.ops.watchdog import PipelineWatchdog
 
 SYSTEMD_DIR = Path(__file__).resolve().parent.parent / "systemd"
 DEFAULT_PREFIX = "/opt/edge"

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.cli import main
-from edge.errors import UserError
-from edge.events import Segment
+from edge.commands.cli import main
+from edge.core.errors import UserError
+from edge.core.events import Segment
 from edge.store import Store
-from edge.transcript_formats import render
-from edge.transcript_import import import_transcript, parse_transcript, parse_vtt
+from edge.transcripts.formats import render
+from edge.transcripts.importing import import_transcript, parse_transcript, parse_vtt
 
 VTT = """WEBVTT - exported by another recorder
 Kind: captions

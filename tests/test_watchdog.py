@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.notify import Notifier
-from edge.watchdog import PipelineWatchdog
+from edge.ops.notify import Notifier
+from edge.ops.watchdog import PipelineWatchdog
 
 
 class FakeClock:

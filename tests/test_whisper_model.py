@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from edge.commands import synth as synth_command
-from edge.errors import ModelError, UserError
-from edge.synth.whisper_model import HPARAM_NAMES, verify_whisper_model, write_random_whisper_model
+from edge.core.errors import ModelError, UserError
+from edge.ops.synth.whisper_model import HPARAM_NAMES, verify_whisper_model, write_random_whisper_model
 
 STUB = "models/ggml-tiny-vocab-only-stub.bin"
 

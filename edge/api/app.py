@@ -21,9 +21,9 @@ from edge import __version__
 from edge.api import routes_glossary, routes_live, routes_meetings, routes_minutes, routes_status, routes_transcribe
 from edge.api.auth import BearerAuth, LiveTickets
 from edge.api.limits import MIB, BodySizeLimit
-from edge.config import ApiConfig
-from edge.control import BoxBusy, BoxControl, MeetingAlreadyRunning, NoMeetingRunning
-from edge.errors import UserError
+from edge.core.config import ApiConfig
+from edge.pipeline.control import BoxBusy, BoxControl, MeetingAlreadyRunning, NoMeetingRunning
+from edge.core.errors import UserError
 from edge.store import MeetingNotFound
 
 log = logging.getLogger(__name__)

@@ -19,11 +19,11 @@ from starlette.concurrency import run_in_threadpool
 from edge.api.auth import BearerAuth
 from edge.api.limits import MIB, receive_upload
 from edge.api.schemas import MAX_SEQ, UNAUTHORIZED, ErrorOut, multipart_file_body
-from edge.control import BoxControl
-from edge.errors import UserError
-from edge.events import Segment
-from edge.glossary import CSV_HEADER, Glossary, GlossaryError, GlossaryTerm
-from edge.glossary_suggestions import suggest_from_edit
+from edge.pipeline.control import BoxControl
+from edge.core.errors import UserError
+from edge.core.events import Segment
+from edge.text.glossary import CSV_HEADER, Glossary, GlossaryError, GlossaryTerm
+from edge.text.glossary_suggestions import suggest_from_edit
 from edge.store import (
     MAX_ALIASES,
     MAX_NOTE_CHARS,

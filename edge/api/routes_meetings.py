@@ -21,10 +21,10 @@ from edge.api.schemas import (
     SegmentPage,
     StartMeetingIn,
 )
-from edge.control import BoxControl
-from edge.events import Segment
+from edge.pipeline.control import BoxControl
+from edge.core.events import Segment
 from edge.store import Store
-from edge.transcript_formats import render
+from edge.transcripts.formats import render
 
 EXPORT_MEDIA_TYPES = {
     "txt": "text/plain",

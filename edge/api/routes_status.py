@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 
 from edge.api.auth import BearerAuth
 from edge.api.schemas import UNAUTHORIZED, HealthOut, StateOut
-from edge.control import BoxControl
+from edge.pipeline.control import BoxControl
 
 
 def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:

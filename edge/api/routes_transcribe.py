@@ -25,8 +25,8 @@ from edge.api.schemas import (
     SubmittedOut,
     multipart_file_body,
 )
-from edge.control import BoxControl
-from edge.errors import UserError
+from edge.pipeline.control import BoxControl
+from edge.core.errors import UserError
 
 IMPORT_MAX_BYTES = 20 * MIB
 
@@ -66,7 +66,7 @@ def _form_options(upload: ReceivedUpload) -> tuple[str | None, str | None]:
 
 
 def _check_audio(path: Path, filename: str) -> None:
-    from edge.audio_file import probe_audio
+    from edge.audio.files import probe_audio
 
     try:
         probe_audio(path)
@@ -116,7 +116,7 @@ def build_router(control: BoxControl, auth: BearerAuth, *, upload_dir: Path, max
         description=f"At most {IMPORT_MAX_BYTES // MIB} MB. The meeting's status is 'imported'.",
     )
     async def import_file(request: Request) -> ImportedOut:
-        from edge.transcript_import import import_transcript
+        from edge.transcripts.importing import import_transcript
 
         upload = await receive_upload(request, directory=upload_dir, max_bytes=IMPORT_MAX_BYTES)
         try:

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from edge.events import Segment
+from edge.core.events import Segment
 from edge.store import Meeting
 
 LANGUAGE_PATTERN = r"^([a-z]{2,3}|auto)$"

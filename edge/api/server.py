@@ -12,7 +12,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from edge.errors import UserError
+from edge.core.errors import UserError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

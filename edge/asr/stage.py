@@ -18,8 +18,8 @@ from typing import Protocol
 import numpy as np
 
 from edge.asr.streaming import PartialTracker
-from edge.events import SAMPLE_RATE, AsrSegment, Utterance
-from edge.queues import DropOldestQueue, Empty, QueueClosed
+from edge.core.events import SAMPLE_RATE, AsrSegment, Utterance
+from edge.core.queues import DropOldestQueue, Empty, QueueClosed
 
 __all__ = ["AsrStage", "AsrStats", "Transcriber"]
 

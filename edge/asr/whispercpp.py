@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from edge.errors import ConfigError, ModelError
-from edge.events import AsrSegment, samples_to_ms
+from edge.core.errors import ConfigError, ModelError
+from edge.core.events import AsrSegment, samples_to_ms
 
 __all__ = ["WhisperCppModel", "clamp_times", "decode_segment_texts", "raw_transcribe_seconds", "verify_whisper_model"]
 
@@ -294,7 +294,7 @@ import sys
 import numpy as np
 from pathlib import Path
 from edge.asr.whispercpp import WhisperCppModel
-from edge.errors import ModelError
+from edge.core.errors import ModelError
 try:
     model = WhisperCppModel(Path(sys.argv[1]), threads=2, language="en", max_tokens=4, temperature_inc=0.0)
 except ModelError as exc:

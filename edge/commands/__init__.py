@@ -1,1 +1,1 @@
-"""One module per `edge` subcommand (see edge.cli)."""
+"""One module per `edge` subcommand (see edge.commands.cli)."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from edge.config import describe_fields, load_config
+from edge.core.config import describe_fields, load_config
 
 HELP = "Validate a configuration file (and EDGE_* overrides) without starting anything."
 
@@ -18,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
         for key, default, description in describe_fields():
             print(f"{key} = {default}\n    {description}")
         return 0
-    from edge.memory_budget import check_fits
+    from edge.ops.memory_budget import check_fits
 
     cfg = load_config(args.config)
     print(check_fits(cfg).format())

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.errors import UserError
-from edge.firewall import LANGUAGE_PATTERN, HallucinationFirewall
-from edge.glossary import Glossary, GlossaryCorrector, GlossaryTerm, match_key
+from edge.core.errors import UserError
+from edge.text.firewall import LANGUAGE_PATTERN, HallucinationFirewall
+from edge.text.glossary import Glossary, GlossaryCorrector, GlossaryTerm, match_key
 
 HELP = "Evaluate glossary correction (term recall, false rewrites, time) or the hallucination firewall."
 

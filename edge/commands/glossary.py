@@ -7,9 +7,9 @@ import os
 import sys
 from pathlib import Path
 
-from edge.config import load_config
-from edge.errors import UserError
-from edge.glossary import ALIAS_SEPARATOR, CSV_HEADER, Glossary
+from edge.core.config import load_config
+from edge.core.errors import UserError
+from edge.text.glossary import ALIAS_SEPARATOR, CSV_HEADER, Glossary
 
 HELP = "List, import or export the glossary in the box's database (CSV: term,aliases,note; aliases split by |)."
 

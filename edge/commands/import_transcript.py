@@ -5,8 +5,8 @@ import os
 import sys
 from pathlib import Path
 
-from edge.config import load_config
-from edge.errors import UserError
+from edge.core.config import load_config
+from edge.core.errors import UserError
 
 HELP = "Create a meeting from a transcript file (WebVTT, SRT or an edge JSON export) and print its id."
 
@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from edge.store import Store
-    from edge.transcript_import import import_transcript
+    from edge.transcripts.importing import import_transcript
 
     try:
         data = args.file.read_bytes()

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from edge.config import load_config
-from edge.errors import UserError
+from edge.core.config import load_config
+from edge.core.errors import UserError
 
 HELP = "Write the minutes of a stored meeting with the local LLM and print them as Markdown (or JSON)."
 
@@ -35,9 +35,9 @@ def _progress_printer() -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge.llm import LlmEngine
-    from edge.minutes import STATUS_FAILED, all_segments, generate_minutes
-    from edge.minutes_markdown import render_minutes_markdown
+    from edge.llm.engine import LlmEngine
+    from edge.minutes.generate import STATUS_FAILED, all_segments, generate_minutes
+    from edge.minutes.markdown import render_minutes_markdown
     from edge.store import Store
 
     cfg = load_config(args.config)

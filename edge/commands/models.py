@@ -11,8 +11,8 @@ import os
 import sys
 from pathlib import Path
 
-from edge.errors import ModelError, UserError
-from edge.model_manifest import Manifest, ManifestModel, load_manifest
+from edge.core.errors import ModelError, UserError
+from edge.ops.model_manifest import Manifest, ManifestModel, load_manifest
 
 HELP = "List, download (verified, resumable) and check the model files; show the memory budget."
 
@@ -106,11 +106,11 @@ def _list(manifest: Manifest, dest: Path) -> int:
 
 
 def _fetch(manifest: Manifest, dest: Path, args: argparse.Namespace) -> int:
-    from edge.model_fetch import fetch_model
+    from edge.ops.model_fetch import fetch_model
 
     names = list(args.names)
     if args.defaults:
-        from edge.device_profiles import resolve_profile
+        from edge.ops.device_profiles import resolve_profile
 
         profile = resolve_profile(args.profile)
         names += [profile.default_asr, profile.default_llm, "silero-vad", "silero-vad-ggml"]
@@ -129,7 +129,7 @@ def _fetch(manifest: Manifest, dest: Path, args: argparse.Namespace) -> int:
 
 
 def _verify(manifest: Manifest, dest: Path, names: list[str]) -> int:
-    from edge.model_fetch import check_file
+    from edge.ops.model_fetch import check_file
 
     if names:
         models = [manifest.get(name) for name in names]
@@ -159,9 +159,9 @@ def _verify(manifest: Manifest, dest: Path, names: list[str]) -> int:
 
 
 def _budget(manifest: Manifest, args: argparse.Namespace) -> int:
-    from edge.config import load_config
-    from edge.device_profiles import resolve_profile
-    from edge.memory_budget import check_fits
+    from edge.core.config import load_config
+    from edge.ops.device_profiles import resolve_profile
+    from edge.ops.memory_budget import check_fits
 
     cfg = load_config(args.config)
     profile = resolve_profile(args.profile or cfg.device.profile)
@@ -171,12 +171,12 @@ def _budget(manifest: Manifest, args: argparse.Namespace) -> int:
 
 
 def _engines(manifest: Manifest, dest: Path) -> int:
-    from edge.tensorrt_engine import tensorrt_usable
+    from edge.ops.tensorrt_engine import tensorrt_usable
 
     if not tensorrt_usable():
         print("TensorRT is not available on this machine (it is used on a Jetson only); the VAD uses onnxruntime")
         return 0
-    from edge.vad_tensorrt import build_silero_engine
+    from edge.audio.vad_tensorrt import build_silero_engine
 
     built = 0
     for model in manifest:

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 from typing import BinaryIO
 
-from edge.errors import UserError
-from edge.glossary import Glossary
-from edge.postprocess import TextPostprocessor
+from edge.core.errors import UserError
+from edge.text.glossary import Glossary
+from edge.text.postprocess import TextPostprocessor
 
 HELP = "Filter Whisper hallucinations and apply the glossary to UTF-8 lines on stdin; JSON lines out."
 

@@ -9,7 +9,7 @@ import threading
 from contextlib import ExitStack
 from pathlib import Path
 
-from edge.config import Config, load_config
+from edge.core.config import Config, load_config
 
 # A stage that shows no progress for this long is hung: the systemd watchdog pings stop and the box is
 # restarted. Well above the longest decode (a 30 s utterance with a large model on an Orin Nano).
@@ -32,8 +32,8 @@ def _serving(cfg: Config) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from edge.app import Box
-    from edge.notify import Notifier
-    from edge.watchdog import PipelineWatchdog
+    from edge.ops.notify import Notifier
+    from edge.ops.watchdog import PipelineWatchdog
 
     cfg = load_config(args.config)
     notifier = Notifier.from_environment()
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         cleanup.callback(box.close)
         cleanup.callback(notifier.stopping)
         if cfg.mqtt.enabled:
-            from edge.mqtt import MqttPublisher
+            from edge.publish.mqtt import MqttPublisher
 
             mqtt = MqttPublisher(cfg.mqtt, cfg.device, box.store, box.live, box)
             mqtt.start()

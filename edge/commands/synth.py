@@ -3,7 +3,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from edge.errors import UserError
+from edge.core.errors import UserError
 
 HELP = "Generate test and benchmark material (random-weight models of real shapes)."
 
@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge.synth.whisper_model import default_stub_path, verify_whisper_model, write_random_whisper_model
+    from edge.ops.synth.whisper_model import default_stub_path, verify_whisper_model, write_random_whisper_model
 
     stub = args.stub or default_stub_path()
     out = write_random_whisper_model(stub, args.out, shape=args.shape, seed=args.seed)

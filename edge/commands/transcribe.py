@@ -5,8 +5,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from edge.config import load_config
-from edge.transcript_formats import FORMATS, render
+from edge.core.config import load_config
+from edge.transcripts.formats import FORMATS, render
 
 HELP = "Transcribe an audio file with the box's own pipeline (VAD, whisper.cpp, firewall) and print it."
 
@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from edge.app import Box
-    from edge.audio_file import audio_duration
+    from edge.audio.files import audio_duration
 
     duration_s = audio_duration(args.file)
     cfg = load_config(args.config)

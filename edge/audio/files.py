@@ -1,0 +1,213 @@
+"""Audio files in, float32 mono 16 kHz out.
+
+WAV/FLAC/OGG and friends are read with soundfile (libsndfile); other containers (MP3 where
+libsndfile lacks it, M4A, Opus in WebM, ...) go through an `ffmpeg` subprocess. Reading is
+streamed block by block with soxr's stream resampler, so a two-hour recording is never held
+in memory twice. Every problem becomes one `AudioInputError` line naming the file and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from edge.core.errors import AudioInputError
+from edge.core.events import SAMPLE_RATE
+
+# Formats libsndfile owns: when it cannot read one of these, the file is broken, and handing it
+# to ffmpeg's lenient probing could "decode" garbage into noise instead of reporting it.
+SOUNDFILE_ONLY_SUFFIXES = frozenset(
+    {".wav", ".wave", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".aifc", ".au", ".snd", ".caf", ".w64", ".rf64"}
+)
+READ_FRAMES = 16_384
+FFMPEG_READ_BYTES = 4 * 16_384
+FIX_HINT = "pass a WAV/FLAC/MP3/OGG recording, or re-encode it with `ffmpeg -i IN -ac 1 -ar 16000 OUT.wav`"
+
+
+@dataclass(frozen=True)
+class AudioFileInfo:
+    path: Path
+    reader: str  # "soundfile" or "ffmpeg"
+    sample_rate: int | None
+    channels: int | None
+    frames: int | None  # None when only decoding can tell (ffmpeg)
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.frames is None or not self.sample_rate:
+            return None
+        return self.frames / self.sample_rate
+
+
+def _reason(text: str) -> str:
+    """The last non-empty line of a library's message, without the file name it repeats."""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    line = lines[-1] if lines else "unknown error"
+    return re.sub(r"^(Error opening '.*?': |\S+: )", "", line).rstrip(".")
+
+
+def probe_audio(path: Path) -> AudioFileInfo:
+    """Check that `path` is a readable, non-empty audio file; raise AudioInputError otherwise."""
+    path = Path(path)
+    if not path.exists():
+        raise AudioInputError(f"audio file {path} does not exist; check the path")
+    if not path.is_file():
+        raise AudioInputError(f"audio path {path} is not a file; pass a WAV/FLAC/MP3/OGG file")
+    if path.stat().st_size == 0:
+        raise AudioInputError(f"audio file {path} is empty (0 bytes); record or copy it again")
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        if path.suffix.lower() in SOUNDFILE_ONLY_SUFFIXES:
+            raise AudioInputError(
+                f"audio file {path} is corrupt or not audio ({_reason(str(exc))}); {FIX_HINT}"
+            ) from None
+        if shutil.which("ffmpeg") is None:
+            raise AudioInputError(
+                f"audio file {path} cannot be read ({_reason(str(exc))}) and ffmpeg is not installed; "
+                f"install ffmpeg or convert it to WAV"
+            ) from None
+        return AudioFileInfo(path, "ffmpeg", None, None, None)
+    if info.frames <= 0 or info.samplerate <= 0 or info.channels <= 0:
+        raise AudioInputError(f"audio file {path} holds no samples; record or copy it again")
+    return AudioFileInfo(path, "soundfile", int(info.samplerate), int(info.channels), int(info.frames))
+
+
+def _mono(block: np.ndarray) -> np.ndarray:
+    if block.ndim == 2:
+        block = block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
+    return np.ascontiguousarray(block, dtype=np.float32)
+
+
+def _soundfile_blocks(info: AudioFileInfo) -> Iterator[np.ndarray]:
+    """Mono blocks at the file's rate."""
+    try:
+        with sf.SoundFile(str(info.path)) as handle:
+            while True:
+                block = handle.read(READ_FRAMES, dtype="float32", always_2d=True)
+                if len(block) == 0:
+                    return
+                yield _mono(block)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise AudioInputError(f"audio file {info.path} is corrupt ({_reason(str(exc))}); {FIX_HINT}") from None
+
+
+def _ffmpeg_blocks(info: AudioFileInfo) -> Iterator[np.ndarray]:
+    """Mono 16 kHz blocks decoded and resampled by ffmpeg itself."""
+    command = [
+        "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(info.path),
+        "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "f32le", "pipe:1",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    try:
+        pending = b""
+        while True:
+            data = process.stdout.read(FFMPEG_READ_BYTES)
+            if not data:
+                break
+            data = pending + data
+            usable = len(data) - len(data) % 4
+            pending = data[usable:]
+            if usable:
+                yield np.frombuffer(data[:usable], dtype="<f4").astype(np.float32)
+        stderr = process.stderr.read().decode("utf-8", "replace")
+        if process.wait() != 0:
+            raise AudioInputError(
+                f"audio file {info.path} is corrupt or not audio (ffmpeg: {_reason(stderr)}); {FIX_HINT}"
+            )
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        process.stdout.close()
+        process.stderr.close()
+
+
+def _resampled(blocks: Iterator[np.ndarray], rate: int) -> Iterator[np.ndarray]:
+    if rate == SAMPLE_RATE:
+        yield from blocks
+        return
+    stream = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+    for block in blocks:
+        out = stream.resample_chunk(block)
+        if len(out):
+            yield out
+    tail = stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+    if len(tail):
+        yield tail
+
+
+def _mono_16k(info: AudioFileInfo) -> Iterator[np.ndarray]:
+    if info.reader == "ffmpeg":
+        return _ffmpeg_blocks(info)
+    assert info.sample_rate is not None
+    return _resampled(_soundfile_blocks(info), info.sample_rate)
+
+
+def _rebatch(blocks: Iterator[np.ndarray], block_samples: int, path: Path) -> Iterator[np.ndarray]:
+    pending: list[np.ndarray] = []
+    pending_len = 0
+    total = 0
+    for block in blocks:
+        pending.append(block)
+        pending_len += len(block)
+        if pending_len < block_samples:
+            continue
+        joined = np.concatenate(pending)
+        cut = len(joined) - len(joined) % block_samples
+        for start in range(0, cut, block_samples):
+            yield np.clip(joined[start : start + block_samples], -1.0, 1.0)
+        total += cut
+        pending = [joined[cut:]] if cut < len(joined) else []
+        pending_len = len(joined) - cut
+    if pending_len:
+        total += pending_len
+        yield np.clip(np.concatenate(pending), -1.0, 1.0)
+    if total == 0:
+        raise AudioInputError(f"audio file {path} holds no samples; record or copy it again")
+
+
+def iter_audio_blocks(path: Path, block_samples: int) -> Iterator[np.ndarray]:
+    """Stream `path` as float32 mono 16 kHz blocks of `block_samples` (the last may be shorter).
+
+    The file is checked before this returns, so a missing or unreadable file fails here and not
+    at the first `next()`; corruption found later while decoding raises from the iterator.
+    """
+    if block_samples < 1:
+        raise ValueError("block_samples must be at least 1")
+    info = probe_audio(Path(path))
+    return _rebatch(_mono_16k(info), block_samples, info.path)
+
+
+def decode_audio(path: Path) -> np.ndarray:
+    """The whole file as float32 mono 16 kHz in [-1, 1]."""
+    blocks = list(iter_audio_blocks(path, 30 * SAMPLE_RATE))
+    return np.concatenate(blocks).astype(np.float32, copy=False)
+
+
+def audio_duration(path: Path) -> float:
+    """Length of the file in seconds (checked like `probe_audio`); decodes only when nothing else can tell."""
+    info = probe_audio(Path(path))
+    if info.duration_s is not None:
+        return info.duration_s
+    if shutil.which("ffprobe") is not None:
+        result = subprocess.run(
+            ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(info.path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        try:
+            return float(result.stdout.strip())
+        except ValueError:
+            pass
+    return sum(len(block) for block in iter_audio_blocks(info.path, 30 * SAMPLE_RATE)) / SAMPLE_RATE

@@ -1,0 +1,116 @@
+"""One meeting's capture side: source -> bounded queue -> VAD thread, which archives the audio before
+anything else and hands utterances to the box's ASR stage."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from edge.audio.capture import capture_queue
+from edge.core.config import Config
+from edge.core.events import AudioFrame, CaptureGap, Utterance
+from edge.core.queues import DropOldestQueue, Empty, QueueClosed
+from edge.store import Meeting, Store
+
+log = logging.getLogger(__name__)
+
+
+class Recording:
+    def __init__(
+        self, cfg: Config, meeting: Meeting, *, submit: Callable[[Utterance, bool], None], store: Store
+    ) -> None:
+        self.cfg = cfg
+        self.meeting = meeting
+        self._submit = submit
+        # A file replayed faster than real time waits for ASR instead of losing utterances.
+        self.lossless = cfg.audio.source.startswith("file:") and not cfg.audio.realtime
+        self._store = store
+        self.frames: DropOldestQueue[AudioFrame | CaptureGap] = capture_queue(cfg.audio)
+        self._capture = None
+        self._vad_thread: threading.Thread | None = None
+        self._archive = None
+        self._vad = None
+        self._source_done = threading.Event()
+        self.audio_ms = 0
+        self.gaps = 0
+        self.last_progress = time.monotonic()
+
+    def start(self) -> None:
+        from edge.audio.archive import MeetingAudioArchive
+        from edge.audio.capture import CaptureThread, open_source
+        from edge.audio.vad import VadStage, load_vad_model
+
+        vad = self._vad = VadStage(
+            load_vad_model(self.cfg.vad), self.cfg.vad, update_ms=self.cfg.asr.partial_interval_ms
+        )
+        if self.cfg.audio.archive:
+            self._archive = MeetingAudioArchive(self.cfg.audio_dir, self.meeting.id)
+            self._store.set_audio_path(self.meeting.id, str(self._archive.path))
+        source = open_source(self.cfg.audio)
+        self._capture = CaptureThread(source, self.frames)
+        self._vad_thread = threading.Thread(target=self._vad_loop, args=(vad,), name="vad", daemon=True)
+        self._vad_thread.start()
+        self._capture.start()
+
+    def _vad_loop(self, vad) -> None:
+        while True:
+            self.last_progress = time.monotonic()
+            try:
+                item = self.frames.get(timeout=0.5)
+            except Empty:
+                if self._capture is not None and not self._capture.is_alive():
+                    self._source_done.set()
+                continue
+            except QueueClosed:
+                break
+            if self._archive is not None:
+                self._archive.write(item)
+            if isinstance(item, CaptureGap):
+                self.gaps += 1
+                self._store.add_gap(self.meeting.id, item.start_ms, item.duration_ms, item.reason)
+            else:
+                self.audio_ms = item.end_ms
+            self._hand_over(vad.feed(item))
+        self._hand_over(vad.flush())
+        self._source_done.set()
+
+    def _hand_over(self, utterances: list[Utterance]) -> None:
+        for utterance in utterances:
+            self._submit(dataclasses.replace(utterance, meeting_id=self.meeting.id), self.lossless)
+
+    @property
+    def in_speech(self) -> bool:
+        return self._vad is not None and self._vad.segmenter.in_speech
+
+    @property
+    def source_done(self) -> bool:
+        return self._source_done.is_set()
+
+    def wait_source_done(self, timeout: float | None = None) -> bool:
+        return self._source_done.wait(timeout)
+
+    def stop(self) -> None:
+        """Stop capturing; every utterance heard so far is handed to ASR before this returns."""
+        if self._capture is not None:
+            self._capture.stop()
+        self.frames.close()
+        if self._vad_thread is not None:
+            self._vad_thread.join()
+        if self._archive is not None:
+            self._archive.close()
+
+    def stats(self) -> dict:
+        capture = self._capture.stats if self._capture is not None else None
+        return {
+            "queues": {"frames": len(self.frames)},
+            "drops": {
+                "frames": self.frames.dropped,
+                **({"capture_overflows": capture.overflows, "capture_queue": capture.queue_drops}
+                   if capture is not None else {}),
+            },
+            "gaps": self.gaps,
+            "audio_s": round(self.audio_ms / 1000, 1),
+        }

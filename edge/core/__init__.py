@@ -1,0 +1,2 @@
+"""The shared kernel: configuration, errors, typed events and their wire payloads, bounded queues and
+the in-process live bus. Every other package may import it; it imports nothing else from `edge`."""

@@ -1,0 +1,117 @@
+"""The LLM's place in the box: one worker thread runs LLM jobs (segment correction, minutes) one at a
+time, off the live path. The model is loaded on the first job and kept. A job marked `when_quiet` waits
+until the box says it is quiet (speech paused, ASR caught up; or, on a small device, no meeting
+recording), so live transcription latency is never traded for correction."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from edge.core.config import LlmConfig
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[object], None]  # receives the loaded edge.llm.engine.LlmEngine
+HEARTBEAT_S = 1.0
+
+
+@dataclass
+class LlmWorkerStats:
+    jobs_done: int = 0
+    jobs_failed: int = 0
+    waiting: int = 0
+
+
+class LlmWorker:
+    def __init__(
+        self, cfg: LlmConfig, *, quiet: Callable[[], bool], engine_factory: Callable[[], object] | None = None
+    ) -> None:
+        self.cfg = cfg
+        self._quiet = quiet
+        self._engine_factory = engine_factory or self._load_engine
+        self._engine: object | None = None
+        self._jobs: OrderedDict[str, tuple[Job, bool]] = OrderedDict()
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self.stats = LlmWorkerStats()
+        self.last_progress = time.monotonic()
+        self.current: str | None = None
+
+    def _load_engine(self) -> object:
+        from edge.llm.engine import LlmEngine
+
+        assert self.cfg.model_path is not None
+        return LlmEngine(
+            self.cfg.model_path.resolve(),
+            n_ctx=self.cfg.n_ctx,
+            n_gpu_layers=self.cfg.n_gpu_layers,
+            threads=self.cfg.threads,
+            seed=self.cfg.seed,
+        )
+
+    def submit(self, key: str, job: Job, *, when_quiet: bool = True) -> None:
+        """Queue a job; a job with the same key already waiting is not queued twice."""
+        with self._cond:
+            if self._stopping or key in self._jobs:
+                return
+            self._jobs[key] = (job, when_quiet)
+            self.stats.waiting = len(self._jobs)
+            self._cond.notify()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="llm", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop after the job in progress; jobs still waiting are dropped (their work stays pending in
+        the store and is picked up again at the next start)."""
+        with self._cond:
+            self._stopping = True
+            self._jobs.clear()
+            self._cond.notify_all()
+        engine = self._engine
+        if engine is not None:
+            engine.cancel()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if engine is not None:
+            engine.close()
+
+    def idle(self) -> bool:
+        with self._cond:
+            return not self._jobs and self.current is None
+
+    def _next(self) -> tuple[str, Job] | None:
+        with self._cond:
+            while True:
+                self.last_progress = time.monotonic()
+                if self._stopping:
+                    return None
+                ready = next((k for k, (_, quiet_only) in self._jobs.items() if not quiet_only or self._quiet()), None)
+                if ready is not None:
+                    job, _ = self._jobs.pop(ready)
+                    self.stats.waiting = len(self._jobs)
+                    self.current = ready
+                    return ready, job
+                self._cond.wait(HEARTBEAT_S)
+
+    def _run(self) -> None:
+        while (item := self._next()) is not None:
+            key, job = item
+            try:
+                if self._engine is None:
+                    self._engine = self._engine_factory()
+                job(self._engine)
+                self.stats.jobs_done += 1
+            except Exception:
+                self.stats.jobs_failed += 1
+                log.exception("LLM job %s failed", key)
+            finally:
+                self.current = None
+                self.last_progress = time.monotonic()

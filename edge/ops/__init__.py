@@ -1,0 +1,4 @@
+"""Building, provisioning and measuring the box: native CUDA builds, TensorRT engines, device profiles
+and memory budget, the model manifest and fetch, the systemd watchdog and notify, and the benchmark.
+`ops.synth` holds dev-only generators (random-weight models, synthetic meetings), never used by the
+product at run time. May import `edge.core`; `bench` may import anything."""

@@ -1,0 +1,65 @@
+"""Text post-processing of a committed segment: the hallucination firewall, then layer b of the
+glossary correction. The pipeline holds one `TextPostprocessor` per meeting (it keeps the previous
+kept segments as context for the firewall's repeat check)."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import deque
+from dataclasses import dataclass
+
+from edge.text.firewall import HallucinationFirewall
+from edge.text.glossary import Glossary, GlossaryCorrector
+
+
+@dataclass(frozen=True)
+class ProcessedText:
+    """What post-processing made of one segment. A dropped segment keeps its text unchanged.
+    `corrections` are layer b's records as stored in `Segment.corrections` (JSON-ready dicts, see
+    `Correction.to_dict`); their offsets refer to the NFC form of the input."""
+
+    text: str
+    dropped: bool
+    reason: str | None = None
+    corrections: tuple[dict, ...] = ()
+
+    def to_json_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "dropped": self.dropped,
+            "reason": self.reason,
+            "corrections": list(self.corrections),
+        }
+
+
+class TextPostprocessor:
+    """Firewall + glossary corrector for one stream of segments (one meeting); not thread-safe."""
+
+    def __init__(
+        self, language: str, glossary: Glossary | None = None, *, prompt: str = "", context: int = 3
+    ) -> None:
+        self.language = language
+        self.firewall = HallucinationFirewall(language, prompt=prompt)
+        self._corrector = GlossaryCorrector(glossary) if glossary else None
+        self._previous: deque[str] = deque(maxlen=max(1, context))
+
+    def set_glossary(self, glossary: Glossary | None) -> None:
+        """Use a changed glossary from the next segment on (an accepted suggestion, an edit)."""
+        self._corrector = GlossaryCorrector(glossary) if glossary else None
+
+    def reset(self) -> None:
+        """Forget the previous segments (a new meeting starts)."""
+        self._previous.clear()
+
+    def process(self, text: str, *, duration_ms: int | None = None) -> ProcessedText:
+        normalized = unicodedata.normalize("NFC", text)
+        verdict = self.firewall.check(normalized, duration_ms=duration_ms, previous=tuple(self._previous))
+        if verdict.dropped:
+            return ProcessedText(text, True, verdict.reason)
+        self._previous.append(normalized)
+        if self._corrector is None:
+            return ProcessedText(normalized, False)
+        corrected, corrections = self._corrector.correct(normalized)
+        return ProcessedText(
+            corrected, False, None, tuple(correction.to_dict() for correction in corrections)
+        )
