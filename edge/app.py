@@ -16,14 +16,14 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from edge.audio.recording import Recording
 from edge.core.config import Config
-from edge.pipeline.control import BoxBusy, MeetingAlreadyRunning, NoMeetingRunning
 from edge.core.errors import ModelError, UserError
 from edge.core.events import AsrSegment, FilteredSegment, Utterance
 from edge.core.live import LiveBus
-from edge.llm.worker import LlmWorker
 from edge.core.queues import DropOldestQueue, QueueClosed
-from edge.audio.recording import Recording
+from edge.llm.worker import LlmWorker
+from edge.pipeline.control import BoxBusy, MeetingAlreadyRunning, NoMeetingRunning
 from edge.store import Meeting, Store
 
 log = logging.getLogger(__name__)

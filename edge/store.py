@@ -20,8 +20,8 @@ from pathlib import Path
 
 from edge.core.errors import UserError
 from edge.core.events import FilteredSegment, Segment
-from edge.text.glossary import Glossary, GlossaryError, GlossaryTerm, match_key
 from edge.minutes.schema import MinutesInvalid, MinutesNotFound, MinutesRecord, validate_minutes
+from edge.text.glossary import Glossary, GlossaryError, GlossaryTerm, match_key
 
 # Append only: a released migration is never edited, a change is a new entry.
 MIGRATIONS: tuple[str, ...] = (

@@ -20,11 +20,11 @@ from typing import Any
 from edge.api.app import create_app
 from edge.api.server import ApiServer
 from edge.core.config import ApiConfig, MinutesConfig
-from edge.pipeline.control import MeetingAlreadyRunning, NoMeetingRunning
 from edge.core.errors import UserError
 from edge.core.events import Segment
 from edge.core.live import LiveBus
 from edge.llm.engine import LlmResult
+from edge.pipeline.control import MeetingAlreadyRunning, NoMeetingRunning
 from edge.store import Meeting, Store, new_meeting_id
 
 MinutesReply = Mapping[str, Any] | str | Callable[[list[int], list[str]], Mapping[str, Any] | str]

@@ -16,8 +16,8 @@ from edge.app import Box
 from edge.core.config import Config
 from edge.core.errors import UserError
 from edge.core.live import LiveEvent
-from edge.minutes.schema import validate_minutes
 from edge.core.queues import DropOldestQueue
+from edge.minutes.schema import validate_minutes
 from edge.transcripts.importing import import_transcript
 
 PROGRESS_KEYS = {"meeting_id", "stage", "done", "total", "partial", "attempt"}

@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from edge.audio.files import decode_audio
 from edge.audio.capture import (
     CaptureThread,
     FileSource,
@@ -27,6 +26,7 @@ from edge.audio.capture import (
     list_input_devices,
     open_source,
 )
+from edge.audio.files import decode_audio
 from edge.core.config import AudioConfig
 from edge.core.errors import AudioInputError
 from edge.core.events import AudioFrame, CaptureGap

@@ -24,8 +24,8 @@ from edge.llm.correction import (
     weighted_length,
     word_coverage,
 )
-from edge.text.han import added_han, contains_han, contains_hangul, han_characters, hangul_syllables, is_korean
 from edge.llm.engine import ContextOverflow, LlmEngine, LlmResult
+from edge.text.han import added_han, contains_han, contains_hangul, han_characters, hangul_syllables, is_korean
 
 TERMS = ["Kubernetes", "GitHub", "Jira"]
 

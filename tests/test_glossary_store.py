@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from edge.core.errors import UserError
-from edge.text.glossary import Glossary, GlossaryCorrector, GlossaryError, GlossaryTerm
 from edge.store import MAX_ALIASES, MAX_TERM_CHARS, Store, SuggestionDecided, SuggestionNotFound
+from edge.text.glossary import Glossary, GlossaryCorrector, GlossaryError, GlossaryTerm
 
 
 @pytest.fixture

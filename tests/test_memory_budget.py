@@ -12,8 +12,8 @@ import pytest
 
 from edge.commands import models as models_command
 from edge.core.config import Config
-from edge.ops.device_profiles import GIB, MIB, PROFILES, detect_profile, parse_l4t_release, resolve_profile
 from edge.core.errors import ConfigError
+from edge.ops.device_profiles import GIB, MIB, PROFILES, detect_profile, parse_l4t_release, resolve_profile
 from edge.ops.memory_budget import (
     WHISPER_ARCHS,
     check_fits,

@@ -15,7 +15,6 @@ from synth_korean_meeting import ATTENDEES, small_meeting_fields
 
 from edge.core.config import MinutesConfig
 from edge.core.events import Segment
-from edge.text.glossary import Glossary, GlossaryTerm
 from edge.llm.engine import ContextOverflow, LlmEngine, LlmResult
 from edge.minutes.generate import (
     STAGE_FINAL,
@@ -34,6 +33,7 @@ from edge.minutes.generate import (
 )
 from edge.minutes.schema import ChunkNotes, MinutesContent, MinutesInvalid, MinutesNotFound, validate_minutes
 from edge.store import MeetingNotFound, Store
+from edge.text.glossary import Glossary, GlossaryTerm
 
 LINE_SEQ = re.compile(r"^\[#(\d+)\]", re.M)
 SMALL = [

@@ -11,9 +11,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from edge.audio.vad_tensorrt import CHUNK, SileroTensorRt, engine_available, prepare_silero_onnx
 from edge.core.errors import ModelError
 from edge.ops.tensorrt_engine import TensorInfo, TrtApi, engine_path, file_sha256, tensorrt_usable
-from edge.audio.vad_tensorrt import CHUNK, SileroTensorRt, engine_available, prepare_silero_onnx
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -22,8 +22,8 @@ def test_importing_the_tensorrt_modules_and_asking_does_not_import_tensorrt(fixt
     model = fixture_file("models/silero_vad_v6.2.onnx")
     script = (
         "import sys; from pathlib import Path\n"
-        "from edge.ops import tensorrt_engine
-from edge.audio import vad_tensorrt\n"
+        "from edge.ops import tensorrt_engine\n"
+        "from edge.audio import vad_tensorrt\n"
         f"assert vad_tensorrt.engine_available(Path({str(model)!r})) is False\n"
         "assert tensorrt_engine.installed_version() is None\n"
         "assert 'tensorrt' not in sys.modules, 'tensorrt was imported'\n"

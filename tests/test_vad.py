@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from edge.audio.files import decode_audio
+from edge.audio.vad import SpeechSegmenter, VadStage, detect_speech, load_vad_model
+from edge.audio.vad_onnx import SileroOnnx
 from edge.core.config import VadConfig
 from edge.core.errors import ModelError
 from edge.core.events import AudioFrame, CaptureGap, Utterance
-from edge.audio.vad import SpeechSegmenter, VadStage, detect_speech, load_vad_model
-from edge.audio.vad_onnx import SileroOnnx
 
 CHUNK = 512
 V6 = "models/silero_vad_v6.2.onnx"
@@ -330,7 +330,10 @@ def test_auto_backend_uses_onnxruntime_without_tensorrt(fixture_file):
 # -- `edge vad` ------------------------------------------------------------------------------
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CLI = "import sys; from edge.commands import cli; cli.COMMANDS = {'vad': cli.COMMANDS['vad']}; sys.exit(cli.main(sys.argv[1:]))"
+CLI = (
+    "import sys; from edge.commands import cli; "
+    "cli.COMMANDS = {'vad': cli.COMMANDS['vad']}; sys.exit(cli.main(sys.argv[1:]))"
+)
 
 
 def edge_vad(*args: str) -> subprocess.CompletedProcess:

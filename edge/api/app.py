@@ -22,8 +22,8 @@ from edge.api import routes_glossary, routes_live, routes_meetings, routes_minut
 from edge.api.auth import BearerAuth, LiveTickets
 from edge.api.limits import MIB, BodySizeLimit
 from edge.core.config import ApiConfig
-from edge.pipeline.control import BoxBusy, BoxControl, MeetingAlreadyRunning, NoMeetingRunning
 from edge.core.errors import UserError
+from edge.pipeline.control import BoxBusy, BoxControl, MeetingAlreadyRunning, NoMeetingRunning
 from edge.store import MeetingNotFound
 
 log = logging.getLogger(__name__)

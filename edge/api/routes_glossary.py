@@ -19,11 +19,9 @@ from starlette.concurrency import run_in_threadpool
 from edge.api.auth import BearerAuth
 from edge.api.limits import MIB, receive_upload
 from edge.api.schemas import MAX_SEQ, UNAUTHORIZED, ErrorOut, multipart_file_body
-from edge.pipeline.control import BoxControl
 from edge.core.errors import UserError
 from edge.core.events import Segment
-from edge.text.glossary import CSV_HEADER, Glossary, GlossaryError, GlossaryTerm
-from edge.text.glossary_suggestions import suggest_from_edit
+from edge.pipeline.control import BoxControl
 from edge.store import (
     MAX_ALIASES,
     MAX_NOTE_CHARS,
@@ -34,6 +32,8 @@ from edge.store import (
     Store,
     SuggestionDecided,
 )
+from edge.text.glossary import CSV_HEADER, Glossary, GlossaryError, GlossaryTerm
+from edge.text.glossary_suggestions import suggest_from_edit
 
 log = logging.getLogger(__name__)
 

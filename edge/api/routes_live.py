@@ -18,8 +18,8 @@ from fastapi.responses import StreamingResponse
 
 from edge.api.auth import BearerAuth, BearerCredentials, LiveTickets, unauthorized
 from edge.api.schemas import UNAUTHORIZED, ErrorOut, TicketOut
-from edge.pipeline.control import BoxControl
 from edge.core.queues import Empty, QueueClosed
+from edge.pipeline.control import BoxControl
 
 POLL_INTERVAL_S = 0.05
 KEEPALIVE_INTERVAL_S = 15.0

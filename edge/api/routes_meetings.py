@@ -21,8 +21,8 @@ from edge.api.schemas import (
     SegmentPage,
     StartMeetingIn,
 )
-from edge.pipeline.control import BoxControl
 from edge.core.events import Segment
+from edge.pipeline.control import BoxControl
 from edge.store import Store
 from edge.transcripts.formats import render
 

@@ -19,10 +19,10 @@ from starlette.concurrency import run_in_threadpool
 from edge.api.auth import BearerAuth
 from edge.api.routes_meetings import BAD_BODY, all_segments
 from edge.api.schemas import UNAUTHORIZED, ErrorOut
-from edge.pipeline.control import BoxControl
 from edge.core.errors import UserError
 from edge.minutes.markdown import render_minutes_markdown
 from edge.minutes.schema import Minutes, MinutesInvalid, MinutesNotFound, MinutesRecord
+from edge.pipeline.control import BoxControl
 from edge.store import MeetingNotFound, Store
 
 MAX_ATTENDEES = 100

@@ -25,8 +25,8 @@ from edge.api.schemas import (
     SubmittedOut,
     multipart_file_body,
 )
-from edge.pipeline.control import BoxControl
 from edge.core.errors import UserError
+from edge.pipeline.control import BoxControl
 
 IMPORT_MAX_BYTES = 20 * MIB
 

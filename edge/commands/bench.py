@@ -27,8 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge.ops.bench import BenchSetup, run_benchmarks
     from edge.core.errors import ModelError
+    from edge.ops.bench import BenchSetup, run_benchmarks
 
     vad_model = args.fixtures / "models" / "silero_vad_v6.2.onnx"
     for path in (vad_model, args.whisper_model):

@@ -18,9 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from edge.audio.files import iter_audio_blocks
+    from edge.audio.vad import load_vad_model, speech_segments
     from edge.core.config import load_config
     from edge.core.events import SAMPLE_RATE
-    from edge.audio.vad import load_vad_model, speech_segments
 
     cfg = load_config(args.config).vad
     if args.model is not None:

@@ -25,8 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from edge.text.han import added_han, hangul_syllables, is_korean
 from edge.llm.engine import FINISH_CANCELLED, FINISH_LENGTH, ContextOverflow, LlmEngine, parse_json_output
+from edge.text.han import added_han, hangul_syllables, is_korean
 
 # Reasons recorded when an item keeps layer b's text.
 REASON_CANCELLED = "cancelled"

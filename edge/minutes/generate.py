@@ -42,7 +42,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
-from edge.text.han import added_han, contains_hangul, han_characters, is_korean
 from edge.llm.engine import FINISH_CANCELLED, FINISH_LENGTH, ContextOverflow, LlmResult, parse_json_output
 from edge.minutes.owners import known_people, resolve_owner
 from edge.minutes.schema import (
@@ -60,12 +59,13 @@ from edge.minutes.schema import (
     first_error,
     validate_minutes,
 )
+from edge.text.han import added_han, contains_hangul, han_characters, is_korean
 
 if TYPE_CHECKING:
     from edge.core.config import MinutesConfig
     from edge.core.events import Segment
-    from edge.text.glossary import Glossary
     from edge.store import Store
+    from edge.text.glossary import Glossary
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from edge.core.config import Config
-from edge.ops.device_profiles import GIB, MIB, DeviceProfile, resolve_profile
 from edge.core.errors import ConfigError, ModelError
+from edge.ops.device_profiles import GIB, MIB, DeviceProfile, resolve_profile
 from edge.ops.model_manifest import LlmArch, Manifest, ManifestModel, load_manifest
 
 APP_BYTES = 350 * MIB

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from edge.ops.device_profiles import is_jetson
 from edge.core.errors import ModelError
+from edge.ops.device_profiles import is_jetson
 
 log = logging.getLogger(__name__)
 

@@ -29,10 +29,11 @@ from typing import Any
 
 import edge
 from edge.core.config import DeviceConfig, MqttConfig
-from edge.pipeline.control import BoxControl, MeetingAlreadyRunning, NoMeetingRunning
 from edge.core.errors import ConfigError, UserError
-from edge.publish.ha_discovery import discovery_messages
 from edge.core.live import LiveBus, LiveEvent
+from edge.core.queues import DropOldestQueue, Empty, QueueClosed
+from edge.pipeline.control import BoxControl, MeetingAlreadyRunning, NoMeetingRunning
+from edge.publish.ha_discovery import discovery_messages
 from edge.publish.topics import (
     CommandError,
     Topics,
@@ -43,7 +44,6 @@ from edge.publish.topics import (
     recording_state_payload,
     stats_payload,
 )
-from edge.core.queues import DropOldestQueue, Empty, QueueClosed
 from edge.store import OutboxMessage, Store
 
 log = logging.getLogger(__name__)
