@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import http.server
+import io
 import random
 import re
 import threading
@@ -115,12 +116,24 @@ def test_fetch_downloads_verifies_and_shows_progress(server, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert (dest / "model.bin").read_bytes() == PAYLOAD
     assert not (dest / "model.bin.part").exists()
-    assert "model.bin [" in err and "100.0%" in err, err
+    assert "model.bin:" in err and "100%" in err, err
     assert "downloaded and verified" in out
     # Already there and verified: nothing is downloaded again.
     assert _cli("--manifest", str(_manifest(tmp_path, url)), "fetch", "test-model", "--dest", str(dest)) == 0
     assert "already installed and verified" in capsys.readouterr().out
     assert behaviour.ranges == [None]
+
+
+def test_progress_in_a_log_is_a_line_per_tenth_never_a_redrawn_one(server, tmp_path):
+    url, _ = server
+    log_file = io.StringIO()  # not a terminal, like the journal under systemd
+    fetch_file(ManifestFile("model.bin", url, SHA, len(PAYLOAD)), tmp_path, progress_stream=log_file)
+    text = log_file.getvalue()
+    assert "\r" not in text and text.endswith("\n"), repr(text)
+    lines = text.splitlines()
+    assert 2 <= len(lines) <= 11, lines
+    assert all(line.startswith("model.bin:") for line in lines), lines
+    assert lines[0].startswith("model.bin:   0%") and lines[-1].startswith("model.bin: 100%"), lines
 
 
 def test_interrupted_download_is_kept_as_part_and_resumed(server, tmp_path):

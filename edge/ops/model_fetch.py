@@ -16,10 +16,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO
+
+from tqdm import tqdm
 
 from edge.core.errors import ModelError
 from edge.ops.model_manifest import ManifestFile, ManifestModel
@@ -31,65 +32,34 @@ USER_AGENT = "edge-models/1"
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 
-class ProgressBar:
-    """Download progress on stderr: a redrawn bar on a terminal, a line per 10 % otherwise (logs)."""
+class _LogLinesBar(tqdm):
+    """tqdm for a log rather than a terminal: a whole line per tenth of the file, never a redrawn one."""
 
-    def __init__(
-        self,
-        label: str,
-        total: int,
-        stream: TextIO | None = None,
-        *,
-        interactive: bool | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.label = label
-        self.total = max(total, 1)
-        self.stream = sys.stderr if stream is None else stream
-        self.interactive = self.stream.isatty() if interactive is None else interactive
-        self._clock = clock
-        self._started = clock()
-        self._start_bytes: int | None = None
-        self._last_draw = 0.0
-        self._last_step = -1
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._last_tenth = -1
+        super().__init__(*args, mininterval=0, miniters=1, leave=False, **kwargs)
 
-    def update(self, done: int) -> None:
-        if self._start_bytes is None:
-            self._start_bytes = done
-        if self.interactive:
-            now = self._clock()
-            if now - self._last_draw >= 0.1 or done >= self.total:
-                self._last_draw = now
-                self.stream.write("\r" + self._line(done))
-                self.stream.flush()
-            return
-        step = min(10, done * 10 // self.total)
-        if step != self._last_step:
-            self._last_step = step
-            self.stream.write(self._line(done) + "\n")
-            self.stream.flush()
-
-    def finish(self, done: int) -> None:
-        if self.interactive:
-            self.stream.write("\r" + self._line(done) + "\n")
-            self.stream.flush()
-        elif self._last_step != 10:
-            self.update(done)
-
-    def _line(self, done: int) -> str:
-        fraction = min(done / self.total, 1.0)
-        width = 30
-        filled = int(fraction * width)
-        elapsed = max(self._clock() - self._started, 1e-6)
-        rate = (done - (self._start_bytes or 0)) / elapsed
-        return (
-            f"{self.label} [{'#' * filled}{'.' * (width - filled)}] {fraction * 100:5.1f}% "
-            f"{_mb(done)}/{_mb(self.total)} MB {_mb(int(rate))} MB/s"
-        )
+    def display(self, msg: str | None = None, pos: int | None = None) -> bool:
+        if msg == "":
+            return False  # tqdm clearing its line on close: a log keeps its lines
+        tenth = min(10, self.n * 10 // max(self.total or 1, 1))
+        if tenth != self._last_tenth:
+            self._last_tenth = tenth
+            self.fp.write(str(self) + "\n")
+            self.fp.flush()
+        return True
 
 
-def _mb(value: int) -> str:
-    return f"{value / 1e6:.1f}"
+def progress_bar(label: str, total: int, stream: TextIO | None = None) -> tqdm:
+    """Download progress on `stream` (stderr): a redrawn bar on a terminal, a line per 10 % otherwise."""
+    stream = sys.stderr if stream is None else stream
+    bar_type = tqdm if stream.isatty() else _LogLinesBar
+    return bar_type(total=total, desc=label, file=stream, unit="B", unit_scale=True, ascii=True)
+
+
+def _show(bar: tqdm, done: int) -> None:
+    """Move the bar to `done` bytes (it can go back when a server ignores the resume range)."""
+    bar.update(done - bar.n)
 
 
 @dataclass(frozen=True)
@@ -167,23 +137,25 @@ def fetch_file(
     if final.is_file() and check_file(final, file) is None:
         return FetchResult(final, downloaded=False)
     part = final.with_name(final.name + ".part")
-    bar = ProgressBar(file.filename, file.size, progress_stream)
-    attempt = 0
-    while True:
-        try:
-            digest = _download_into(part, file, bar, timeout)
-            break
-        except _Interrupted as exc:
-            attempt += 1
-            have = part.stat().st_size if part.exists() else 0
-            if attempt > retries:
-                raise ModelError(
-                    f"{file.filename}: download interrupted after {have} of {file.size} bytes ({exc}); "
-                    f"the partial file {part} is kept: run the same command again to resume"
-                ) from None
-            log.warning("%s: %s; resuming from byte %d (attempt %d of %d)", file.filename, exc, have, attempt, retries)
-            time.sleep(backoff_seconds * 2 ** (attempt - 1))
-    bar.finish(file.size)
+    with progress_bar(file.filename, file.size, progress_stream) as bar:
+        attempt = 0
+        while True:
+            try:
+                digest = _download_into(part, file, bar, timeout)
+                break
+            except _Interrupted as exc:
+                attempt += 1
+                have = part.stat().st_size if part.exists() else 0
+                if attempt > retries:
+                    raise ModelError(
+                        f"{file.filename}: download interrupted after {have} of {file.size} bytes ({exc}); "
+                        f"the partial file {part} is kept: run the same command again to resume"
+                    ) from None
+                log.warning(
+                    "%s: %s; resuming from byte %d (attempt %d of %d)", file.filename, exc, have, attempt, retries
+                )
+                time.sleep(backoff_seconds * 2 ** (attempt - 1))
+        _show(bar, file.size)
     if file.sha256 and digest != file.sha256:
         part.unlink(missing_ok=True)
         raise ModelError(
@@ -199,7 +171,7 @@ class _Interrupted(Exception):
     """The transfer stopped early; the .part file is kept for a resume."""
 
 
-def _download_into(part: Path, file: ManifestFile, bar: ProgressBar, timeout: float) -> str:
+def _download_into(part: Path, file: ManifestFile, bar: tqdm, timeout: float) -> str:
     """Bring `part` to the full size of `file` and return its sha256."""
     digest = hashlib.sha256()
     offset = part.stat().st_size if part.exists() else 0
@@ -263,10 +235,10 @@ def _copy(
     digest: hashlib._Hash,
     offset: int,
     file: ManifestFile,
-    bar: ProgressBar,
+    bar: tqdm,
 ) -> int:
     done = offset
-    bar.update(done)
+    _show(bar, done)
     try:
         while block := response.read(CHUNK_BYTES):
             if done + len(block) > file.size:
@@ -279,7 +251,7 @@ def _copy(
             out.write(block)
             digest.update(block)
             done += len(block)
-            bar.update(done)
+            _show(bar, done)
     except (http.client.IncompleteRead, ConnectionError, TimeoutError, OSError) as exc:
         out.flush()
         raise _Interrupted(f"connection lost at byte {done}: {exc.__class__.__name__}") from None
