@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import gguf
 import pytest
 
 from edge.commands import models as models_command
@@ -138,7 +139,6 @@ def test_whisper_formulas_match_what_whisper_cpp_allocates(fixture_file):
 
 
 def test_gguf_metadata_reader_agrees_with_the_gguf_package(fixture_file):
-    gguf = pytest.importorskip("gguf")
     path = fixture_file("models/stories260K.gguf")
     reader = gguf.GGUFReader(str(path))
     arch = read_gguf_arch(path)
@@ -150,7 +150,6 @@ def test_gguf_metadata_reader_agrees_with_the_gguf_package(fixture_file):
 
 
 def test_a_gguf_outside_the_manifest_is_sized_from_its_metadata(tmp_path):
-    gguf = pytest.importorskip("gguf")
     import numpy as np
 
     path = tmp_path / "custom-qwen.gguf"
@@ -171,6 +170,20 @@ def test_a_gguf_outside_the_manifest_is_sized_from_its_metadata(tmp_path):
     llm = estimate(cfg, profile=NANO).models[1]
     assert llm.weights == path.stat().st_size
     assert llm.kv_cache == 4096 * 28 * 2 * 128 * 4
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [(b"", "cannot mmap an empty file"), (b"GGML" + bytes(60), "GGUF magic invalid"), (None, "out of bounds")],
+)
+def test_a_broken_gguf_outside_the_manifest_is_a_config_error_naming_the_key(fixture_file, tmp_path, content, reason):
+    path = tmp_path / "broken.gguf"
+    # None: a download cut off inside the metadata of a real GGUF.
+    path.write_bytes(fixture_file("models/stories260K.gguf").read_bytes()[:300] if content is None else content)
+    cfg = _cfg("ggml-small-q5_1.bin", None)
+    cfg.llm.model_path = path
+    with pytest.raises(ConfigError, match=rf"llm.model_path = .*broken.gguf is not a readable GGUF file \(.*{reason}"):
+        estimate(cfg, profile=NANO)
 
 
 def test_models_budget_command_prints_or_refuses(tmp_path, capsys):

@@ -21,7 +21,8 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+
+from gguf import GGUFReader, GGUFValueType
 
 from edge.core.config import Config
 from edge.core.errors import ConfigError, ModelError
@@ -328,61 +329,25 @@ def read_whisper_header(path: Path) -> WhisperArch:
     return WhisperArch(n_vocab, audio_state, audio_layer, text_state, text_layer, n_mels)
 
 
-_GGUF_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
-_GGUF_STRING, _GGUF_ARRAY = 8, 9
-
-
 def read_gguf_metadata(path: Path, wanted: Iterable[str] | None = None) -> dict[str, object]:
-    """Key/value metadata of a GGUF file (v2/v3). Arrays come back as their length only."""
-    keep = None if wanted is None else set(wanted)
+    """Key/value metadata of a GGUF file. Arrays come back as their length only."""
     try:
-        with path.open("rb") as handle:
-            if handle.read(4) != b"GGUF":
-                raise ModelError(f"{path.name} is not a GGUF file (bad magic)")
-            version, _tensors, count = struct.unpack("<IQQ", _read(handle, 20))
-            if version < 2:
-                raise ModelError(f"{path.name} is GGUF version {version}; only 2 and 3 are supported")
-            values: dict[str, object] = {}
-            for _ in range(count):
-                key = _read_string(handle)
-                value_type = struct.unpack("<I", _read(handle, 4))[0]
-                value = _read_value(handle, value_type)
-                if keep is None or key in keep:
-                    values[key] = value
-            return values
+        reader = GGUFReader(path)
     except OSError as exc:
         raise ModelError(f"cannot read {path}: {exc.strerror}") from None
-    except (struct.error, UnicodeDecodeError) as exc:
-        raise ModelError(f"{path.name} has corrupt GGUF metadata ({exc})") from None
-
-
-def _read(handle: BinaryIO, size: int) -> bytes:
-    data = handle.read(size)
-    if len(data) != size:
-        raise struct.error("unexpected end of file")
-    return data
-
-
-def _read_string(handle: BinaryIO) -> str:
-    (length,) = struct.unpack("<Q", _read(handle, 8))
-    return _read(handle, length).decode("utf-8")
-
-
-def _read_value(handle: BinaryIO, value_type: int) -> object:
-    if value_type in _GGUF_SCALARS:
-        fmt = _GGUF_SCALARS[value_type]
-        return struct.unpack(fmt, _read(handle, struct.calcsize(fmt)))[0]
-    if value_type == _GGUF_STRING:
-        return _read_string(handle)
-    if value_type == _GGUF_ARRAY:
-        item_type, length = struct.unpack("<IQ", _read(handle, 12))
-        if item_type in _GGUF_SCALARS:
-            handle.seek(struct.calcsize(_GGUF_SCALARS[item_type]) * length, 1)
-        else:
-            for _ in range(length):
-                _read_value(handle, item_type)
-        return length
-    raise struct.error(f"unknown GGUF value type {value_type}")
+    except (ValueError, IndexError, KeyError, UnicodeDecodeError) as exc:
+        # The reader raises these for a bad magic, an unknown version and a truncated or corrupt header.
+        raise ModelError(
+            f"{path.name} is not a readable GGUF file ({exc}); fetch it again or pick another model file"
+        ) from None
+    keep = set(reader.fields) if wanted is None else set(wanted) & set(reader.fields)
+    values: dict[str, object] = {}
+    for key in sorted(keep):
+        if key.startswith("GGUF."):
+            continue  # the reader's own entries for the header (version, counts), not metadata
+        field = reader.fields[key]
+        values[key] = len(field.data) if field.types[0] == GGUFValueType.ARRAY else field.contents()
+    return values
 
 
 def read_gguf_arch(path: Path) -> LlmArch:
