@@ -1,9 +1,8 @@
 """Request body limits enforced while the body streams in, never by trusting Content-Length.
 
-FastAPI and Starlette do not cap bodies, and Starlette spools uploaded files into the system temp
-directory before a handler runs. Here every body is counted as it arrives (`BodySizeLimit`), and
-uploads are parsed incrementally (`receive_upload`) with the file part written straight into a
-temp file in a directory we choose, deleted again on any failure.
+Every body is counted as it arrives (`BodySizeLimit`), and uploads are parsed incrementally
+(`receive_upload`) with the file part written straight into a temp file in a directory we choose,
+deleted again on any failure. Only what the pinned FastAPI/Starlette lack is here (why, at each).
 """
 
 from __future__ import annotations
@@ -42,6 +41,7 @@ def _size(n_bytes: int) -> str:
     return f"{n_bytes / MIB:.3g} MB" if n_bytes >= MIB // 100 else f"{n_bytes} bytes"
 
 
+# Not FastAPI's max_body_size: its 413 for a declared Content-Length is plain text sent past the error handlers.
 class BodySizeLimit:
     """ASGI middleware: a body longer than its path's limit is answered with 413.
 
@@ -208,6 +208,8 @@ async def receive_upload(
     request: Request, *, directory: Path, max_bytes: int, file_field: str = "file"
 ) -> ReceivedUpload:
     """Stream a multipart/form-data body into a temp file in `directory`, at most `max_bytes` of body.
+
+    Not Starlette's form parsing: it spools files into the system temp directory, not the one we choose.
 
     Raises HTTPException: 413 over the limit, 400 for a malformed body or a missing/empty file part,
     415 when the body is not multipart. Nothing is left on disk when it raises.
