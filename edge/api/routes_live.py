@@ -74,6 +74,7 @@ def build_router(control: BoxControl, auth: BearerAuth, tickets: LiveTickets, st
 
     @router.get(
         "",
+        # Not fastapi.sse: its `yield` mode forces Cache-Control: no-cache (transcripts need no-store) and own pings.
         response_class=StreamingResponse,
         responses={
             200: {
