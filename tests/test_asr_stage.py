@@ -12,7 +12,7 @@ import soundfile as sf
 
 from edge.asr.stage import AsrStage
 from edge.asr.whispercpp import WhisperCppModel
-from edge.core.errors import ModelError
+from edge.core.errors import ConfigError, ModelError
 from edge.core.events import SAMPLE_RATE, AsrSegment, Utterance
 
 WAIT_S = 30.0
@@ -23,6 +23,7 @@ class FakeTranscriber:
 
     def __init__(self, gate: threading.Event | None = None, fail_on: tuple[int, ...] = (), empty: bool = False):
         self.calls: list[tuple[int, int, str | None]] = []  # (offset_ms, samples, prompt)
+        self.options: list[tuple[str | None, int]] = []  # (language, beam_size) of each call
         self.threads: set[int] = set()
         self.entered = threading.Event()
         self.gate = gate
@@ -30,8 +31,19 @@ class FakeTranscriber:
         self.empty = empty
         self.closed_in: int | None = None
 
-    def transcribe(self, audio: np.ndarray, *, offset_ms: int, prompt: str | None = None) -> list[AsrSegment]:
+    languages = ("en", "ko", "ja")
+
+    def transcribe(
+        self,
+        audio: np.ndarray,
+        *,
+        offset_ms: int,
+        prompt: str | None = None,
+        language: str | None = None,
+        beam_size: int = 0,
+    ) -> list[AsrSegment]:
         self.calls.append((offset_ms, len(audio), prompt))
+        self.options.append((language, beam_size))
         self.threads.add(threading.get_ident())
         self.entered.set()
         if self.gate is not None:
@@ -40,7 +52,16 @@ class FakeTranscriber:
             raise RuntimeError(f"boom at {offset_ms}")
         if self.empty:
             return []
-        return [AsrSegment(offset_ms, offset_ms + len(audio) * 1000 // SAMPLE_RATE, f"words {len(audio)}", "en")]
+        return [AsrSegment(offset_ms, offset_ms + len(audio) * 1000 // SAMPLE_RATE, self.text(len(audio)), "en")]
+
+    def text(self, samples: int) -> str:
+        return f"words {samples}"
+
+    def detect_language(self, audio: np.ndarray) -> dict[str, float]:
+        return {}
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
 
     def close(self) -> None:
         self.closed_in = threading.get_ident()
@@ -221,9 +242,7 @@ def test_partial_decodes_wait_for_the_interval_and_track_stable_text():
     assert model.calls == [] and rec.partials == []  # an hour-long interval: nothing was due yet
 
     model, rec = FakeTranscriber(), Recorder()
-    model.transcribe = lambda audio, *, offset_ms, prompt=None: [  # type: ignore[method-assign]
-        AsrSegment(offset_ms, offset_ms + 100, "we deploy the cluster", "en")
-    ]
+    model.text = lambda samples: "we deploy the cluster"  # type: ignore[method-assign]
     stage = make_stage(model, rec, partial_interval_ms=1)
     stage.start()
     stage.submit(utterance(7, final=False, samples=1600))
@@ -263,25 +282,6 @@ def test_empty_results_on_speech_are_soft_errors():
     assert stage.stats.soft_errors == 1
 
 
-def test_the_prompt_provider_is_asked_for_every_decode():
-    prompts = iter(["회의 Kubernetes", "second"])
-    model, rec = FakeTranscriber(), Recorder()
-
-    def provider() -> str:
-        value = next(prompts, None)
-        if value is None:
-            raise RuntimeError("glossary unavailable")
-        return value
-
-    stage = make_stage(model, rec, prompt_provider=provider)
-    stage.start()
-    for uid in (1, 2, 3):
-        stage.submit(utterance(uid))
-    assert stage.stop(timeout=WAIT_S)
-    assert [prompt for _, _, prompt in model.calls] == ["회의 Kubernetes", "second", None]
-    assert len(rec.finals) == 3
-
-
 def test_last_progress_moves_with_work():
     model, rec = FakeTranscriber(), Recorder()
     stage = make_stage(model, rec)
@@ -315,3 +315,132 @@ def test_stage_around_the_random_whisper_model(random_whisper_tiny: Path, fixtur
     assert stats.utterances == 2 and stats.partial_decodes == 0
     assert stats.audio_seconds == pytest.approx(6.0)
     assert stats.compute_seconds > 0
+
+
+class ScriptedTranscriber(FakeTranscriber):
+    """Answers each decode by its (prompt, beam_size) from `script`: text, or the default text."""
+
+    def __init__(self, script: dict[tuple[str | None, int], str], probabilities: list[dict[str, float]] = ()):
+        super().__init__()
+        self.script = script
+        self.probabilities = list(probabilities)
+
+    def transcribe(self, audio: np.ndarray, *, offset_ms: int, prompt: str | None = None,
+                   language: str | None = None, beam_size: int = 0) -> list[AsrSegment]:
+        super().transcribe(audio, offset_ms=offset_ms, prompt=prompt, language=language, beam_size=beam_size)
+        text = self.script.get((prompt, beam_size), self.text(len(audio)))
+        return [AsrSegment(offset_ms, offset_ms + 100, text, language or "ko")]
+
+    def detect_language(self, audio: np.ndarray) -> dict[str, float]:
+        return self.probabilities.pop(0)
+
+
+def test_replacement_characters_are_counted_retried_with_beam_search_and_never_stripped():
+    model = ScriptedTranscriber({(None, 0): "모든 불\ufffd\ufffd 파란색으로 다 바\ufffd줘.",
+                                 (None, 5): "모든 불닭 파란색으로 다 바꿔줘."})
+    rec = Recorder()
+    stage = make_stage(model, rec)
+    stage.start()
+    stage.submit(utterance(1))
+    wait_until(lambda: rec.finals)
+    model.script[(None, 5)] = "모든 불\ufffd\ufffd 파란색으로 다 바\ufffd줘!"  # the retry is no better
+    stage.submit(utterance(2))
+    assert stage.stop(timeout=WAIT_S)
+    assert [segments[0].text for _, segments in rec.finals] == [
+        "모든 불닭 파란색으로 다 바꿔줘.",
+        "모든 불\ufffd\ufffd 파란색으로 다 바\ufffd줘.",  # kept as decoded first, U+FFFD and all
+    ]
+    assert [beam for _, beam in model.options] == [0, 5, 0, 5]
+    stats = stage.stats
+    assert (stats.utterances_with_replacement, stats.replacement_chars) == (2, 6)
+    assert stats.replacement_retries_improved == 1 and stats.replacement_chars_committed == 3
+
+
+def test_no_retry_when_turned_off_or_not_needed():
+    model, rec = ScriptedTranscriber({(None, 0): "\ufffd"}), Recorder()
+    stage = make_stage(model, rec, retry_beam_size=0)
+    stage.start()
+    stage.submit(utterance(1))
+    assert stage.stop(timeout=WAIT_S)
+    assert model.options == [(None, 0)] and stage.stats.replacement_chars_committed == 1
+
+
+def test_each_meeting_is_decoded_with_its_own_context_and_an_echo_is_decoded_again_without_it():
+    from edge.asr.context import MeetingContext
+
+    model, rec = ScriptedTranscriber({}), Recorder()
+    stage = make_stage(model, rec, context_factory=lambda meeting_id: MeetingContext(["Notion"]))
+    stage.start()
+    a = lambda uid: Utterance(uid, uid * 1000, np.full(1600, 0.1, np.float32), True, meeting_id="a")  # noqa: E731
+    b = lambda uid: Utterance(uid, uid * 1000, np.full(1600, 0.1, np.float32), True, meeting_id="b")  # noqa: E731
+    stage.submit(a(1))
+    wait_until(lambda: len(rec.finals) == 1)
+    stage.note_committed("a", "And so my fellow Americans, ask not")
+    stage.note_committed("b", "회의를 시작합니다.")
+    model.script[("And so my fellow Americans, ask not", 0)] = "fellow Americans, ask not"  # an echo
+    stage.submit(a(2))
+    stage.submit(b(3))
+    wait_until(lambda: len(rec.finals) == 3)
+    stage.forget_meeting("a")
+    stage.submit(a(4))
+    assert stage.stop(timeout=WAIT_S)
+    assert [prompt for _, _, prompt in model.calls] == [
+        "", "And so my fellow Americans, ask not", "", "회의를 시작합니다.", "",
+    ]
+    assert [segments[0].text for _, segments in rec.finals][1] == "words 1600"  # the prompt-free decode
+    assert stage.stats.context_retries == 1
+
+
+def test_languages_are_chosen_per_meeting_among_the_allowed_and_switches_counted():
+    probabilities = [{"ja": 0.6, "ko": 0.3, "en": 0.1}, {"en": 0.9, "ko": 0.1}, {"en": 0.55, "ko": 0.45}]
+    model, rec = ScriptedTranscriber({}, probabilities), Recorder()
+    stage = make_stage(model, rec, languages=("ko", "en"), partial_interval_ms=3_600_000)
+    stage.start()
+    for uid in (1, 2, 3):
+        stage.submit(utterance(uid))
+    assert stage.stop(timeout=WAIT_S)
+    assert [language for language, _ in model.options] == ["ko", "en", "en"]
+    assert stage.stats.language_switches == 1
+
+
+def test_an_unknown_language_fails_start():
+    stage = make_stage(FakeTranscriber(), Recorder(), languages=("ko", "xx"))
+    with pytest.raises(ConfigError, match="xx"):
+        stage.start()
+
+
+def test_partials_are_skipped_when_nobody_watches_or_finals_keep_the_worker_busy(monkeypatch):
+    import edge.asr.stage as stage_module
+
+    model, rec = FakeTranscriber(), Recorder()
+    watching = threading.Event()
+    stage = make_stage(model, rec, partial_interval_ms=1, partials_wanted=watching.is_set)
+    stage.start()
+    stage.submit(utterance(1, final=False))
+    wait_until(lambda: stage.stats.partials_skipped_unseen >= 1)
+    assert rec.partials == []
+    assert stage.stop(timeout=WAIT_S)
+
+    monkeypatch.setattr(stage_module, "BUSY_WINDOW_S", 3600.0)
+    monkeypatch.setattr(stage_module, "MAX_PARTIAL_LOAD", 0.0)  # any work at all counts as busy
+    model, rec = FakeTranscriber(), Recorder()
+    stage = make_stage(model, rec, partial_interval_ms=1)
+    stage.start()
+    stage.submit(utterance(1))
+    wait_until(lambda: rec.finals)
+    stage.submit(utterance(2, final=False))
+    wait_until(lambda: stage.stats.partials_skipped_behind >= 1)
+    assert stage.stop(timeout=WAIT_S)
+    assert rec.partials == [] and stage.stats.partial_decodes == 0
+
+
+def test_end_of_speech_to_commit_latency_is_reported():
+    model, rec = FakeTranscriber(), Recorder()
+    stage = make_stage(model, rec, end_of_speech_lag_s=0.5)
+    assert stage.stats.latency_p50_s is None
+    stage.start()
+    for uid in range(1, 5):
+        stage.submit(utterance(uid))
+    assert stage.stop(timeout=WAIT_S)
+    stats = stage.stats
+    assert 0.5 <= stats.latency_p50_s <= stats.latency_p95_s

@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from edge.asr.whispercpp import WhisperCppModel, clamp_times, decode_segment_texts, raw_transcribe_seconds
+from edge.asr.whispercpp import (
+    WhisperCppModel,
+    clamp_times,
+    decode_segment_texts,
+    fit_audio_ctx,
+    raw_transcribe_seconds,
+)
 from edge.core.errors import ConfigError, ModelError
 from edge.core.events import SAMPLE_RATE
 
@@ -159,10 +165,54 @@ def test_odd_timestamps_are_clamped_into_the_clip():
     assert [t0 for t0, _ in fixed] == sorted(t0 for t0, _ in fixed)
 
 
-def test_a_character_split_between_segments_is_rejoined_and_junk_dropped():
+def test_a_character_split_between_segments_is_rejoined_and_invalid_bytes_kept_visible():
     data = " 쿠버네티스 배포".encode()
     assert decode_segment_texts([data[:5], data[5:11], data[11:]]) == ["쿠", "버네", "티스 배포"]
-    assert decode_segment_texts([b" ok \xff\xfe bad ", "\ufffd".encode(), b"\xea\xb0"]) == ["ok bad", "", ""]
+    # Never stripped: a lost syllable shows as U+FFFD for the stage to count and retry.
+    assert decode_segment_texts([b" ok \xff\xfe bad ", "\ufffd".encode(), b"\xea\xb0"]) == [
+        "ok \ufffd\ufffd bad",
+        "\ufffd",
+        "\ufffd",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "margin", "expected"),
+    [
+        (2.0, 1.0, 256),  # 150 positions, rounded up to the safe step
+        (4.0, 1.0, 256),  # 250
+        (4.2, 1.0, 512),  # 260
+        (9.0, 1.0, 512),
+        (20.0, 1.0, 1280),  # 1050
+        (28.0, 1.0, 0),  # 1450 rounds to 1536, past the 1500 of the window: the whole window
+        (0.1, 0.0, 256),
+    ],
+)
+def test_audio_ctx_follows_the_audio_in_steps_of_256(seconds, margin, expected):
+    assert fit_audio_ctx(int(seconds * SAMPLE_RATE), margin, 1500) == expected
+
+
+def test_the_stub_counts_tokens_with_whisper_cpps_tokenizer_and_detects_nothing(fixture_file):
+    with WhisperCppModel(fixture_file(STUB), threads=1, language="en") as model:
+        assert model.count_tokens("") == 0
+        short, long = model.count_tokens("hello"), model.count_tokens("hello world, and so my fellow Americans")
+        assert 0 < short < long
+        assert model.detect_language(np.zeros(SAMPLE_RATE, dtype=np.float32)) == {}
+        with pytest.raises(ConfigError, match="xx"):
+            model.transcribe(np.zeros(1600, dtype=np.float32), offset_ms=0, language="xx")
+
+
+def test_random_tiny_gives_language_probabilities_and_decodes_with_beam_search(random_whisper_tiny, jfk):
+    with WhisperCppModel(random_whisper_tiny, language="en", fit_audio_ctx=True, **FAST) as model:
+        probabilities = model.detect_language(jfk[: 3 * SAMPLE_RATE])
+        assert set(probabilities) == set(model.languages)
+        assert sum(probabilities.values()) == pytest.approx(1.0, abs=1e-3)
+        params = model._model._params
+        model.transcribe(jfk[: 2 * SAMPLE_RATE], offset_ms=0, language="ko", beam_size=3)
+        assert (params.language, params.beam_search["beam_size"], params.audio_ctx) == ("ko", 3, 256)
+        assert params.strategy == params.strategy.WHISPER_SAMPLING_BEAM_SEARCH
+        model.transcribe(jfk[: 2 * SAMPLE_RATE], offset_ms=0)
+        assert params.language == "en" and params.strategy == params.strategy.WHISPER_SAMPLING_GREEDY
 
 
 def test_raw_baseline_times_bare_pywhispercpp_calls(fixture_file, tmp_path):

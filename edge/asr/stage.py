@@ -2,8 +2,14 @@
 
 Finals (whole utterances) wait in a bounded drop-oldest queue and are decoded in order. Snapshots
 of the utterance in progress are coalesced to the latest one and decoded for live text only when
-no final is waiting and `partial_interval_ms` has passed since that utterance's first snapshot
-or its last partial decode, so partials never delay a commit.
+no final is waiting, someone can see them, the worker is not busy most of the time, and
+`partial_interval_ms` has passed since that utterance's first snapshot or its last partial decode,
+so partials never delay a commit.
+
+Each final is decoded with its meeting's context as prompt (see `edge.asr.context`) in the
+language its meeting's `LanguagePolicy` picks, then checked: an output that echoes the prompt is
+decoded again without it, and one with U+FFFD (a syllable whisper could not spell) again with beam
+search; the better one is committed, with any U+FFFD left in it, and both are counted.
 """
 
 from __future__ import annotations
@@ -11,13 +17,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
 
+from edge.asr.context import MeetingContext, looks_like_echo
+from edge.asr.language import LanguagePolicy
 from edge.asr.streaming import PartialTracker
+from edge.core.errors import ConfigError
 from edge.core.events import SAMPLE_RATE, AsrSegment, Utterance
 from edge.core.queues import DropOldestQueue, Empty, QueueClosed
 
@@ -27,10 +37,27 @@ log = logging.getLogger(__name__)
 
 # The idle worker wakes this often to refresh `last_progress`, so a watchdog can tell idle from stuck.
 HEARTBEAT_S = 1.0
+REPLACEMENT = "\ufffd"
+# Partials wait while the worker was busy this fraction of the last BUSY_WINDOW_S: finals come first.
+MAX_PARTIAL_LOAD = 0.6
+BUSY_WINDOW_S = 10.0
+LATENCY_WINDOW = 200  # commits the latency percentiles are taken over
 
 
 class Transcriber(Protocol):
-    def transcribe(self, audio: np.ndarray, *, offset_ms: int, prompt: str | None = None) -> list[AsrSegment]: ...
+    def transcribe(
+        self,
+        audio: np.ndarray,
+        *,
+        offset_ms: int,
+        prompt: str | None = None,
+        language: str | None = None,
+        beam_size: int = 0,
+    ) -> list[AsrSegment]: ...
+
+    def detect_language(self, audio: np.ndarray) -> dict[str, float]: ...
+
+    def count_tokens(self, text: str) -> int: ...
 
     def close(self) -> None: ...
 
@@ -46,6 +73,16 @@ class AsrStats:
     errors: int = 0  # decodes and callbacks that raised
     dropped: int = 0  # finals lost: queue overflow, or submitted or still queued at a stop without drain
     partials_superseded: int = 0  # snapshots replaced by a newer one before they were decoded
+    partials_skipped_behind: int = 0  # due snapshots not decoded: the worker was busy with finals
+    partials_skipped_unseen: int = 0  # due snapshots not decoded: nobody was watching live text
+    utterances_with_replacement: int = 0  # finals whose first decode had U+FFFD
+    replacement_chars: int = 0  # U+FFFD in those first decodes
+    replacement_retries_improved: int = 0  # of those, how many a beam-search retry made better
+    replacement_chars_committed: int = 0  # U+FFFD left in committed text (kept, never stripped)
+    context_retries: int = 0  # finals decoded again without prompt: the output echoed it or looped
+    language_switches: int = 0  # a meeting's decoding language changed (asr.languages)
+    latency_p50_s: float | None = None  # end of speech -> commit, over the last 200 commits
+    latency_p95_s: float | None = None
 
     @property
     def real_time_factor(self) -> float | None:
@@ -61,15 +98,34 @@ class AsrStage:
         *,
         partial_interval_ms: int = 1000,
         max_pending: int = 256,
-        prompt_provider: Callable[[], str] | None = None,
+        context_factory: Callable[[str], MeetingContext] | None = None,
+        languages: Sequence[str] = (),
+        retry_beam_size: int = 5,
+        end_of_speech_lag_s: float = 0.0,
+        partials_wanted: Callable[[], bool] | None = None,
         on_error: Callable[[Utterance, Exception], None] | None = None,
         name: str = "asr",
     ) -> None:
+        """`context_factory(meeting_id)` makes a meeting's prompt context (None: the model's initial
+        prompt); `languages` with two or more codes picks each utterance's language among them,
+        one code forces it; `retry_beam_size` 0 turns the U+FFFD retry off; `end_of_speech_lag_s`
+        is how long after the end of speech a final is handed over (the VAD's closing silence)."""
         self._factory = model_factory
         self._on_partial = on_partial
         self._on_final = on_final
         self._on_error = on_error
-        self._prompt_provider = prompt_provider
+        self._context_factory = context_factory
+        self._languages = tuple(languages)
+        if len(self._languages) >= 2:
+            LanguagePolicy(self._languages)  # a bad list fails here, not at the first utterance
+        self._retry_beam_size = retry_beam_size
+        self._lag_s = end_of_speech_lag_s
+        self._partials_wanted = partials_wanted
+        self._meetings: dict[str, _Meeting] = {}
+        self._meetings_lock = threading.Lock()
+        self._submitted: dict[tuple[str, int], float] = {}  # final -> when it was submitted
+        self._latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
+        self._busy: deque[tuple[float, float]] = deque()  # (end, seconds) of recent decodes
         self._interval_s = partial_interval_ms / 1000
         self._name = name
         self._finals: DropOldestQueue[Utterance] = DropOldestQueue(max_pending, name=f"{name} finals")
@@ -103,6 +159,10 @@ class AsrStage:
         """Queue a final utterance or offer a snapshot of one in progress. Never blocks, except a final
         with `wait` (from a lossless source), which waits for room rather than evict an older one."""
         if utt.final:
+            with self._stats_lock:
+                self._submitted[(utt.meeting_id, utt.utterance_id)] = time.monotonic()
+                while len(self._submitted) > 2 * self._finals.maxsize:  # evicted finals never report back
+                    del self._submitted[next(iter(self._submitted))]
             try:
                 if wait:
                     self._finals.put_wait(utt)
@@ -160,7 +220,49 @@ class AsrStage:
     def stats(self) -> AsrStats:
         with self._stats_lock:
             stats, lost = self._stats, self._lost
-        return replace(stats, dropped=self._finals.dropped + lost)
+            latencies = sorted(self._latencies)
+        with self._meetings_lock:
+            switches = sum(m.policy.switches for m in self._meetings.values() if m.policy is not None)
+        return replace(
+            stats,
+            dropped=self._finals.dropped + lost,
+            language_switches=stats.language_switches + switches,
+            latency_p50_s=_percentile(latencies, 0.50),
+            latency_p95_s=_percentile(latencies, 0.95),
+        )
+
+    # -- meeting context (any thread) ------------------------------------------------------------
+
+    def note_committed(self, meeting_id: str, text: str, used_terms: Iterable[str] = ()) -> None:
+        """A segment of the meeting was committed: it becomes context for the next utterances."""
+        meeting = self._meeting(meeting_id)
+        if meeting.context is not None:
+            meeting.context.note_committed(text, used_terms)
+
+    def set_glossary(self, terms: Iterable[str]) -> None:
+        """The glossary changed: running meetings offer only terms still in it."""
+        terms = list(terms)
+        with self._meetings_lock:
+            meetings = list(self._meetings.values())
+        for meeting in meetings:
+            if meeting.context is not None:
+                meeting.context.set_glossary(terms)
+
+    def forget_meeting(self, meeting_id: str) -> None:
+        """The meeting ended: drop its context and language state (its switches stay counted)."""
+        with self._meetings_lock:
+            meeting = self._meetings.pop(meeting_id, None)
+        if meeting is not None and meeting.policy is not None:
+            self._bump(language_switches=meeting.policy.switches)
+
+    def _meeting(self, meeting_id: str) -> _Meeting:
+        with self._meetings_lock:
+            meeting = self._meetings.get(meeting_id)
+            if meeting is None:
+                context = self._context_factory(meeting_id) if self._context_factory is not None else None
+                policy = LanguagePolicy(self._languages) if len(self._languages) >= 2 else None
+                meeting = self._meetings[meeting_id] = _Meeting(context, policy)
+            return meeting
 
     @property
     def accepting(self) -> bool:
@@ -181,6 +283,10 @@ class AsrStage:
     def _run(self) -> None:
         try:
             model = self._factory()
+            unknown = [code for code in self._languages if code not in getattr(model, "languages", self._languages)]
+            if unknown:
+                model.close()
+                raise ConfigError(f"asr.languages {unknown} are not whisper language codes (such as \"ko\", \"en\")")
         except BaseException as exc:
             self._startup_error = exc
             self._ready.set()
@@ -224,48 +330,102 @@ class AsrStage:
                     wait = self._partial_due - time.monotonic()
                     if wait <= 0:
                         job, self._partial = self._partial, None
-                        return job
+                        skip = self._partial_skip_reason()
+                        if skip is None:
+                            return job
+                        self._bump(**{skip: 1})
+                        self._partial_due = time.monotonic() + self._interval_s
+                        continue
                 self._wake.wait(min(wait, HEARTBEAT_S))
 
-    def _prompt(self) -> str | None:
-        if self._prompt_provider is None:
-            return None
-        try:
-            return self._prompt_provider()
-        except Exception:
-            log.exception("%s: the prompt provider failed; decoding with the default prompt", self._name)
-            return None
+    def _partial_skip_reason(self) -> str | None:
+        if self._partials_wanted is not None and not self._partials_wanted():
+            return "partials_skipped_unseen"
+        now = time.monotonic()
+        while self._busy and self._busy[0][0] < now - BUSY_WINDOW_S:
+            self._busy.popleft()
+        busy = sum(min(seconds, end - (now - BUSY_WINDOW_S)) for end, seconds in self._busy)
+        return "partials_skipped_behind" if busy >= MAX_PARTIAL_LOAD * BUSY_WINDOW_S else None
 
     def _decode_final(self, model: Transcriber, utt: Utterance) -> None:
         started = time.monotonic()
         try:
-            segments = model.transcribe(utt.audio, offset_ms=utt.start_ms, prompt=self._prompt())
+            segments = self._decode_checked(model, utt)
         except Exception as exc:
-            self._bump(errors=1, compute_seconds=time.monotonic() - started)
+            self._spent(started, errors=1)
             log.exception("%s: decoding utterance %d failed", self._name, utt.utterance_id)
+            with self._stats_lock:
+                self._submitted.pop((utt.meeting_id, utt.utterance_id), None)
             if self._on_error is not None:
                 self._call(self._on_error, utt, exc)
             return
-        self._bump(
+        self._spent(
+            started,
             utterances=1,
             audio_seconds=len(utt.audio) / SAMPLE_RATE,
-            compute_seconds=time.monotonic() - started,
             soft_errors=0 if segments else 1,
+            replacement_chars_committed=_replacements(segments),
         )
         self._call(self._on_final, utt, segments)
+        with self._stats_lock:
+            submitted = self._submitted.pop((utt.meeting_id, utt.utterance_id), None)
+            if submitted is not None:
+                self._latencies.append(self._lag_s + time.monotonic() - submitted)
+
+    def _decode_checked(self, model: Transcriber, utt: Utterance) -> list[AsrSegment]:
+        """The utterance's segments, decoded again without prompt on an echo and with beam search on
+        U+FFFD (kept when the retry is not better)."""
+        meeting = self._meeting(utt.meeting_id)
+        language = self._language(model, meeting, utt, detect=True)
+        prompt = meeting.context.prompt(model.count_tokens) if meeting.context is not None else None
+        segments = model.transcribe(utt.audio, offset_ms=utt.start_ms, prompt=prompt, language=language)
+        if prompt and looks_like_echo(" ".join(s.text for s in segments), prompt):
+            self._bump(context_retries=1)
+            prompt = ""
+            segments = model.transcribe(utt.audio, offset_ms=utt.start_ms, prompt=prompt, language=language)
+        replaced = _replacements(segments)
+        if replaced:
+            self._bump(utterances_with_replacement=1, replacement_chars=replaced)
+            if self._retry_beam_size > 0:
+                retried = model.transcribe(
+                    utt.audio, offset_ms=utt.start_ms, prompt=prompt, language=language, beam_size=self._retry_beam_size
+                )
+                if retried and _replacements(retried) < replaced:
+                    self._bump(replacement_retries_improved=1)
+                    segments = retried
+            log.warning(
+                "%s: utterance %d of meeting %s had %d U+FFFD; %d left after retry",
+                self._name, utt.utterance_id, utt.meeting_id, replaced, _replacements(segments),
+            )
+        return segments
+
+    def _language(self, model: Transcriber, meeting: _Meeting, utt: Utterance, *, detect: bool) -> str | None:
+        if meeting.policy is None:
+            return self._languages[0] if self._languages else None
+        if not detect and meeting.policy.current is not None:
+            return meeting.policy.current
+        probabilities = model.detect_language(utt.audio)
+        return meeting.policy.choose(probabilities, len(utt.audio) / SAMPLE_RATE)
 
     def _decode_partial(self, model: Transcriber, utt: Utterance, tracker: PartialTracker) -> None:
         started = time.monotonic()
         try:
-            segments = model.transcribe(utt.audio, offset_ms=utt.start_ms, prompt=self._prompt())
+            meeting = self._meeting(utt.meeting_id)
+            prompt = meeting.context.prompt(model.count_tokens) if meeting.context is not None else None
+            segments = model.transcribe(
+                utt.audio,
+                offset_ms=utt.start_ms,
+                prompt=prompt,
+                language=self._language(model, meeting, utt, detect=False),
+            )
         except Exception as exc:
             segments = None
             self._bump(errors=1)
             log.exception("%s: partial decode of utterance %d failed", self._name, utt.utterance_id)
             if self._on_error is not None:
                 self._call(self._on_error, utt, exc)
-        took = time.monotonic() - started
-        self._bump(partial_decodes=1, compute_seconds=took, partial_compute_seconds=took)
+        took = self._spent(started, partial_decodes=1)
+        self._bump(partial_compute_seconds=took)
         with self._wake:
             if self._partial_utterance == utt.utterance_id:
                 self._partial_due = time.monotonic() + self._interval_s
@@ -281,6 +441,32 @@ class AsrStage:
             self._bump(errors=1)
             log.exception("%s: callback %s failed", self._name, getattr(callback, "__name__", callback))
 
+    def _spent(self, started: float, **deltas: float) -> float:
+        """Count a decode that began at `started` (compute time, busy window) with `deltas`."""
+        now = time.monotonic()
+        took = now - started
+        with self._wake:
+            self._busy.append((now, took))
+        self._bump(compute_seconds=took, **deltas)
+        return took
+
     def _bump(self, **deltas: float) -> None:
         with self._stats_lock:
             self._stats = replace(self._stats, **{k: getattr(self._stats, k) + v for k, v in deltas.items()})
+
+
+@dataclass
+class _Meeting:
+    context: MeetingContext | None
+    policy: LanguagePolicy | None = field(default=None)
+
+
+def _replacements(segments: list[AsrSegment]) -> int:
+    return sum(seg.text.count(REPLACEMENT) for seg in segments)
+
+
+def _percentile(ordered: list[float], q: float) -> float | None:
+    """Nearest-rank percentile of an ascending list, rounded to milliseconds."""
+    if not ordered:
+        return None
+    return round(ordered[min(len(ordered) - 1, max(0, int(q * len(ordered) + 0.5) - 1))], 3)

@@ -4,7 +4,8 @@ pywhispercpp keeps decode parameters between calls, does not report a failed loa
 transcribe can crash the process), and downloads from a hub when given a bare model name; this
 wrapper sets language and prompt on every call, accepts only an existing absolute file, checks
 the load log, and turns whisper.cpp's odd outputs (timestamps outside the clip, text split inside
-a UTF-8 character) into clean `AsrSegment`s in meeting time.
+a UTF-8 character) into clean `AsrSegment`s in meeting time. Text whisper could not spell (U+FFFD, or
+bytes that are not UTF-8) is kept as U+FFFD for the stage to count and retry, never dropped.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from __future__ import annotations
 import atexit
 import codecs
 import logging
+import math
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -25,9 +26,16 @@ from typing import Any
 import numpy as np
 
 from edge.core.errors import ConfigError, ModelError
-from edge.core.events import AsrSegment, samples_to_ms
+from edge.core.events import SAMPLE_RATE, AsrSegment, samples_to_ms
 
-__all__ = ["WhisperCppModel", "clamp_times", "decode_segment_texts", "raw_transcribe_seconds", "verify_whisper_model"]
+__all__ = [
+    "WhisperCppModel",
+    "clamp_times",
+    "decode_segment_texts",
+    "fit_audio_ctx",
+    "raw_transcribe_seconds",
+    "verify_whisper_model",
+]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +44,9 @@ GGML_MAGIC = b"lmgg"  # 0x67676d6c little-endian
 VOICED_RMS = 1e-3
 GGML_LOG_ERROR = 4
 TICK_MS = 10  # whisper's timestamp resolution
+ENCODER_FRAMES_PER_S = 50  # whisper's encoder: 1500 positions for its 30 s window
+# whisper.cpp mixes in encoder output of an earlier call when audio_ctx is not a multiple of this.
+AUDIO_CTX_STEP = 256
 
 
 class WhisperCppModel:
@@ -50,6 +61,8 @@ class WhisperCppModel:
         initial_prompt: str = "",
         max_tokens: int = 0,
         temperature_inc: float = 0.2,
+        fit_audio_ctx: bool = False,
+        audio_ctx_margin_s: float = 1.0,
     ) -> None:
         path = _check_model_file(Path(model_path))
         import _pywhispercpp as pw
@@ -66,6 +79,9 @@ class WhisperCppModel:
         self.path = path
         self.language = language
         self.initial_prompt = initial_prompt
+        self.fit_audio_ctx = fit_audio_ctx
+        self.audio_ctx_margin_s = audio_ctx_margin_s
+        self.threads = threads
         self.soft_errors = 0
         self._owner: int | None = None
         self._lock = threading.Lock()
@@ -82,38 +98,89 @@ class WhisperCppModel:
             log.warning("%s has no weights (a vocab-only test model): every transcript will be empty", path)
         self._model: Any = model
         self._eot = pw.whisper_token_eot(model._ctx)
+        self._n_audio_ctx = pw.whisper_model_n_audio_ctx(model._ctx)
 
-    def transcribe(self, audio: np.ndarray, *, offset_ms: int, prompt: str | None = None) -> list[AsrSegment]:
-        """Segments of `audio` (float32 mono 16 kHz) in meeting time; `prompt` None uses the initial prompt."""
+    def transcribe(
+        self,
+        audio: np.ndarray,
+        *,
+        offset_ms: int,
+        prompt: str | None = None,
+        language: str | None = None,
+        beam_size: int = 0,
+    ) -> list[AsrSegment]:
+        """Segments of `audio` (float32 mono 16 kHz) in meeting time. `prompt` None uses the initial
+        prompt, `language` None the configured one; `beam_size` > 0 decodes with beam search."""
         with self._lock:
-            me = threading.get_ident()
-            if self._owner is None:
-                self._owner = me
-            elif self._owner != me:
-                raise RuntimeError("a WhisperCppModel is used by the thread that first transcribed with it only")
-            if self._model is None:
-                raise RuntimeError("the whisper model is closed")
-            audio = np.ascontiguousarray(audio, dtype=np.float32)
-            if audio.ndim != 1:
-                raise ValueError(f"audio must be mono (1-D), got shape {audio.shape}")
+            audio = self._checked(audio)
             if audio.size == 0:
                 return []
+            language = self.language if language is None else language
+            if language != "auto" and language not in self.languages:
+                raise ConfigError(f"{language!r} is not a whisper language code")
+            pw = self._pw
+            strategy = pw.whisper_sampling_strategy
+            audio_ctx = 0
+            if self.fit_audio_ctx:
+                audio_ctx = fit_audio_ctx(audio.size, self.audio_ctx_margin_s, self._n_audio_ctx)
             self._model.transcribe(
                 audio,
-                language="" if self.language == "auto" else self.language,
+                language="" if language == "auto" else language,
                 initial_prompt=self.initial_prompt if prompt is None else prompt,
+                audio_ctx=audio_ctx,
+                strategy=strategy.WHISPER_SAMPLING_BEAM_SEARCH if beam_size > 0 else strategy.WHISPER_SAMPLING_GREEDY,
+                beam_search={"beam_size": max(beam_size, 1) if beam_size > 0 else -1, "patience": -1.0},
             )
-            segments = self._segments(samples_to_ms(audio.size), offset_ms)
+            segments = self._segments(samples_to_ms(audio.size), offset_ms, language)
         if not segments and float(np.sqrt(np.dot(audio, audio) / audio.size)) >= VOICED_RMS:
             self.soft_errors += 1
         return segments
 
-    def _segments(self, clip_ms: int, offset_ms: int) -> list[AsrSegment]:
+    def detect_language(self, audio: np.ndarray) -> dict[str, float]:
+        """whisper's probability of each language for `audio` (one encoder pass; empty audio: {})."""
+        with self._lock:
+            audio = self._checked(audio)
+            if audio.size == 0 or self.empty:
+                return {}
+            pw, ctx = self._pw, self._model._ctx
+            if pw.whisper_pcm_to_mel(ctx, audio, audio.size, self.threads) != 0:
+                raise RuntimeError("whisper.cpp could not compute the mel spectrogram")
+            probs = np.zeros(len(self.languages), dtype=np.float32)
+            # Filled in place by whisper.cpp. The encoder runs at the audio_ctx of the previous
+            # decode, which is at least 256 positions (5 s): enough to tell languages apart.
+            if pw.whisper_lang_auto_detect(ctx, 0, self.threads, probs) < 0:
+                raise RuntimeError("whisper.cpp could not detect the language")
+        return {code: float(p) for code, p in zip(self.languages, probs, strict=True)}
+
+    def count_tokens(self, text: str) -> int:
+        """How many tokens whisper.cpp's own tokenizer makes of `text` (what its prompt budget counts)."""
+        with self._lock:
+            if self._model is None:
+                raise RuntimeError("the whisper model is closed")
+            if not text:
+                return 0
+            # With no room for tokens whisper_tokenize writes nothing and returns minus the count.
+            return -self._pw.whisper_tokenize(self._model._ctx, text, 0, 0)
+
+    def _checked(self, audio: np.ndarray) -> np.ndarray:
+        """`audio` as contiguous float32 mono, once the calling thread is known to own the model."""
+        me = threading.get_ident()
+        if self._owner is None:
+            self._owner = me
+        elif self._owner != me:
+            raise RuntimeError("a WhisperCppModel is used by the thread that first transcribed with it only")
+        if self._model is None:
+            raise RuntimeError("the whisper model is closed")
+        audio = np.ascontiguousarray(audio, dtype=np.float32)
+        if audio.ndim != 1:
+            raise ValueError(f"audio must be mono (1-D), got shape {audio.shape}")
+        return audio
+
+    def _segments(self, clip_ms: int, offset_ms: int, language: str) -> list[AsrSegment]:
         pw, ctx = self._pw, self._model._ctx
         n = pw.whisper_full_n_segments(ctx)
         if n == 0:
             return []
-        language = self.language
         if language == "auto":
             lang_id = pw.whisper_full_lang_id(ctx)
             language = self.languages[lang_id] if 0 <= lang_id < len(self.languages) else "auto"
@@ -238,17 +305,19 @@ def decode_segment_texts(chunks: list[bytes]) -> list[str]:
     """Text of each segment from whisper's raw bytes, stripped.
 
     Whisper can end a segment inside a multi-byte character (Hangul is 3 bytes); the bytes left
-    over open the next segment instead of becoming two U+FFFD. What stays invalid, and U+FFFD
-    the model produced itself, is dropped: a replacement character carries no meaning.
+    over open the next segment instead of becoming two U+FFFD. What stays invalid becomes U+FFFD
+    and is kept, like U+FFFD the model wrote itself: a lost syllable must be seen, not hidden.
     """
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    texts = []
-    for i, chunk in enumerate(chunks):
-        text = decoder.decode(chunk, final=i == len(chunks) - 1)
-        if "\ufffd" in text:
-            text = re.sub(r"\s+", " ", text.replace("\ufffd", ""))
-        texts.append(text.strip())
-    return texts
+    return [decoder.decode(chunk, final=i == len(chunks) - 1).strip() for i, chunk in enumerate(chunks)]
+
+
+def fit_audio_ctx(n_samples: int, margin_s: float, n_audio_ctx: int) -> int:
+    """whisper's `audio_ctx` (encoder positions) for `n_samples` of audio plus `margin_s`, rounded up
+    to a multiple of 256; 0 (the whole window) when that is not shorter than `n_audio_ctx`."""
+    seconds = n_samples / SAMPLE_RATE + max(margin_s, 0.0)
+    positions = math.ceil(seconds * ENCODER_FRAMES_PER_S / AUDIO_CTX_STEP) * AUDIO_CTX_STEP
+    return positions if positions < n_audio_ctx else 0
 
 
 def clamp_times(times: list[tuple[int, int]], clip_ms: int) -> list[tuple[int, int]]:
