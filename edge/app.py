@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from edge.asr.health import asr_health
 from edge.audio.recording import Recording
 from edge.core.config import Config
 from edge.core.errors import ModelError, UserError
@@ -29,7 +30,6 @@ from edge.store import Meeting, Store
 log = logging.getLogger(__name__)
 
 MAX_FILE_JOBS = 64
-WHISPER_PROMPT_BYTES = 224  # whisper keeps n_text_ctx/2 prompt tokens; a UTF-8 byte is never fewer tokens
 
 
 @dataclasses.dataclass
@@ -59,7 +59,6 @@ class Box:
         self._asr_model_factory = asr_model_factory or self._whisper_factory
         self._postprocessors: dict[str, object] = {}
         self._glossary = self.store.glossary()
-        self._prompts: dict[str, str] = {}
         self._asr = self._build_asr_stage()
         self.llm = LlmWorker(cfg.llm, quiet=self._quiet) if cfg.llm.model_path is not None else None
 
@@ -76,19 +75,31 @@ class Box:
             initial_prompt=asr.initial_prompt,
             max_tokens=asr.max_tokens,
             temperature_inc=asr.temperature_inc,
+            fit_audio_ctx=asr.fit_audio_ctx,
+            audio_ctx_margin_s=asr.audio_ctx_margin_s,
         )
 
     def _build_asr_stage(self):
         from edge.asr.stage import AsrStage
 
+        asr = self.cfg.asr
         return AsrStage(
             self._asr_model_factory,
             on_partial=self._on_partial,
             on_final=self._on_final,
             on_error=self._on_asr_error,
-            partial_interval_ms=self.cfg.asr.partial_interval_ms,
-            prompt_provider=self._asr_prompt,
+            partial_interval_ms=asr.partial_interval_ms,
+            context_factory=self._meeting_context if asr.context else None,
+            languages=asr.languages,
+            retry_beam_size=asr.retry_beam_size,
+            end_of_speech_lag_s=self.cfg.vad.min_silence_ms / 1000,
+            partials_wanted=lambda: self.live.subscriber_count > 0,
         )
+
+    def _meeting_context(self, meeting_id: str):
+        from edge.asr.context import MeetingContext
+
+        return MeetingContext([term.term for term in self._glossary.terms], base_prompt=self.cfg.asr.initial_prompt)
 
     def check_models(self) -> None:
         """Fail fast, before anything starts, when a configured model file is missing."""
@@ -158,7 +169,6 @@ class Box:
                 title=title,
                 room=self.cfg.device.room,
             )
-            self._prompts.clear()
             self._recording = Recording(self.cfg, meeting, submit=self._submit, store=self.store)
             self._recording.start()
         log.info("meeting %s started", meeting.id)
@@ -235,7 +245,7 @@ class Box:
         glossary = self.store.glossary()
         with self._lock:
             self._glossary = glossary
-            self._prompts.clear()
+            self._asr.set_glossary(term.term for term in glossary.terms)
             for postprocessor in self._postprocessors.values():
                 postprocessor.set_glossary(glossary)
 
@@ -266,6 +276,7 @@ class Box:
             "filtered": dict(self.counters.filtered),
             "asr_errors": self.counters.asr_errors,
             "asr_soft_errors": asr.soft_errors,
+            "asr": asr_health(asr),
             "outbox_backlog": self.store.outbox_backlog() if self.store.outbox_enabled else 0,
             "llm": None if self.llm is None else {
                 "current": self.llm.current, "waiting": self.llm.stats.waiting,
@@ -311,32 +322,14 @@ class Box:
         with self._lock:
             if meeting_id not in self._postprocessors:
                 self._postprocessors[meeting_id] = TextPostprocessor(
-                    language, self._glossary, prompt=self._asr_prompt(language)
+                    language, self._glossary, prompt=self.cfg.asr.initial_prompt
                 )
             return self._postprocessors[meeting_id]
 
     def _forget_meeting(self, meeting_id: str) -> None:
         with self._lock:
             self._postprocessors.pop(meeting_id, None)
-
-    def _asr_prompt(self, language: str | None = None) -> str:
-        """whisper's initial prompt (layer a): the configured one, then a sentence using glossary terms,
-        preferring the recently used ones. Cached until the glossary changes or a meeting starts."""
-        from edge.text.glossary_prompt import build_initial_prompt
-
-        if language is None:
-            recording = self._recording
-            language = recording.meeting.language if recording is not None else self.cfg.asr.language
-        with self._lock:
-            prompt = self._prompts.get(language)
-            if prompt is None:
-                base = self.cfg.asr.initial_prompt.strip()
-                budget = max(0, WHISPER_PROMPT_BYTES - len(base.encode()) - 1)
-                terms = build_initial_prompt(
-                    self._glossary, language, recent_terms=self.store.recent_terms(20), max_tokens=budget
-                ) if budget and self._glossary.terms else ""
-                prompt = self._prompts[language] = " ".join(part for part in (base, terms) if part)
-            return prompt
+        self._asr.forget_meeting(meeting_id)
 
     def _quiet(self) -> bool:
         """May the LLM run now without hurting live transcription?"""
@@ -422,6 +415,7 @@ class Box:
             used_terms = {c["term"] for c in processed.corrections if c.get("term")}
             if used_terms:
                 self.store.touch_terms(sorted(used_terms))
+            self._asr.note_committed(meeting_id, segment.display_text, used_terms)
             self.live.publish("segment", segment.to_payload())
             self._schedule_correction(meeting_id)
 

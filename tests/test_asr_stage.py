@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from edge.asr.health import asr_health
 from edge.asr.stage import AsrStage
 from edge.asr.whispercpp import WhisperCppModel
 from edge.core.errors import ConfigError, ModelError
@@ -444,3 +445,6 @@ def test_end_of_speech_to_commit_latency_is_reported():
     assert stage.stop(timeout=WAIT_S)
     stats = stage.stats
     assert 0.5 <= stats.latency_p50_s <= stats.latency_p95_s
+    health = asr_health(stats)
+    assert health["latency_p95_s"] == stats.latency_p95_s and health["utterances"] == 4
+    assert health["real_time_factor"] is not None and health["replacement_chars"] == 0

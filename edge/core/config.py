@@ -104,7 +104,28 @@ class AsrConfig(Section):
         default="ko", description='Decoding language: "ko", "en", another whisper code, or "auto".'
     )
     threads: int = Field(default=4, ge=1, le=64, description="CPU threads for whisper.cpp.")
-    initial_prompt: str = Field(default="", description="Prompt that biases spelling (the glossary extends it).")
+    languages: list[str] = Field(
+        default_factory=list,
+        description='Languages a meeting may mix, such as ["ko", "en"]: each utterance is decoded in the one '
+        "whisper finds most likely among them, switching only on a clear lead or a long utterance. "
+        "Empty uses asr.language.",
+    )
+    initial_prompt: str = Field(
+        default="", description="Text put before each utterance's context prompt (spelling, punctuation style)."
+    )
+    context: bool = Field(
+        default=True,
+        description="Prompt each utterance with the meeting's recent text and the glossary terms already heard in it.",
+    )
+    retry_beam_size: int = Field(
+        default=5, ge=0, le=16, description="Beam size of the retry of an utterance with U+FFFD in it; 0 disables it."
+    )
+    fit_audio_ctx: bool = Field(
+        default=True, description="Run whisper's encoder on the utterance's length only, not a whole 30 s window."
+    )
+    audio_ctx_margin_s: float = Field(
+        default=1.0, ge=0, le=10, description="Audio length added before sizing the encoder window (fit_audio_ctx)."
+    )
     partial_interval_ms: int = Field(
         default=1000, ge=0, description="How often to re-decode the utterance in progress for live text; 0 disables."
     )
@@ -118,6 +139,15 @@ class AsrConfig(Section):
     def _language_code(cls, value: str) -> str:
         if value != "auto" and not re.fullmatch(r"[a-z]{2,3}", value):
             raise ValueError('must be a whisper language code such as "ko" or "en", or "auto"')
+        return value
+
+    @field_validator("languages")
+    @classmethod
+    def _language_codes(cls, value: list[str]) -> list[str]:
+        if any(not re.fullmatch(r"[a-z]{2,3}", code) for code in value):
+            raise ValueError('must be whisper language codes such as ["ko", "en"]')
+        if len(value) == 1 or len(set(value)) != len(value):
+            raise ValueError('needs two or more different languages, such as ["ko", "en"] (or [] for asr.language)')
         return value
 
 
