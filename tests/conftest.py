@@ -12,6 +12,7 @@ import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES_DIR = Path(os.environ.get("EDGE_FIXTURES_DIR", PROJECT_ROOT.parent / "shared" / "fixtures"))
+DEV_MODELS_DIR = Path(os.environ.get("EDGE_DEV_MODELS_DIR", PROJECT_ROOT / "build" / "models"))
 
 
 def _expected_sums() -> dict[str, str]:
@@ -50,6 +51,35 @@ def fixture_file() -> Callable[[str], Path]:
             pytest.fail(f"{path} does not match its SHA256SUMS entry (got {actual})", pytrace=False)
         verified[relative] = path
         return path
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def dev_model() -> Callable[[str], Path]:
+    """`dev_model("ggml-base.bin")` -> a real model that `make setup` fetched and converted into
+    build/models (`edge models dev-weights`); missing: fails in CI, skips elsewhere."""
+
+    def get(name: str) -> Path:
+        path = DEV_MODELS_DIR / name
+        if not path.exists():
+            _missing(f"{path} not found: real development models come from `make setup` (edge models dev-weights)")
+        return path
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def dev_dependency() -> Callable[[str], object]:
+    """`dev_dependency("faster_whisper")` -> the module of an optional dev dependency (pyproject's dev
+    extra); not installed: fails in CI, skips elsewhere."""
+    import importlib
+
+    def get(module: str) -> object:
+        try:
+            return importlib.import_module(module)
+        except ImportError:
+            _missing(f"{module} is not installed (it is in the dev extra: pip install -e '.[dev]')")
 
     return get
 

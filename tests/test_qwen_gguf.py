@@ -10,10 +10,10 @@ import pytest
 from gguf import GGUFReader, TokenType
 
 from edge.llm.engine import LlmEngine, parse_json_output
+from edge.ops.byte_bpe import byte_to_unicode
 from edge.ops.synth.qwen_gguf import (
     QWEN25_CHAT_TEMPLATE,
     SPECIAL_TOKENS,
-    byte_to_unicode,
     qwen2_vocabulary,
     write_random_qwen2_gguf,
 )

@@ -1,4 +1,5 @@
-"""`edge models list | fetch NAME... | verify [NAME...] | budget | engines`: the box's model files.
+"""`edge models list | fetch NAME... | verify [NAME...] | budget | engines | convert SRC | dev-weights`:
+the box's model files.
 
 Downloads happen here, at install time, never when the box runs: `fetch` resumes a `.part` file and
 only moves a file into place once its size and sha256 match models/manifest.toml.
@@ -14,7 +15,7 @@ from pathlib import Path
 from edge.core.errors import ModelError, UserError
 from edge.ops.model_manifest import Manifest, ManifestModel, load_manifest
 
-HELP = "List, download (verified, resumable) and check the model files; show the memory budget."
+HELP = "List, download (verified, resumable), check and convert the model files; show the memory budget."
 
 MODELS_DIR_ENV = "EDGE_MODELS_DIR"
 
@@ -55,6 +56,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     engines = sub.add_parser("engines", help="Build TensorRT engines for the VAD models (on a Jetson only).")
     _dest_argument(engines)
 
+    convert = sub.add_parser(
+        "convert",
+        help="Convert a Whisper checkpoint (CTranslate2 / faster-whisper, or transformers safetensors) "
+        "to a whisper.cpp model.",
+        description="Convert a Whisper checkpoint folder to a whisper.cpp ggml model: CTranslate2 "
+        "(faster-whisper: model.bin + tokenizer.json) or Hugging Face transformers (model.safetensors + "
+        "config.json + tokenizer.json or vocab.json). The vocabulary comes from the checkpoint's own "
+        "tokenizer. The new file is test-loaded in a subprocess unless --no-verify.",
+    )
+    convert.add_argument("source", type=Path, metavar="SRC", help="Checkpoint folder (or its model file).")
+    convert.add_argument("--out", type=Path, required=True, help="whisper.cpp model file to write.")
+    convert.add_argument(
+        "--type",
+        dest="file_type",
+        choices=("f16", "q8_0", "f32"),
+        default="f16",
+        help="Weight type: f16 (default, as published), q8_0 (half the size) or f32.",
+    )
+    convert.add_argument("--tokenizer", type=Path, help="tokenizer.json or vocab.json, if not in SRC.")
+    convert.add_argument("--no-verify", action="store_true", help="Skip the test load of the new file.")
+
 
 def _dest_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -66,6 +88,8 @@ def _dest_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "convert":
+        return _convert(args)
     manifest = load_manifest(args.manifest)
     dest = getattr(args, "dest", None) or _default_dest()
     if args.action == "list":
@@ -188,4 +212,29 @@ def _engines(manifest: Manifest, dest: Path) -> int:
             built += 1
     if not built:
         print("no ONNX VAD model in the manifest")
+    return 0
+
+
+def _convert(args: argparse.Namespace) -> int:
+    import time
+
+    from edge.asr.whispercpp import verify_whisper_model
+    from edge.ops.whisper_convert import convert_whisper
+
+    started = time.perf_counter()
+    checkpoint = convert_whisper(args.source, args.out, file_type=args.file_type, tokenizer=args.tokenizer)
+    seconds = time.perf_counter() - started
+    if not args.no_verify:
+        try:
+            verify_whisper_model(args.out.absolute())
+        except ModelError:
+            args.out.unlink(missing_ok=True)
+            raise
+    hp = checkpoint.hparams
+    print(
+        f"{args.out}: whisper.cpp {args.file_type} from {checkpoint.format} "
+        f"({hp.n_audio_layer}+{hp.n_text_layer} layers, width {hp.n_audio_state}, {hp.n_mels} mels, "
+        f"{len(checkpoint.vocabulary)} tokens from the model's tokenizer; "
+        f"{args.out.stat().st_size / 1e6:.1f} MB in {seconds:.1f} s)" + ("" if args.no_verify else ", verified")
+    )
     return 0

@@ -20,20 +20,18 @@ import numpy as np
 
 from edge.asr.whispercpp import verify_whisper_model
 from edge.core.errors import ModelError, UserError
+from edge.ops.whisper_ggml import (
+    GGML_MAGIC,
+    GGML_TYPE_F16,
+    GGML_TYPE_F32,
+    HPARAM_NAMES,
+    HPARAMS,
+    write_tensor_record,
+)
 
 __all__ = ["SHAPES", "WhisperShape", "default_stub_path", "verify_whisper_model", "write_random_whisper_model"]
 
-GGML_MAGIC = 0x67676D6C
-GGML_TYPE_F32 = 0
-GGML_TYPE_F16 = 1
 STUB_NAME = "ggml-tiny-vocab-only-stub.bin"
-# Header: magic, then n_vocab, n_audio_ctx, n_audio_state, n_audio_head, n_audio_layer,
-# n_text_ctx, n_text_state, n_text_head, n_text_layer, n_mels, ftype.
-HPARAM_NAMES = (
-    "n_vocab", "n_audio_ctx", "n_audio_state", "n_audio_head", "n_audio_layer",
-    "n_text_ctx", "n_text_state", "n_text_head", "n_text_layer", "n_mels", "ftype",
-)
-HPARAMS = struct.Struct("<11i")
 
 
 @dataclass(frozen=True)
@@ -187,9 +185,6 @@ def _write_tensor(f, tensor: _Tensor, rng: np.random.Generator) -> None:
         values = (rng.standard_normal(tensor.shape, dtype=np.float32) * np.float32(tensor.std)).astype(dtype)
     else:
         values = np.full(tensor.shape, tensor.fill, dtype=dtype)
-    name = tensor.name.encode()
     ggml_type = GGML_TYPE_F16 if tensor.f16 else GGML_TYPE_F32
-    f.write(struct.pack("<3i", len(tensor.shape), len(name), ggml_type))
-    f.write(struct.pack(f"<{len(tensor.shape)}i", *reversed(tensor.shape)))
-    f.write(name)
-    f.write(values.astype(values.dtype.newbyteorder("<"), copy=False).tobytes())
+    data = values.astype(values.dtype.newbyteorder("<")).tobytes()
+    write_tensor_record(f, tensor.name, tensor.shape, ggml_type, data)
