@@ -17,7 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edge.asr.health import asr_health
-from edge.audio.recording import Recording
 from edge.core.config import Config
 from edge.core.errors import ModelError, UserError
 from edge.core.events import AsrSegment, FilteredSegment, Utterance
@@ -25,6 +24,7 @@ from edge.core.live import LiveBus
 from edge.core.queues import DropOldestQueue, QueueClosed
 from edge.llm.worker import LlmWorker
 from edge.pipeline.control import BoxBusy, MeetingAlreadyRunning, NoMeetingRunning
+from edge.pipeline.recording import Recording
 from edge.store import Meeting, Store
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import soundfile
 
+from edge.audio.files import write_wav
 from edge.audio.vad import detect_speech
 from edge.core.config import VadConfig
-from edge.ops.synth.meeting_audio import build_meeting, write_wav
+from edge.ops.synth.meeting_audio import build_meeting
 
 
 def write_config(tmp_path: Path, audio: Path, vad_model: Path, whisper: Path, *, realtime: bool) -> Path:

@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import soxr
 
-from edge.audio.files import iter_audio_blocks, probe_audio
+from edge.audio.files import iter_audio_blocks, probe_audio, resampler_to_16k
 from edge.core.config import AudioConfig
 from edge.core.errors import AudioInputError
 from edge.core.events import SAMPLE_RATE, AudioFrame, CaptureGap, ms_to_samples, samples_to_ms
@@ -357,9 +356,7 @@ class PyAudioSource:
             )
             self._stream, self._pa = stream, pa
             self._channels, self._rate = channels, rate
-            self._resampler = (
-                None if rate == SAMPLE_RATE else soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32")
-            )
+            self._resampler = None if rate == SAMPLE_RATE else resampler_to_16k(rate)
             self._identity, self.device = device.name, device
             stream.start_stream()
         except (OSError, ValueError) as exc:

@@ -132,11 +132,23 @@ def _ffmpeg_blocks(info: AudioFileInfo) -> Iterator[np.ndarray]:
         process.stderr.close()
 
 
+def resampler_to_16k(rate: int) -> soxr.ResampleStream:
+    """A streaming resampler of mono float32 from `rate` to 16 kHz (for files and microphones alike)."""
+    return soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+
+
+def write_wav(path: Path, audio: np.ndarray) -> Path:
+    """16 kHz mono float32 samples as a 16-bit PCM WAV file (synthetic meetings, benchmarks)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, audio, SAMPLE_RATE, subtype="PCM_16")
+    return path
+
+
 def _resampled(blocks: Iterator[np.ndarray], rate: int) -> Iterator[np.ndarray]:
     if rate == SAMPLE_RATE:
         yield from blocks
         return
-    stream = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+    stream = resampler_to_16k(rate)
     for block in blocks:
         out = stream.resample_chunk(block)
         if len(out):

@@ -1,4 +1,5 @@
 """Building, provisioning and measuring the box: native CUDA builds, TensorRT engines, device profiles
 and memory budget, the model manifest and fetch, the systemd watchdog and notify, and the benchmark.
 `ops.synth` holds dev-only generators (random-weight models, synthetic meetings), never used by the
-product at run time. May import `edge.core`; `bench` may import anything."""
+product at run time. May import `edge.core`; `synth` also `edge.audio` and `edge.asr`, and `bench`
+(which runs a real box) also `edge.app`."""

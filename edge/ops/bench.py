@@ -104,7 +104,8 @@ def run_pipeline(cfg: Config) -> tuple[float, list[tuple[Utterance, float]], flo
 
 def run_benchmarks(setup: BenchSetup, progress: Callable[[str], None] = lambda _: None) -> dict:
     from edge.asr.whispercpp import raw_transcribe_seconds
-    from edge.ops.synth.meeting_audio import build_meeting, write_wav
+    from edge.audio.files import write_wav
+    from edge.ops.synth.meeting_audio import build_meeting
 
     meeting = build_meeting([setup.fixtures / clip for clip in MEETING_CLIPS], repeats=setup.repeats, seed=1)
     wav = write_wav(setup.workdir / "bench-meeting.wav", meeting.audio)

@@ -1,3 +1,3 @@
 """Text of a segment after ASR: Hangul and Han-script helpers, the hallucination firewall, the glossary
 (store-independent terms and matching), its whisper prompt and suggestions, and the postprocessor that
-applies them in order. Pure Python; may import `edge.core` only."""
+applies them in order. Pure Python. May import `edge.core` only."""

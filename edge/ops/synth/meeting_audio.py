@@ -48,11 +48,3 @@ def build_meeting(
     audio = np.concatenate(parts)
     noise = rng.normal(0.0, 10 ** (noise_dbfs / 20), size=len(audio)).astype(np.float32)
     return SyntheticMeeting(np.clip(audio + noise, -1.0, 1.0).astype(np.float32), spans)
-
-
-def write_wav(path: Path, audio: np.ndarray) -> Path:
-    import soundfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    soundfile.write(path, audio, SAMPLE_RATE, subtype="PCM_16")
-    return path
