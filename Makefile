@@ -63,7 +63,12 @@ $(RANDOM_WHISPER_MODEL):
 	@mkdir -p $(dir $@)
 	$(BIN)/edge synth whisper --shape tiny --stub $(FIXTURES)/models/ggml-tiny-vocab-only-stub.bin --out $@
 
-run: dev-models
+# The Korean + English composite config/dev.toml replays (made from the fixtures, same bytes each time).
+DEV_MEETING := build/out/dev-meeting.wav
+$(DEV_MEETING):
+	$(BIN)/edge synth meeting --fixtures $(FIXTURES) --out $@
+
+run: dev-models $(DEV_MEETING)
 	$(BIN)/edge run --config $(CONFIG)
 
 test:

