@@ -74,14 +74,16 @@ run: dev-models $(DEV_MEETING)
 test:
 	$(BIN)/pytest -q
 
+# mypy checks the files listed under [tool.mypy] in pyproject.toml.
 lint:
 	$(BIN)/ruff check edge tests
+	$(BIN)/mypy
 
 bench: dev-models random-models
 	$(BIN)/edge bench --fixtures $(FIXTURES) --json build/bench.json
 
 clean:
-	rm -rf build/models build/out .pytest_cache .ruff_cache
+	rm -rf build/models build/out .pytest_cache .ruff_cache .mypy_cache
 
 # --- On the Jetson (see README, "Jetson quick start") ---
 

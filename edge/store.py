@@ -497,7 +497,7 @@ class Store:
                 "llm_calls = excluded.llm_calls, updated_at = excluded.updated_at, approved_at = NULL",
                 (meeting_id, status, document, error, attempts, llm_calls, now, now),
             )
-            if publish:
+            if publish and minutes is not None:
                 self._enqueue(db, "minutes", meeting_id, minutes)
         record = self.minutes(meeting_id)
         assert record is not None
@@ -735,11 +735,11 @@ class Store:
             (latest,) = db.execute("SELECT max(last_used_at) FROM glossary_terms").fetchone()
             if latest is not None and now <= datetime.fromisoformat(latest):
                 now = datetime.fromisoformat(latest) + timedelta(microseconds=1)
-            now = now.isoformat(timespec="microseconds")
+            stamp = now.isoformat(timespec="microseconds")
             rows = db.execute("SELECT id, term FROM glossary_terms").fetchall()
             db.executemany(
                 "UPDATE glossary_terms SET last_used_at = ? WHERE id = ?",
-                [(now, row_id) for row_id, term in rows if match_key(term) in keys],
+                [(stamp, row_id) for row_id, term in rows if match_key(term) in keys],
             )
 
     def recent_terms(self, limit: int = 20) -> list[str]:

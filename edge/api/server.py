@@ -81,7 +81,7 @@ class ApiServer:
             raise RuntimeError("ApiServer.start() called twice")
         self._socket = _bind(self.host, self._requested_port)
         self._bound_port = self._socket.getsockname()[1]
-        self._thread = threading.Thread(target=self._run, name="api-server", daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(self._socket,), name="api-server", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout_s
         while not self._server.started:
@@ -91,9 +91,9 @@ class ApiServer:
             time.sleep(0.01)
         log.info("API listening on %s", self.url)
 
-    def _run(self) -> None:
+    def _run(self, sock: socket.socket) -> None:
         try:
-            self._server.run(sockets=[self._socket])
+            self._server.run(sockets=[sock])
         except BaseException as exc:  # SystemExit from uvicorn included: report it, never kill the box
             self._failure = exc
             log.error("API server stopped: %s", exc)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,7 +165,7 @@ def _mono_16k(info: AudioFileInfo) -> Iterator[np.ndarray]:
     return _resampled(_soundfile_blocks(info), info.sample_rate)
 
 
-def _rebatch(blocks: Iterator[np.ndarray], block_samples: int, path: Path) -> Iterator[np.ndarray]:
+def _rebatch(blocks: Iterator[np.ndarray], block_samples: int, path: Path) -> Generator[np.ndarray, None, None]:
     pending: list[np.ndarray] = []
     pending_len = 0
     total = 0
@@ -188,7 +188,7 @@ def _rebatch(blocks: Iterator[np.ndarray], block_samples: int, path: Path) -> It
         raise AudioInputError(f"audio file {path} holds no samples; record or copy it again")
 
 
-def iter_audio_blocks(path: Path, block_samples: int) -> Iterator[np.ndarray]:
+def iter_audio_blocks(path: Path, block_samples: int) -> Generator[np.ndarray, None, None]:
     """Stream `path` as float32 mono 16 kHz blocks of `block_samples` (the last may be shorter).
 
     The file is checked before this returns, so a missing or unreadable file fails here and not

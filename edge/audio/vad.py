@@ -30,7 +30,7 @@ class VadModel(Protocol):
 
     def reset(self) -> None: ...
 
-    def __call__(self, chunk: np.ndarray) -> float: ...
+    def __call__(self, chunk: np.ndarray, /) -> float: ...
 
 
 class SpeechSegmenter:
@@ -43,6 +43,17 @@ class SpeechSegmenter:
     else cut hard. While speech goes on, a non-final snapshot is emitted every `update_ms` of new
     audio (0 disables). Utterance ids count up from 0 in emission order.
     """
+
+    # The utterance in progress, set by _reset_utterance.
+    _parts: list[np.ndarray]
+    _buffer_len: int
+    _utt_start: int
+    _speech_start: int | None
+    _silence_start: int | None
+    _resume_start: int | None
+    _chunks: list[tuple[int, float, float]]  # (position, probability, rms)
+    _id: int | None
+    _since_snapshot: int
 
     def __init__(
         self,
@@ -150,14 +161,14 @@ class SpeechSegmenter:
     # -- internals -------------------------------------------------------------------------
 
     def _reset_utterance(self) -> None:
-        self._parts: list[np.ndarray] = []
+        self._parts = []
         self._buffer_len = 0
         self._utt_start = self._pos
-        self._speech_start: int | None = None
-        self._silence_start: int | None = None
-        self._resume_start: int | None = None
-        self._chunks: list[tuple[int, float, float]] = []  # (position, probability, rms)
-        self._id: int | None = None
+        self._speech_start = None
+        self._silence_start = None
+        self._resume_start = None
+        self._chunks = []
+        self._id = None
         self._since_snapshot = 0
 
     def _remember(self, chunk: np.ndarray) -> None:

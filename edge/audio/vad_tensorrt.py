@@ -248,7 +248,7 @@ class SileroTensorRt:
                 raise ModelError(f"vad.model_path = {self.model_path}: no such file; fetch it with `edge models fetch`")
             runner = EngineRunner(build_silero_engine(self.model_path, cache_dir or default_cache_dir(self.model_path)))
         self._runner = runner
-        self._state = np.zeros(STATE_SHAPE, dtype=np.float32)
+        self._state: np.ndarray = np.zeros(STATE_SHAPE, dtype=np.float32)
         self._context = np.zeros(CONTEXT, dtype=np.float32)
 
     def reset(self) -> None:

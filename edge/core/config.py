@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 
 from edge.core.errors import ConfigError
 
@@ -310,7 +311,7 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
                 section["source"] = f"file:{os.path.normpath(base / rest)}"
 
 
-def _describe(error: dict, origin: dict[tuple[str, ...], str]) -> str:
+def _describe(error: ErrorDetails, origin: dict[tuple[str, ...], str]) -> str:
     loc = tuple(str(part) for part in error["loc"])
     key = ".".join(loc)
     where = origin.get(loc[:2], "")
@@ -365,7 +366,8 @@ def describe_fields() -> list[tuple[str, str, str]]:
     rows = []
     for section_name, section_field in Config.model_fields.items():
         model = section_field.annotation
-        for key, field in model.model_fields.items():  # type: ignore[union-attr]
-            default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+        assert isinstance(model, type) and issubclass(model, BaseModel), section_name
+        for key, field in model.model_fields.items():
+            default = field.get_default(call_default_factory=True)
             rows.append((f"{section_name}.{key}", repr(default), field.description or ""))
     return rows

@@ -370,11 +370,11 @@ class LlmCorrector:
                 elif item.seq not in texts:
                     reasons[item.seq] = REASON_MISSING_SEQ
                 else:
-                    reason = check_correction(item.text, texts[item.seq], language=self.language, protected_terms=terms)
-                    if reason is None:
+                    issue = check_correction(item.text, texts[item.seq], language=self.language, protected_terms=terms)
+                    if issue is None:
                         accepted[item.seq] = CorrectionResult(item.seq, texts[item.seq], True, None)
                     else:
-                        reasons[item.seq] = reason
+                        reasons[item.seq] = issue
             if whole == REASON_CANCELLED:
                 break
         return [

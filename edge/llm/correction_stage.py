@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from edge.core.events import Segment
+from edge.llm.engine import LlmEngine
 from edge.store import Store
 
 
 def correct_pending(
-    engine: object,
+    engine: LlmEngine,
     store: Store,
     meeting_id: str,
     *,

@@ -17,7 +17,7 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -144,7 +144,7 @@ def _hooked_llama_class() -> type:
     pending tail on every token and goes quadratic on output that is not yet valid UTF-8)."""
     from llama_cpp import Llama
 
-    class HookedLlama(Llama):  # type: ignore[misc]
+    class HookedLlama(Llama):
         generation: _Generation | None = None
 
         def sample(self, *args: Any, **kwargs: Any) -> int:
@@ -530,6 +530,7 @@ def _schema_grammar(schema: dict[str, Any]) -> str:
 
 def _empty_choice(node: Any) -> str | None:
     """The first `enum`/`anyOf`/`oneOf` with no alternatives anywhere in a schema, if any."""
+    children: Iterable[Any]
     if isinstance(node, dict):
         for key in ("enum", "anyOf", "oneOf"):
             if key in node and not node[key]:

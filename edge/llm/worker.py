@@ -13,10 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from edge.core.config import LlmConfig
+from edge.llm.engine import LlmEngine
 
 log = logging.getLogger(__name__)
 
-Job = Callable[[object], None]  # receives the loaded edge.llm.engine.LlmEngine
+Job = Callable[[LlmEngine], None]
 HEARTBEAT_S = 1.0
 
 
@@ -29,12 +30,12 @@ class LlmWorkerStats:
 
 class LlmWorker:
     def __init__(
-        self, cfg: LlmConfig, *, quiet: Callable[[], bool], engine_factory: Callable[[], object] | None = None
+        self, cfg: LlmConfig, *, quiet: Callable[[], bool], engine_factory: Callable[[], LlmEngine] | None = None
     ) -> None:
         self.cfg = cfg
         self._quiet = quiet
         self._engine_factory = engine_factory or self._load_engine
-        self._engine: object | None = None
+        self._engine: LlmEngine | None = None
         self._jobs: OrderedDict[str, tuple[Job, bool]] = OrderedDict()
         self._cond = threading.Condition()
         self._stopping = False
@@ -43,9 +44,7 @@ class LlmWorker:
         self.last_progress = time.monotonic()
         self.current: str | None = None
 
-    def _load_engine(self) -> object:
-        from edge.llm.engine import LlmEngine
-
+    def _load_engine(self) -> LlmEngine:
         assert self.cfg.model_path is not None
         return LlmEngine(
             self.cfg.model_path.resolve(),

@@ -807,11 +807,15 @@ class MinutesGenerator:
             chunk = pending.pop(0)
             total = done + 1 + len(pending)
             allowed = {line.seq for line in chunk}
+
+            def map_request(fb: str | None, n: int, chunk: Sequence[TranscriptLine] = chunk) -> Messages:
+                return map_messages(chunk, _with_items(context, n), fb)
+
             try:
                 value, problem, _ = self._ask(
-                    STAGE_MAP, done, total, lambda fb, n, chunk=chunk: map_messages(chunk, _with_items(context, n), fb),
-                    "notes", allowed, out_tokens, source_han=source_han, korean=korean,
-                )  # fmt: skip
+                    STAGE_MAP, done, total, map_request, "notes", allowed, out_tokens, source_han=source_han,
+                    korean=korean,
+                )
             except _Overflow:
                 if len(chunk) == 1:
                     value, problem = None, "the segment does not fit llm.n_ctx"
@@ -862,12 +866,15 @@ class MinutesGenerator:
                     merged.append(group[0])
                     continue
                 allowed = set().union(*(n.notes.cited_seqs() for n in group))
+
+                def reduce_request(fb: str | None, n: int, group: Sequence[Notes] = group) -> Messages:
+                    return reduce_messages(group, _with_items(context, n), fb)
+
                 try:
                     value, problem, attempts = self._ask(
-                        STAGE_REDUCE, index, len(groups),
-                        lambda fb, n, group=group: reduce_messages(group, _with_items(context, n), fb),
-                        "notes", allowed, out_tokens, source_han=source_han, korean=korean,
-                    )  # fmt: skip
+                        STAGE_REDUCE, index, len(groups), reduce_request, "notes", allowed, out_tokens,
+                        source_han=source_han, korean=korean,
+                    )
                 except _Overflow:
                     raise _Abort("merging notes did not fit llm.n_ctx; raise llm.n_ctx") from None
                 if value is None:

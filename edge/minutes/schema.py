@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
 from edge.core.errors import UserError
 
-MINUTES_VERSION = 1
+MINUTES_VERSION: Final = 1
 UNASSIGNED = "unassigned"
 MAX_EVIDENCE = 6
 

@@ -93,6 +93,7 @@ def run_pipeline(cfg: Config) -> tuple[float, list[tuple[Utterance, float]], flo
     try:
         started = time.monotonic()
         box.start_meeting()
+        assert box.recording is not None
         box.recording.wait_source_done()
         box.stop_meeting()
         wall = time.monotonic() - started

@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import IO, TextIO
 
 from tqdm import tqdm
 
@@ -35,26 +35,28 @@ _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 class _LogLinesBar(tqdm):
     """tqdm for a log rather than a terminal: a whole line per tenth of the file, never a redrawn one."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._last_tenth = -1
-        super().__init__(*args, mininterval=0, miniters=1, leave=False, **kwargs)
+    _last_tenth = -1
 
-    def display(self, msg: str | None = None, pos: int | None = None) -> bool:
+    def display(self, msg: str | None = None, pos: int | None = None) -> None:
         if msg == "":
-            return False  # tqdm clearing its line on close: a log keeps its lines
-        tenth = min(10, self.n * 10 // max(self.total or 1, 1))
+            return  # tqdm clearing its line on close (a falsy answer: no carriage return): a log keeps its lines
+        tenth = min(10, int(self.n * 10 // max(self.total or 1, 1)))
         if tenth != self._last_tenth:
             self._last_tenth = tenth
             self.fp.write(str(self) + "\n")
             self.fp.flush()
-        return True
 
 
 def progress_bar(label: str, total: int, stream: TextIO | None = None) -> tqdm:
     """Download progress on `stream` (stderr): a redrawn bar on a terminal, a line per 10 % otherwise."""
     stream = sys.stderr if stream is None else stream
-    bar_type = tqdm if stream.isatty() else _LogLinesBar
-    return bar_type(total=total, desc=label, file=stream, unit="B", unit_scale=True, ascii=True)
+    if stream.isatty():
+        return tqdm(total=total, desc=label, file=stream, unit="B", unit_scale=True, ascii=True)
+    # Every update reaches display(), which writes only when a new tenth is reached.
+    return _LogLinesBar(
+        total=total, desc=label, file=stream, unit="B", unit_scale=True, ascii=True, mininterval=0, miniters=1,
+        leave=False,
+    )
 
 
 def _show(bar: tqdm, done: int) -> None:
@@ -231,7 +233,7 @@ def _check_content_range(header: str, offset: int, file: ManifestFile) -> None:
 
 def _copy(
     response: http.client.HTTPResponse,
-    out: BinaryIO,
+    out: IO[bytes],
     digest: hashlib._Hash,
     offset: int,
     file: ManifestFile,

@@ -9,7 +9,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from edge.audio.capture import capture_queue
+from edge.audio.archive import MeetingAudioArchive
+from edge.audio.capture import CaptureThread, capture_queue, open_source
+from edge.audio.vad import VadStage, load_vad_model
 from edge.core.config import Config
 from edge.core.events import AudioFrame, CaptureGap, Utterance
 from edge.core.queues import DropOldestQueue, Empty, QueueClosed
@@ -29,20 +31,16 @@ class Recording:
         self.lossless = cfg.audio.source.startswith("file:") and not cfg.audio.realtime
         self._store = store
         self.frames: DropOldestQueue[AudioFrame | CaptureGap] = capture_queue(cfg.audio)
-        self._capture = None
+        self._capture: CaptureThread | None = None
         self._vad_thread: threading.Thread | None = None
-        self._archive = None
-        self._vad = None
+        self._archive: MeetingAudioArchive | None = None
+        self._vad: VadStage | None = None
         self._source_done = threading.Event()
         self.audio_ms = 0
         self.gaps = 0
         self.last_progress = time.monotonic()
 
     def start(self) -> None:
-        from edge.audio.archive import MeetingAudioArchive
-        from edge.audio.capture import CaptureThread, open_source
-        from edge.audio.vad import VadStage, load_vad_model
-
         vad = self._vad = VadStage(
             load_vad_model(self.cfg.vad), self.cfg.vad, update_ms=self.cfg.asr.partial_interval_ms
         )
@@ -55,7 +53,7 @@ class Recording:
         self._vad_thread.start()
         self._capture.start()
 
-    def _vad_loop(self, vad) -> None:
+    def _vad_loop(self, vad: VadStage) -> None:
         while True:
             self.last_progress = time.monotonic()
             try:
