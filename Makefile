@@ -79,7 +79,7 @@ lint:
 	$(BIN)/ruff check edge tests
 	$(BIN)/mypy
 
-bench: dev-models random-models
+bench: dev-models
 	$(BIN)/edge bench --fixtures $(FIXTURES) --json build/bench.json
 
 clean:

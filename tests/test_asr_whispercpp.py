@@ -11,11 +11,13 @@ import pytest
 import soundfile as sf
 
 from edge.asr.whispercpp import (
+    RawCall,
+    RawCost,
     WhisperCppModel,
     clamp_times,
     decode_segment_texts,
     fit_audio_ctx,
-    raw_transcribe_seconds,
+    raw_replay,
 )
 from edge.core.errors import ConfigError, ModelError
 from edge.core.events import SAMPLE_RATE
@@ -215,9 +217,15 @@ def test_random_tiny_gives_language_probabilities_and_decodes_with_beam_search(r
         assert params.language == "en" and params.strategy == params.strategy.WHISPER_SAMPLING_GREEDY
 
 
-def test_raw_baseline_times_bare_pywhispercpp_calls(fixture_file, tmp_path):
-    stub = fixture_file(STUB)
-    assert raw_transcribe_seconds(stub, [], threads=1, language="en") == 0.0
-    assert raw_transcribe_seconds(stub, [np.zeros(1600, dtype=np.float32)], threads=1, language="auto") > 0.0
+def test_raw_baseline_times_bare_pywhispercpp_calls(random_whisper_tiny, jfk):
+    assert raw_replay(random_whisper_tiny, [], threads=1) == RawCost(0.0, 0.0)
+    second = jfk[:SAMPLE_RATE]
+    calls = [
+        RawCall(second, language="en"),
+        RawCall(second, prompt="회의", language="ko", beam_size=2, audio_ctx_margin_s=1.0),
+        RawCall(second, detect_only=True),
+    ]
+    cost = raw_replay(random_whisper_tiny, calls, threads=1, max_tokens=4)
+    assert cost.wall_s > 0 and cost.cpu_s > 0
     with pytest.raises(ModelError, match="absolute path"):
-        raw_transcribe_seconds(Path("tiny"), [], threads=1, language="en")
+        raw_replay(Path("tiny"), [], threads=1)

@@ -43,7 +43,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "app": {"core", "store", "pipeline", "publish", "ops"} | STAGES,
     # Dev-only generators and the benchmark (a real box, so the composition root).
     "ops.synth": {"core", "ops", "audio", "asr"},
-    "ops.bench": {"core", "ops", "ops.synth", "audio", "asr", "app"},
+    "ops.bench": {"core", "ops", "ops.synth", "audio", "asr", "llm", "app"},
     "commands": {"core", "store", "pipeline", "publish", "api", "app", "ops", "ops.synth", "ops.bench"} | STAGES,
     "__main__": {"commands"},
 }
@@ -59,6 +59,7 @@ NATIVE_IMPORTERS = {
     "tensorrt": "edge.ops.tensorrt_engine",
     "soundfile": "edge.audio.files",
     "soxr": "edge.audio.files",
+    "faster_whisper": "edge.ops.bench.peer",
 }
 """Native library -> the one module that imports it (its errors, threads and versions are handled there)."""
 

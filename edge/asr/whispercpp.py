@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,13 @@ from edge.core.errors import ConfigError, ModelError
 from edge.core.events import SAMPLE_RATE, AsrSegment, samples_to_ms
 
 __all__ = [
+    "RawCall",
+    "RawCost",
     "WhisperCppModel",
     "clamp_times",
     "decode_segment_texts",
     "fit_audio_ctx",
-    "raw_transcribe_seconds",
+    "raw_replay",
     "verify_whisper_model",
 ]
 
@@ -258,31 +261,67 @@ def _load(path: Path, **params: Any) -> tuple[Any, str]:
     return model, text
 
 
-def raw_transcribe_seconds(
-    model_path: Path,
-    clips: list[np.ndarray],
-    *,
-    threads: int,
-    language: str,
-    max_tokens: int = 0,
-    temperature_inc: float = 0.0,
-) -> float:
-    """Seconds the bare pywhispercpp `Model.transcribe` takes on `clips`, one call each (the
-    benchmark's baseline for the pipeline's overhead; loading is not counted)."""
+@dataclass(frozen=True)
+class RawCall:
+    """One whisper.cpp call to repeat with bare pywhispercpp: a decode of `audio` with these
+    settings (`audio_ctx_margin_s` None: the whole 30 s window), or with `detect_only` a language
+    detection (one encoder pass, as `WhisperCppModel.detect_language` does)."""
+
+    audio: np.ndarray
+    prompt: str = ""
+    language: str = "auto"
+    beam_size: int = 0
+    audio_ctx_margin_s: float | None = None
+    detect_only: bool = False
+
+
+@dataclass(frozen=True)
+class RawCost:
+    wall_s: float
+    cpu_s: float  # process CPU time, every thread
+
+
+def raw_replay(
+    model_path: Path, calls: list[RawCall], *, threads: int, max_tokens: int = 0, temperature_inc: float = 0.0
+) -> RawCost:
+    """Time the bare pywhispercpp calls for `calls`, one after another (the benchmark's baseline for
+    the pipeline's overhead, and its whole-file pass; loading is not counted)."""
+    import _pywhispercpp as pw
+
     model, _ = _load(
         _check_model_file(Path(model_path)),
         n_threads=threads,
-        language="" if language == "auto" else language,
         max_tokens=max_tokens,
         temperature_inc=temperature_inc,
     )
-    total = 0.0
-    for clip in clips:
-        audio = np.ascontiguousarray(clip, dtype=np.float32)
-        started = time.perf_counter()
-        model.transcribe(audio)
-        total += time.perf_counter() - started
-    return total
+    ctx = model._ctx
+    n_audio_ctx = pw.whisper_model_n_audio_ctx(ctx)
+    strategy = pw.whisper_sampling_strategy
+    wall = cpu = 0.0
+    try:
+        for call in calls:
+            audio = np.ascontiguousarray(call.audio, dtype=np.float32)
+            started, cpu_started = time.perf_counter(), time.process_time()
+            if call.detect_only:
+                pw.whisper_pcm_to_mel(ctx, audio, audio.size, threads)
+                pw.whisper_lang_auto_detect(ctx, 0, threads, np.zeros(pw.whisper_lang_max_id() + 1, dtype=np.float32))
+            else:
+                margin = call.audio_ctx_margin_s
+                model.transcribe(
+                    audio,
+                    language="" if call.language == "auto" else call.language,
+                    initial_prompt=call.prompt,
+                    audio_ctx=0 if margin is None else fit_audio_ctx(audio.size, margin, n_audio_ctx),
+                    strategy=strategy.WHISPER_SAMPLING_BEAM_SEARCH if call.beam_size > 0
+                    else strategy.WHISPER_SAMPLING_GREEDY,
+                    beam_search={"beam_size": call.beam_size if call.beam_size > 0 else -1, "patience": -1.0},
+                )
+            wall += time.perf_counter() - started
+            cpu += time.process_time() - cpu_started
+    finally:
+        pw.whisper_free(ctx)
+        model._ctx = None
+    return RawCost(wall, cpu)
 
 
 class _LogHook:

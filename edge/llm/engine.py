@@ -508,6 +508,63 @@ class LlmEngine:
         return result
 
 
+@dataclass(frozen=True)
+class RawRequest:
+    """One request for `RawLlama`: a plain prompt, or chat messages with a JSON schema."""
+
+    prompt: str = ""
+    messages: Sequence[Message] = ()
+    schema: Mapping[str, Any] | None = None
+    max_tokens: int = 1
+
+
+class RawLlama:
+    """Bare llama-cpp-python on the calling thread: the benchmark's baseline for the engine's
+    overhead (loading is not counted). A schema request is sent as the engine sends it: the model's
+    chat template with a JSON response format, or without one, `plain_prompt(messages)` with the
+    schema's grammar. Token counts are llama.cpp's usage figures (the end-of-text token left out)."""
+
+    def __init__(self, model_path: Path, *, n_ctx: int, threads: int, seed: int = 0) -> None:
+        from llama_cpp import Llama
+
+        self.seed = seed
+        # Typed as Any like the engine's own model: llama-cpp-python's response TypedDicts differ per call.
+        self.llama: Any = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+                                seed=seed, verbose=False)
+        self.chat = bool(self.llama.metadata.get("tokenizer.chat_template"))
+        if self.chat:
+            self.llama.chat_format = _CHAT_FORMAT_FROM_GGUF
+
+    def run(self, request: RawRequest) -> LlmResult:
+        from llama_cpp.llama_grammar import LlamaGrammar
+
+        options: dict[str, Any] = dict(max_tokens=request.max_tokens, temperature=0.0, seed=self.seed)
+        started = time.monotonic()
+        if request.schema is None:
+            out = self.llama.create_completion(request.prompt, **options)
+        elif self.chat:
+            response_format = {"type": "json_object", "schema": dict(request.schema)}
+            out = self.llama.create_chat_completion([dict(m) for m in request.messages],
+                                                    response_format=response_format, **options)
+        else:
+            grammar = LlamaGrammar.from_string(_schema_grammar(dict(request.schema)), verbose=False)
+            out = self.llama.create_completion(plain_prompt(request.messages), grammar=grammar, **options)
+        seconds = time.monotonic() - started
+        choice, usage = out["choices"][0], out["usage"]
+        text = choice["message"]["content"] if "message" in choice else choice["text"]
+        finish = choice.get("finish_reason") or FINISH_LENGTH
+        return LlmResult(text or "", finish, usage["prompt_tokens"], usage["completion_tokens"], seconds)
+
+    def close(self) -> None:
+        self.llama.close()
+
+    def __enter__(self) -> RawLlama:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
 def _check_max_tokens(max_tokens: int) -> None:
     if max_tokens < 1:
         raise ValueError(f"max_tokens must be at least 1, got {max_tokens}")
