@@ -1,5 +1,6 @@
 """`edge eval glossary CASES` and `edge eval firewall CASES`: measure text post-processing on a
-case set kept in the repository, print the figures, exit 1 below the thresholds."""
+case set kept in the repository, print the figures, exit 1 below the thresholds. `edge eval asr`
+(edge/commands/eval_asr.py) scores transcripts against the fixtures' references."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge.commands import eval_asr
 from edge.core.errors import UserError
 from edge.text.firewall import LANGUAGE_PATTERN, HallucinationFirewall
 from edge.text.glossary import Glossary, GlossaryCorrector, GlossaryTerm, match_key
 
-HELP = "Evaluate glossary correction (term recall, false rewrites, time) or the hallucination firewall."
+HELP = "Evaluate glossary correction, the hallucination firewall, or ASR accuracy (WER/CER) on the fixtures."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,11 +76,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     firewall.add_argument(
         "-v", "--verbose", dest="show_failures", action="store_true", help="List each failure."
     )
+    eval_asr.add_arguments(suites)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.suite == "glossary":
         return _run_glossary(args)
+    if args.suite == "asr":
+        return eval_asr.run(args)
     return _run_firewall(args)
 
 

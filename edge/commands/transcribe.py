@@ -5,7 +5,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from edge.core.config import load_config
+from edge.core.config import Config, load_config
+from edge.core.events import Segment
 from edge.transcripts.formats import FORMATS, render
 
 HELP = "Transcribe an audio file with the box's own pipeline (VAD, whisper.cpp, firewall) and print it."
@@ -22,40 +23,50 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge.app import Box
-    from edge.audio.files import audio_duration
-
-    duration_s = audio_duration(args.file)
     cfg = load_config(args.config)
-    with tempfile.TemporaryDirectory(prefix="edge-transcribe-") as scratch:
-        cfg.storage.path = Path(scratch)
-        cfg.audio.source = f"file:{args.file.resolve()}"
-        cfg.audio.realtime = False
-        cfg.audio.archive = False
-        cfg.asr.partial_interval_ms = 0
-        cfg.mqtt.enabled = False
-        cfg.api.enabled = False
-        if args.model:
-            cfg.asr.model_path = args.model
-        if args.vad_model:
-            cfg.vad.model_path = args.vad_model
-        if args.language:
-            cfg.asr.language = args.language
-        box = Box(cfg)
-        box.open()
-        try:
-            meeting = box.start_meeting(title=args.file.name)
-            _wait_with_progress(box, duration_s)
-            box.stop_meeting()
-            segments = box.store.segments(meeting.id, limit=1_000_000)
-            text = render(segments, args.format, meeting=box.store.meeting(meeting.id).to_dict())
-        finally:
-            box.close()
+    if args.model:
+        cfg.asr.model_path = args.model
+    if args.vad_model:
+        cfg.vad.model_path = args.vad_model
+    if args.language:
+        cfg.asr.language = args.language
+    segments, meeting = transcribe_file(cfg, args.file)
+    text = render(segments, args.format, meeting=meeting)
     if args.output:
         args.output.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
     return 0
+
+
+def transcribe_file(cfg: Config, path: Path) -> tuple[list[Segment], dict]:
+    """The committed segments and the meeting record of `path` run through the box as `cfg` sets it up,
+    as fast as it goes (no real-time pacing, partial text, archive, MQTT or API; storage in a scratch
+    folder)."""
+    from edge.app import Box
+    from edge.audio.files import audio_duration
+
+    duration_s = audio_duration(path)
+    cfg = cfg.model_copy(deep=True)
+    with tempfile.TemporaryDirectory(prefix="edge-transcribe-") as scratch:
+        cfg.storage.path = Path(scratch)
+        cfg.audio.source = f"file:{path.resolve()}"
+        cfg.audio.realtime = False
+        cfg.audio.archive = False
+        cfg.asr.partial_interval_ms = 0
+        cfg.mqtt.enabled = False
+        cfg.api.enabled = False
+        box = Box(cfg)
+        box.open()
+        try:
+            meeting = box.start_meeting(title=path.name)
+            _wait_with_progress(box, duration_s)
+            box.stop_meeting()
+            segments = box.store.segments(meeting.id, limit=1_000_000)
+            record = box.store.meeting(meeting.id).to_dict()
+        finally:
+            box.close()
+    return segments, record
 
 
 def _wait_with_progress(box, duration_s: float) -> None:

@@ -1,0 +1,49 @@
+"""Real text from `edge transcribe` with real Whisper base, configured as `make run` configures the box
+(languages Korean and English): exact words on JFK, a bounded character error rate on Korean."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edge.commands.cli import main as cli_main
+from edge.text.error_rates import character_error_rate, normalised_words
+
+pytestmark = pytest.mark.slow
+
+JFK = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
+KOREAN = "그는 이리저리 피하면서 길 한 옆으로 걸어갔다."
+
+
+@pytest.fixture
+def box_config(tmp_path, dev_model, fixture_file):
+    config = tmp_path / "box.toml"
+    config.write_text(
+        f'[vad]\nmodel_path = "{fixture_file("models/silero_vad_v6.2.onnx")}"\n'
+        f'[asr]\nmodel_path = "{dev_model("ggml-base.bin").absolute()}"\nlanguage = "auto"\n'
+        'languages = ["ko", "en"]\nthreads = 2\n'
+    )
+    return config
+
+
+def _transcribe(config, clip, capsys) -> list[dict]:
+    assert cli_main(["transcribe", str(clip), "--config", str(config), "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)["segments"]
+
+
+def test_jfk_gives_the_exact_words_in_normal_case(box_config, fixture_file, capsys):
+    segments = _transcribe(box_config, fixture_file("audio/jfk.wav"), capsys)
+    text = " ".join(segment["text"] for segment in segments)
+    assert normalised_words(text) == normalised_words(JFK), text
+    assert not [word for word in text.split() if len(word) > 2 and word.isupper()], text  # no "ASK NOT!"
+    assert {segment["language"] for segment in segments} == {"en"}
+
+
+def test_korean_clip_has_every_syllable_and_a_bounded_error_rate(box_config, fixture_file, capsys):
+    segments = _transcribe(box_config, fixture_file("audio/leopard/test_ko.wav"), capsys)
+    text = " ".join(segment["text"] for segment in segments)
+    assert "\ufffd" not in text and all("\ufffd" not in segment["text_raw"] for segment in segments)
+    assert {segment["language"] for segment in segments} == {"ko"}
+    # Base hears "이리저리" as "1위저리" (2 of 19 syllables); the bound leaves room for the 4 of faster-whisper.
+    assert character_error_rate(KOREAN, text) <= 0.25, text
