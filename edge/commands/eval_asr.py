@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     cfg.vad.model_path = (args.vad_model or args.fixtures / "models" / "silero_vad_v6.2.onnx").resolve()
     if args.threads:
         cfg.asr.threads = args.threads
-    fw_model = _faster_whisper(args.faster_whisper, cfg.asr.threads)
+    fw_transcribe = _faster_whisper(args.faster_whisper, cfg.asr.threads)
     by_unit: dict[str, tuple[Score, Score]] = {}
     rows = []
     for clip in clips:
@@ -147,12 +147,13 @@ def run(args: argparse.Namespace) -> int:
         row = {"clip": clip.path, "language": clip.language, "unit": clip.unit, "reference": clip.reference}
         row["length"] = len(clip.units(clip.reference))
         row["box"] = {"text": text, "edits": unit_box.add(clip, text)}
-        if fw_model is not None:
-            fw_text = _faster_whisper_text(fw_model, args.fixtures / clip.path, language, args.fw_beam_size)
+        if fw_transcribe is not None:
+            fw_language = None if language == "auto" else language
+            fw_text = fw_transcribe(args.fixtures / clip.path, fw_language, args.fw_beam_size)
             row["faster_whisper"] = {"text": fw_text, "edits": unit_peer.add(clip, fw_text)}
         rows.append(row)
     summary = {
-        unit: {"box": _round(scores[0].rate), "faster_whisper": _round(scores[1].rate) if fw_model else None,
+        unit: {"box": _round(scores[0].rate), "faster_whisper": _round(scores[1].rate) if fw_transcribe else None,
                "length": scores[0].length}
         for unit, scores in sorted(by_unit.items(), reverse=True)
     }
@@ -160,34 +161,27 @@ def run(args: argparse.Namespace) -> int:
         "model": str(args.model),
         "language": args.language,
         "threads": cfg.asr.threads,
-        "faster_whisper": str(args.faster_whisper) if fw_model else None,
-        "faster_whisper_beam_size": args.fw_beam_size if fw_model else None,
+        "faster_whisper": str(args.faster_whisper) if fw_transcribe else None,
+        "faster_whisper_beam_size": args.fw_beam_size if fw_transcribe else None,
     }
     if args.json:
         print(json.dumps({"settings": settings, "summary": summary, "clips": rows}, ensure_ascii=False, indent=2))
     else:
-        _print_table(rows, summary, settings, fw_model is not None)
+        _print_table(rows, summary, settings, fw_transcribe is not None)
     return 0
 
 
 def _faster_whisper(folder: Path, threads: int):
+    from edge.ops.bench.peer import faster_whisper_available, faster_whisper_transcriber
+
     if not (folder / "model.bin").is_file():
         print(f"eval: no faster-whisper column ({folder / 'model.bin'} not found)", file=sys.stderr)
         return None
-    try:
-        from faster_whisper import WhisperModel
-    except ImportError:
+    if not faster_whisper_available():
         print("eval: no faster-whisper column (faster-whisper is not installed; it is in the dev extra)",
               file=sys.stderr)
         return None
-    return WhisperModel(str(folder), device="cpu", compute_type="float32", cpu_threads=threads)
-
-
-def _faster_whisper_text(model, path: Path, language: str, beam_size: int) -> str:
-    segments, _ = model.transcribe(
-        str(path), language=None if language == "auto" else language, beam_size=beam_size
-    )
-    return " ".join(segment.text.strip() for segment in segments)
+    return faster_whisper_transcriber(folder, threads=threads)
 
 
 def _round(value: float | None) -> float | None:
