@@ -80,13 +80,31 @@ def test_ct2_conversion_round_trips_every_tensor_with_the_split_projections(ct2_
     assert model.vocabulary == [token_bytes(token) for token in tokens()]
 
 
-def test_transformers_checkpoint_gives_the_same_file_as_ctranslate2(ct2_folder, weights, tmp_path):
+@pytest.mark.parametrize(
+    ("shards", "prefix"), [(1, "model."), (3, "model."), (1, "")], ids=["single", "sharded", "WhisperModel-names"]
+)
+def test_transformers_checkpoint_gives_the_same_file_as_ctranslate2(ct2_folder, weights, tmp_path, shards, prefix):
     from_ct2 = tmp_path / "ct2.bin"
     from_hf = tmp_path / "hf.bin"
     convert_whisper(ct2_folder, from_ct2)
-    checkpoint = convert_whisper(write_transformers_model(tmp_path / "hf", weights), from_hf)
+    source = write_transformers_model(tmp_path / "hf", weights, shards=shards, prefix=prefix)
+    checkpoint = convert_whisper(source, from_hf)
     assert checkpoint.format == "transformers"
     assert from_hf.read_bytes() == from_ct2.read_bytes()
+
+
+def test_transformers_problems_are_reported(weights, tmp_path):
+    folder = write_transformers_model(tmp_path / "hf", weights, shards=2)
+    (folder / "model-00002-of-00002.safetensors").unlink()
+    with pytest.raises(UserError, match="lists 1 missing shard"):
+        load_checkpoint(folder)
+    single = write_transformers_model(tmp_path / "single", weights)
+    (single / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    with pytest.raises(ModelError, match="model_type is 'bert', not 'whisper'"):
+        load_checkpoint(single)
+    (single / "config.json").unlink()
+    with pytest.raises(UserError, match=r"config\.json is missing"):
+        load_checkpoint(single)
 
 
 def test_q8_0_file_quantises_matrices_and_keeps_the_rest(ct2_folder, weights, tmp_path):
@@ -310,3 +328,18 @@ def test_korean_equals_faster_whisper_with_no_syllable_lost(whisper_base, faster
     assert ours == theirs  # base hears "이리저리" as "1위절이": "그는 1위절이 피하면서 길 한 옆으로 걸어갔다."
     assert "\ufffd" not in ours
     assert character_error_rate(KOREAN_REFERENCE, ours) <= 0.25
+
+
+@pytest.mark.slow
+def test_q8_0_conversion_of_real_base_keeps_the_words(dev_model, fixture_file, tmp_path):
+    from edge.asr.whispercpp import WhisperCppModel
+
+    out = tmp_path / "ggml-base-q8_0.bin"
+    convert_whisper(dev_model("faster-whisper-base"), out, file_type="q8_0")
+    assert out.stat().st_size < 0.6 * dev_model("ggml-base.bin").stat().st_size
+    with WhisperCppModel(out, threads=2, language="auto") as model:
+        english, _ = _whisper_cpp_text(model, fixture_file("audio/jfk.wav"))
+        korean, language = _whisper_cpp_text(model, fixture_file("audio/leopard/test_ko.wav"))
+    assert normalised_words(english) == normalised_words(JFK)
+    assert language == "ko" and "\ufffd" not in korean
+    assert character_error_rate(KOREAN_REFERENCE, korean) <= 0.25

@@ -150,6 +150,22 @@ def write_ct2_model(
     return folder
 
 
+def _write_safetensors(path: Path, tensors: dict[str, np.ndarray]) -> None:
+    header: dict[str, object] = {"__metadata__": {"format": "pt"}}
+    offset = 0
+    blobs = []
+    for name, values in tensors.items():
+        data = values.astype("<f2").tobytes()
+        header[name] = {"dtype": "F16", "shape": list(values.shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    encoded = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(encoded)) + encoded)
+        for blob in blobs:
+            f.write(blob)
+
+
 _HF_NAMES = {
     "encoder.positional_embedding": "model.encoder.embed_positions.weight",
     "decoder.positional_embedding": "model.decoder.embed_positions.weight",
@@ -174,24 +190,23 @@ def hf_name(name: str) -> str:
     return name
 
 
-def write_transformers_model(folder: Path, weights: dict[str, np.ndarray]) -> Path:
-    """model.safetensors, config.json and vocab.json of WhisperForConditionalGeneration."""
+def write_transformers_model(
+    folder: Path, weights: dict[str, np.ndarray], *, shards: int = 1, prefix: str = "model."
+) -> Path:
+    """WhisperForConditionalGeneration as saved by transformers: model.safetensors (or `shards` files
+    and their index), config.json and vocab.json. prefix="" gives WhisperModel's names."""
     folder.mkdir(parents=True, exist_ok=True)
-    tensors = {hf_name(name): values for name, values in weights.items()}
-    tensors["proj_out.weight"] = weights["decoder.token_embedding.weight"]
-    header: dict[str, object] = {"__metadata__": {"format": "pt"}}
-    offset = 0
-    blobs = []
-    for name, values in tensors.items():
-        data = values.astype("<f2").tobytes()
-        header[name] = {"dtype": "F16", "shape": list(values.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    encoded = json.dumps(header).encode()
-    with open(folder / "model.safetensors", "wb") as f:
-        f.write(struct.pack("<Q", len(encoded)) + encoded)
-        for blob in blobs:
-            f.write(blob)
+    tensors = {prefix + hf_name(name).removeprefix("model."): values for name, values in weights.items()}
+    if prefix:
+        tensors["proj_out.weight"] = weights["decoder.token_embedding.weight"]
+    names = list(tensors)
+    weight_map = {}
+    for shard in range(shards):
+        filename = "model.safetensors" if shards == 1 else f"model-{shard + 1:05d}-of-{shards:05d}.safetensors"
+        _write_safetensors(folder / filename, {name: tensors[name] for name in names[shard::shards]})
+        weight_map.update(dict.fromkeys(names[shard::shards], filename))
+    if shards > 1:
+        (folder / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
     config = {
         "model_type": "whisper", "vocab_size": N_VOCAB, "num_mel_bins": N_MELS, "d_model": N_STATE,
         "encoder_layers": N_LAYER, "decoder_layers": N_LAYER, "encoder_attention_heads": N_HEAD,

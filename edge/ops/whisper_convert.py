@@ -12,6 +12,7 @@ import json
 import mmap
 import re
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ CT2_MAX_BINARY_VERSION = 6
 # CTranslate2's DataType enum.
 CT2_DTYPES = {0: "<f4", 1: "i1", 2: "<i2", 3: "<i4", 4: "<f2", 5: "bfloat16"}
 SAFETENSORS_DTYPES = {"F32": "<f4", "F16": "<f2", "BF16": "bfloat16"}
+SAFETENSORS_INDEX = "model.safetensors.index.json"  # a checkpoint split into shards
 
 
 @dataclass
@@ -58,13 +60,16 @@ def load_checkpoint(source: Path, *, tokenizer: Path | None = None) -> WhisperCh
     if (source.is_file() and source.name.endswith(".bin")) or (folder / "model.bin").is_file():
         model_file = source if source.is_file() else folder / "model.bin"
         read = _read_ct2
-    elif (source.is_file() and source.suffix == ".safetensors") or (folder / "model.safetensors").is_file():
-        model_file = source if source.is_file() else folder / "model.safetensors"
-        read = _read_transformers
+    elif source.is_file() and source.name.endswith((".safetensors", ".safetensors.index.json")):
+        model_file, read = source, _read_transformers
+    elif (folder / "model.safetensors").is_file() or (folder / SAFETENSORS_INDEX).is_file():
+        single = folder / "model.safetensors"
+        model_file, read = (single if single.is_file() else folder / SAFETENSORS_INDEX), _read_transformers
     else:
         raise UserError(
-            f"{source} holds neither model.bin (CTranslate2 / faster-whisper) nor model.safetensors "
-            "(Hugging Face transformers); give the folder of a Whisper checkpoint in one of these formats"
+            f"{source} holds neither model.bin (CTranslate2 / faster-whisper) nor model.safetensors or "
+            f"{SAFETENSORS_INDEX} (Hugging Face transformers); give the folder of a Whisper checkpoint in one "
+            "of these formats"
         )
     vocabulary = read_vocabulary(tokenizer or _find_tokenizer(folder))
     checkpoint = read(model_file, vocabulary)
@@ -336,6 +341,8 @@ def transformers_name(name: str) -> str | None:
     """whisper.cpp's name for a transformers WhisperForConditionalGeneration tensor (None: not needed)."""
     if name == "proj_out.weight":  # tied to the token embedding
         return None
+    if name.startswith(("encoder.", "decoder.")):  # saved from WhisperModel rather than ...ForConditionalGeneration
+        name = "model." + name
     for pattern, replacement in _HF_RENAMES:
         name = re.sub(pattern, replacement, name)
     return name
@@ -366,6 +373,33 @@ def _read_transformers(path: Path, vocabulary: list[bytes]) -> WhisperCheckpoint
         )
     except KeyError as exc:
         raise ModelError(f"{config_path} lacks {exc.args[0]!r}; it is not a Whisper config") from None
+    tensors: dict[str, np.ndarray] = {}
+    for shard in _shards(path):
+        for name, values in _safetensors(shard):
+            target = transformers_name(name)
+            if target is None:
+                continue
+            if target in ("encoder.conv1.bias", "encoder.conv2.bias"):
+                values = values.reshape(-1, 1)
+            tensors[target] = values
+    return WhisperCheckpoint("transformers", hparams, tensors, vocabulary)
+
+
+def _shards(path: Path) -> list[Path]:
+    if not path.name.endswith(".index.json"):
+        return [path]
+    try:
+        weight_map = json.loads(path.read_text(encoding="utf-8"))["weight_map"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"{path} is not a safetensors shard index ({exc})") from None
+    shards = [path.parent / name for name in dict.fromkeys(weight_map.values())]
+    missing = [shard.name for shard in shards if not shard.is_file()]
+    if missing:
+        raise UserError(f"{path} lists {len(missing)} missing shard(s), first {missing[0]}; download all of them")
+    return shards
+
+
+def _safetensors(path: Path) -> Iterator[tuple[str, np.ndarray]]:
     try:
         with open(path, "rb") as f:
             buffer = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
@@ -374,12 +408,8 @@ def _read_transformers(path: Path, vocabulary: list[bytes]) -> WhisperCheckpoint
     except (OSError, ValueError, struct.error) as exc:
         raise ModelError(f"{path} is not a safetensors file ({exc})") from None
     base = 8 + header_size
-    tensors: dict[str, np.ndarray] = {}
     for name, entry in header.items():
         if name == "__metadata__":
-            continue
-        target = transformers_name(name)
-        if target is None:
             continue
         dtype = SAFETENSORS_DTYPES.get(entry.get("dtype"))
         if dtype is None:
@@ -387,11 +417,7 @@ def _read_transformers(path: Path, vocabulary: list[bytes]) -> WhisperCheckpoint
         start, end = entry["data_offsets"]
         if base + end > len(buffer):
             raise ModelError(f"{path} is truncated ({name} is cut short)")
-        values = _as_array(buffer, (dtype, tuple(entry["shape"]), base + start, end - start))
-        if target in ("encoder.conv1.bias", "encoder.conv2.bias"):
-            values = values.reshape(-1, 1)
-        tensors[target] = values
-    return WhisperCheckpoint("transformers", hparams, tensors, vocabulary)
+        yield name, _as_array(buffer, (dtype, tuple(entry["shape"]), base + start, end - start))
 
 
 # --- checks -------------------------------------------------------------------------------------------
