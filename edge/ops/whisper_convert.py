@@ -212,105 +212,99 @@ def _read_ct2(path: Path, vocabulary: list[bytes]) -> WhisperCheckpoint:
     spec, variables, _aliases = read_ct2_index(path)
     if spec != "WhisperSpec":
         raise ModelError(f"{path} is a CTranslate2 {spec or 'model'} model, not Whisper")
-    with open(path, "rb") as f:
-        buffer = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    reader = _Ct2Whisper(path, variables)
+    return WhisperCheckpoint("CTranslate2", reader.hparams, reader.tensors(), vocabulary)
 
-    def get(name: str) -> np.ndarray:
-        if name not in variables:
-            raise ModelError(f"{path} lacks the variable {name}; it is not a complete Whisper model")
-        values = _as_array(buffer, variables[name])
-        scale = variables.get(name.removesuffix("weight") + "weight_scale")
-        if values.dtype == np.int8 and scale is not None:  # int8 quantised: dequantise per row
-            return values.astype(np.float32) / _as_array(buffer, scale).astype(np.float32).reshape(-1, 1)
-        if values.dtype.kind not in "f":
-            raise ModelError(f"{path}: {name} has data type {values.dtype}, which cannot be converted")
+
+class _Ct2Whisper:
+    """CTranslate2's WhisperSpec variables under whisper.cpp's names, read from a memory map."""
+
+    def __init__(self, path: Path, variables: dict[str, Ct2Variable]) -> None:
+        self.path = path
+        self.variables = variables
+        with open(path, "rb") as f:
+            self.buffer = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        conv1 = self.get("encoder/conv1/weight")
+        embeddings = self.get("decoder/embeddings/weight")
+        self.hparams = WhisperHparams(
+            n_vocab=embeddings.shape[0],
+            n_audio_ctx=self.get("encoder/position_encodings/encodings").shape[0],
+            n_audio_state=conv1.shape[0],
+            n_audio_head=int(self.raw("encoder/num_heads").reshape(-1)[0]),
+            n_audio_layer=self.layers("encoder"),
+            n_text_ctx=self.get("decoder/position_encodings/encodings").shape[0],
+            n_text_state=embeddings.shape[1],
+            n_text_head=int(self.raw("decoder/num_heads").reshape(-1)[0]),
+            n_text_layer=self.layers("decoder"),
+            n_mels=conv1.shape[1],
+        )
+
+    def raw(self, name: str) -> np.ndarray:
+        if name not in self.variables:
+            raise ModelError(f"{self.path} lacks the variable {name}; it is not a complete Whisper model")
+        return _as_array(self.buffer, self.variables[name])
+
+    def get(self, name: str) -> np.ndarray:
+        """Float values of `name` (int8 weights dequantised per row with their `weight_scale`)."""
+        values = self.raw(name)
+        scale = self.variables.get(name.removesuffix("weight") + "weight_scale")
+        if values.dtype == np.int8 and scale is not None:
+            return values.astype(np.float32) / _as_array(self.buffer, scale).astype(np.float32).reshape(-1, 1)
+        if values.dtype.kind != "f":
+            raise ModelError(f"{self.path}: {name} has data type {values.dtype}, which cannot be converted")
         return values
 
-    def scalar(name: str) -> int:
-        return int(get_raw(name).reshape(-1)[0])
-
-    def get_raw(name: str) -> np.ndarray:
-        if name not in variables:
-            raise ModelError(f"{path} lacks the variable {name}; it is not a complete Whisper model")
-        return _as_array(buffer, variables[name])
-
-    def layers(prefix: str) -> int:
-        pattern = re.compile(rf"{prefix}/layer_(\d+)/")
-        found = {int(m.group(1)) for name in variables if (m := pattern.match(name))}
+    def layers(self, side: str) -> int:
+        pattern = re.compile(rf"{side}/layer_(\d+)/")
+        found = {int(m.group(1)) for name in self.variables if (m := pattern.match(name))}
         return max(found) + 1 if found else 0
 
-    conv1 = get("encoder/conv1/weight")
-    embeddings = get("decoder/embeddings/weight")
-    hparams = WhisperHparams(
-        n_vocab=embeddings.shape[0],
-        n_audio_ctx=get("encoder/position_encodings/encodings").shape[0],
-        n_audio_state=conv1.shape[0],
-        n_audio_head=scalar("encoder/num_heads"),
-        n_audio_layer=layers("encoder"),
-        n_text_ctx=get("decoder/position_encodings/encodings").shape[0],
-        n_text_state=embeddings.shape[1],
-        n_text_head=scalar("decoder/num_heads"),
-        n_text_layer=layers("decoder"),
-        n_mels=conv1.shape[1],
-    )
-    tensors: dict[str, np.ndarray] = {}
+    def tensors(self) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {"encoder.positional_embedding": self.get("encoder/position_encodings/encodings")}
+        for i in (1, 2):
+            out[f"encoder.conv{i}.weight"] = self.get(f"encoder/conv{i}/weight")
+            out[f"encoder.conv{i}.bias"] = self.get(f"encoder/conv{i}/bias").reshape(-1, 1)
+        for i in range(self.hparams.n_audio_layer):
+            self._block(out, f"encoder/layer_{i}", f"encoder.blocks.{i}", cross=False)
+        self._norm(out, "encoder.ln_post", "encoder/layer_norm")
+        out["decoder.positional_embedding"] = self.get("decoder/position_encodings/encodings")
+        out["decoder.token_embedding.weight"] = self.get("decoder/embeddings/weight")
+        for i in range(self.hparams.n_text_layer):
+            self._block(out, f"decoder/layer_{i}", f"decoder.blocks.{i}", cross=True)
+        self._norm(out, "decoder.ln", "decoder/layer_norm")
+        return out
 
-    def linear(target: str, source: str, split: int = 1, index: int = 0, bias: bool = True) -> None:
-        weight = get(f"{source}/weight")
-        rows = weight.shape[0] // split
-        tensors[f"{target}.weight"] = weight[index * rows : (index + 1) * rows]
-        if bias:
-            tensors[f"{target}.bias"] = get(f"{source}/bias")[index * rows : (index + 1) * rows]
+    def _block(self, out: dict[str, np.ndarray], src: str, dst: str, *, cross: bool) -> None:
+        # Query, key and value are one fused matrix in CTranslate2, and the cross attention's key and
+        # value another; Whisper's key has no bias (zeros inside the fusion).
+        self._norm(out, f"{dst}.attn_ln", f"{src}/self_attention/layer_norm")
+        for index, projection in enumerate(("query", "key", "value")):
+            self._linear(out, f"{dst}.attn.{projection}", f"{src}/self_attention/linear_0", split=(index, 3))
+        self._linear(out, f"{dst}.attn.out", f"{src}/self_attention/linear_1")
+        if cross:
+            self._norm(out, f"{dst}.cross_attn_ln", f"{src}/attention/layer_norm")
+            self._linear(out, f"{dst}.cross_attn.query", f"{src}/attention/linear_0")
+            self._linear(out, f"{dst}.cross_attn.key", f"{src}/attention/linear_1", split=(0, 2))
+            self._linear(out, f"{dst}.cross_attn.value", f"{src}/attention/linear_1", split=(1, 2))
+            self._linear(out, f"{dst}.cross_attn.out", f"{src}/attention/linear_2")
+        self._norm(out, f"{dst}.mlp_ln", f"{src}/ffn/layer_norm")
+        self._linear(out, f"{dst}.mlp.0", f"{src}/ffn/linear_0")
+        self._linear(out, f"{dst}.mlp.2", f"{src}/ffn/linear_1")
 
-    def norm(target: str, source: str) -> None:
-        tensors[f"{target}.weight"] = get(f"{source}/gamma")
-        tensors[f"{target}.bias"] = get(f"{source}/beta")
+    def _linear(self, out: dict[str, np.ndarray], target: str, source: str, split: tuple[int, int] = (0, 1)) -> None:
+        index, parts = split
+        weight, bias = self.get(f"{source}/weight"), self.get(f"{source}/bias")
+        rows = weight.shape[0] // parts
+        part = slice(index * rows, (index + 1) * rows)
+        out[f"{target}.weight"] = weight[part]
+        if not target.endswith(".key"):
+            out[f"{target}.bias"] = bias[part]
+        elif np.any(bias[part]):
+            raise ModelError(f"{self.path}: {source} has a key bias; Whisper's key projection has none")
 
-    def fused_key_bias_is_zero(source: str, split: int, index: int) -> None:
-        bias = get(f"{source}/bias")
-        rows = bias.shape[0] // split
-        if np.any(bias[index * rows : (index + 1) * rows]):
-            raise ModelError(f"{path}: {source} has a key bias; Whisper's key projection has none")
-
-    tensors["encoder.positional_embedding"] = get("encoder/position_encodings/encodings")
-    for i in (1, 2):
-        tensors[f"encoder.conv{i}.weight"] = get(f"encoder/conv{i}/weight")
-        tensors[f"encoder.conv{i}.bias"] = get(f"encoder/conv{i}/bias").reshape(-1, 1)
-    for i in range(hparams.n_audio_layer):
-        src, dst = f"encoder/layer_{i}", f"encoder.blocks.{i}"
-        _self_attention(linear, norm, fused_key_bias_is_zero, f"{src}/self_attention", f"{dst}.attn", f"{dst}.attn_ln")
-        _mlp(linear, norm, src, dst)
-    norm("encoder.ln_post", "encoder/layer_norm")
-    tensors["decoder.positional_embedding"] = get("decoder/position_encodings/encodings")
-    tensors["decoder.token_embedding.weight"] = embeddings
-    for i in range(hparams.n_text_layer):
-        src, dst = f"decoder/layer_{i}", f"decoder.blocks.{i}"
-        _self_attention(linear, norm, fused_key_bias_is_zero, f"{src}/self_attention", f"{dst}.attn", f"{dst}.attn_ln")
-        norm(f"{dst}.cross_attn_ln", f"{src}/attention/layer_norm")
-        linear(f"{dst}.cross_attn.query", f"{src}/attention/linear_0")
-        fused_key_bias_is_zero(f"{src}/attention/linear_1", 2, 0)
-        linear(f"{dst}.cross_attn.key", f"{src}/attention/linear_1", 2, 0, bias=False)
-        linear(f"{dst}.cross_attn.value", f"{src}/attention/linear_1", 2, 1)
-        linear(f"{dst}.cross_attn.out", f"{src}/attention/linear_2")
-        _mlp(linear, norm, src, dst)
-    norm("decoder.ln", "decoder/layer_norm")
-    return WhisperCheckpoint("CTranslate2", hparams, tensors, vocabulary)
-
-
-def _self_attention(linear, norm, key_bias_check, source: str, target: str, ln: str) -> None:
-    norm(ln, f"{source}/layer_norm")
-    # CTranslate2 fuses query, key and value into one matrix; the key has no bias (zeros in the fusion).
-    linear(f"{target}.query", f"{source}/linear_0", 3, 0)
-    key_bias_check(f"{source}/linear_0", 3, 1)
-    linear(f"{target}.key", f"{source}/linear_0", 3, 1, bias=False)
-    linear(f"{target}.value", f"{source}/linear_0", 3, 2)
-    linear(f"{target}.out", f"{source}/linear_1")
-
-
-def _mlp(linear, norm, source: str, target: str) -> None:
-    norm(f"{target}.mlp_ln", f"{source}/ffn/layer_norm")
-    linear(f"{target}.mlp.0", f"{source}/ffn/linear_0")
-    linear(f"{target}.mlp.2", f"{source}/ffn/linear_1")
+    def _norm(self, out: dict[str, np.ndarray], target: str, source: str) -> None:
+        out[f"{target}.weight"] = self.get(f"{source}/gamma")
+        out[f"{target}.bias"] = self.get(f"{source}/beta")
 
 
 # --- Hugging Face transformers ------------------------------------------------------------------------
