@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import secrets
 import sqlite3
 import threading
@@ -19,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from edge.core.errors import UserError
-from edge.core.events import FilteredSegment, Segment
+from edge.core.events import FilteredSegment, Segment, SegmentCommitted, SegmentDropped, SegmentRevised, StoreChange
 from edge.minutes.schema import MinutesInvalid, MinutesNotFound, MinutesRecord, validate_minutes
 from edge.text.glossary import Glossary, GlossaryError, GlossaryTerm, match_key
 
@@ -128,6 +129,8 @@ MIGRATIONS: tuple[str, ...] = (
 MEETING_COLUMNS = "id, title, room, language, source, status, started_at, ended_at, audio_path"
 SEGMENT_COLUMNS = "meeting_id, seq, t0_ms, t1_ms, text_raw, language, confidence, text, corrections, revision"
 
+log = logging.getLogger(__name__)
+
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
@@ -189,6 +192,8 @@ class Store:
         self._lock = threading.RLock()
         self._outbox_listeners: list[Callable[[], None]] = []
         self._outbox_written = False
+        self._change_listeners: list[Callable[[StoreChange], None]] = []
+        self._changes: list[StoreChange] = []  # of the open transaction, told to the listeners after COMMIT
         self._migrate()
 
     def _migrate(self) -> None:
@@ -215,19 +220,33 @@ class Store:
                 return
             self._db.execute("BEGIN IMMEDIATE")
             self._outbox_written = False
+            self._changes = []
             try:
                 yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
+                self._changes = []
                 raise
             self._db.execute("COMMIT")
+            changes, self._changes = self._changes, []
             if self._outbox_written:
                 for listener in self._outbox_listeners:
                     listener()
+            for change in changes:
+                for change_listener in self._change_listeners:
+                    try:
+                        change_listener(change)
+                    except Exception:  # the change is on disk; one broken listener must not hide it from the rest
+                        log.exception("store change listener failed on %s", type(change).__name__)
 
     def add_outbox_listener(self, listener: Callable[[], None]) -> None:
         """Called after every commit that wrote outbox rows (the MQTT sender wakes on it)."""
         self._outbox_listeners.append(listener)
+
+    def add_change_listener(self, listener: Callable[[StoreChange], None]) -> None:
+        """Called after every commit, once per segment it committed, revised or dropped, in order, on the
+        committing thread: how later revisions (the LLM's, a person's edit) reach the publishers."""
+        self._change_listeners.append(listener)
 
     def close(self) -> None:
         with self._lock:
@@ -334,6 +353,7 @@ class Store:
                  json.dumps(list(corrections), ensure_ascii=False), utc_now()),
             )
             self._enqueue(db, "segment", meeting_id, segment.to_payload())
+            self._changes.append(SegmentCommitted(segment))
         return segment
 
     def add_segments(self, meeting_id: str, segments: Sequence[dict]) -> list[Segment]:
@@ -360,6 +380,7 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (item.meeting_id, item.t0_ms, item.t1_ms, item.text, item.reason, utc_now()),
             )
+            self._changes.append(SegmentDropped(item))
 
     def filtered(self, meeting_id: str) -> list[FilteredSegment]:
         with self._lock:
@@ -419,9 +440,12 @@ class Store:
             if text == old.display_text:
                 return old
             edit = {"rule": "human_edit", "original": old.display_text, "text": text, "at": utc_now()}
-            return self._revise(db, old, text, [*old.corrections, edit])
+            return self._revise(db, old, text, [*old.corrections, edit], edited=True)
 
-    def _revise(self, db: sqlite3.Connection, old: Segment, text: str, corrections: list[dict], **columns) -> Segment:
+    def _revise(
+        self, db: sqlite3.Connection, old: Segment, text: str, corrections: list[dict], *, edited: bool = False,
+        **columns: object,
+    ) -> Segment:
         """A new revision of a segment's text and its "segment_update" outbox row, in the caller's transaction."""
         segment = dataclasses.replace(old, text=text, corrections=corrections, revision=old.revision + 1)
         assignments = "".join(f", {name} = ?" for name in columns)
@@ -432,6 +456,7 @@ class Store:
              old.meeting_id, old.seq),
         )
         self._enqueue(db, "segment_update", old.meeting_id, segment.to_payload())
+        self._changes.append(SegmentRevised(segment, edited=edited))
         return segment
 
     def segments_awaiting_llm(self, meeting_id: str, *, limit: int) -> list[Segment]:

@@ -21,10 +21,11 @@ from edge.api.app import create_app
 from edge.api.server import ApiServer
 from edge.core.config import ApiConfig, MinutesConfig
 from edge.core.errors import UserError
-from edge.core.events import Segment
+from edge.core.events import PAYLOAD_VERSION, BoxState, MinutesDone, MinutesProgress, Partial, Segment
 from edge.core.live import LiveBus
 from edge.llm.engine import LlmResult
 from edge.pipeline.control import MeetingAlreadyRunning, NoMeetingRunning
+from edge.pipeline.live_relay import LiveRelay
 from edge.store import Meeting, Store, new_meeting_id
 
 MinutesReply = Mapping[str, Any] | str | Callable[[list[int], list[str]], Mapping[str, Any] | str]
@@ -100,6 +101,7 @@ class FakeBox:
     ) -> None:
         self.store = Store(Path(storage_dir) / "edge.db")
         self.live = LiveBus()
+        LiveRelay(self.store, self.live)
         self.language = language
         self.submitted: list[tuple[str, int]] = []  # (file name, bytes) of each submitted upload
         self.glossary_changes = 0
@@ -125,7 +127,7 @@ class FakeBox:
                 language=language or self.language, source="pyaudio:fake", title=title, meeting_id=_unique_meeting_id()
             )
             self._recording = meeting.id
-        self.live.publish("state", self.state())
+        self.live.publish(BoxState(**self.state_fields()))
         return meeting
 
     def stop_meeting(self, meeting_id: str | None = None) -> Meeting:
@@ -136,7 +138,7 @@ class FakeBox:
                 raise NoMeetingRunning("no meeting is recording")
             meeting_id, self._recording = self._recording, None
         meeting = self.store.end_meeting(meeting_id)
-        self.live.publish("state", self.state())
+        self.live.publish(BoxState(**self.state_fields()))
         self.transcript_ready(meeting_id)
         return meeting
 
@@ -153,14 +155,17 @@ class FakeBox:
         path.unlink()  # the box owns the file and deletes it when done
         return meeting
 
-    def state(self) -> dict:
+    def state_fields(self) -> dict:
         with self._lock:
             recording = self._recording
-        return {"v": 1, "state": "recording" if recording else "idle", "meeting_id": recording}
+        return {"state": "recording" if recording else "idle", "meeting_id": recording}
+
+    def state(self) -> dict:
+        return BoxState(**self.state_fields()).to_payload()
 
     def health(self) -> dict:
         return {
-            "v": 1,
+            "v": PAYLOAD_VERSION,
             "status": "ok",
             "state": self.state()["state"],
             "uptime_s": round(time.monotonic() - self._started, 1),
@@ -196,10 +201,9 @@ class FakeBox:
             outcome = generate_minutes(
                 self.store, ScriptedMinutesEngine(self.minutes_reply, self.minutes_gate), meeting_id,  # type: ignore[arg-type]
                 config=self.minutes_config, glossary=self.glossary,
-                progress=lambda event: self.live.publish("minutes_progress", event), model_name="scripted.gguf",
+                progress=lambda event: self.live.publish(MinutesProgress(**event)), model_name="scripted.gguf",
             )  # fmt: skip
-        self.live.publish("minutes", {"v": 1, "meeting_id": meeting_id, "status": outcome.status,
-                                      "error": outcome.error})  # fmt: skip
+        self.live.publish(MinutesDone(meeting_id, outcome.status, outcome.error))
 
     def wait_for_minutes(self, timeout: float = 30.0) -> None:
         """Block until every requested generation has finished."""
@@ -214,22 +218,16 @@ class FakeBox:
         return self._recording
 
     def inject_partial(self, text: str, *, meeting_id: str | None = None) -> None:
-        self.live.publish(
-            "partial",
-            {"v": 1, "meeting_id": meeting_id or self._recording, "utterance_id": 0, "t0_ms": 0, "t1_ms": 0,
-             "stable": "", "unstable": text},
-        )
+        self.live.publish(Partial(meeting_id or self._recording, 0, 0, 0, "", text))  # type: ignore[arg-type]
 
     def inject_segment(self, text: str, *, meeting_id: str | None = None, t0_ms: int | None = None) -> Segment:
         meeting_id = meeting_id or self._recording
         if meeting_id is None:
             raise NoMeetingRunning("start a meeting before injecting segments")
         start = t0_ms if t0_ms is not None else self.store.segment_count(meeting_id) * 2000
-        segment = self.store.add_segment(
+        return self.store.add_segment(  # the store's change event reaches the live bus through the relay
             meeting_id, t0_ms=start, t1_ms=start + 1500, text_raw=text, language=self.language, confidence=0.9
         )
-        self.live.publish("segment", segment.to_payload())
-        return segment
 
     def close(self) -> None:
         if self.minutes_gate is not None:

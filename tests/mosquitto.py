@@ -34,6 +34,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from edge.core.events import PAYLOAD_VERSION, BoxState
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 
@@ -289,7 +291,7 @@ class MiniBox:
         if self.meeting is not None:
             raise MeetingAlreadyRunning(f"meeting {self.meeting.id} is recording; stop it first")
         self.meeting = self.store.create_meeting(language=language or "ko", source="test", title=title)
-        self.live.publish("state", self.state())
+        self.live.publish(self.box_state())
         return self.meeting
 
     def stop_meeting(self, meeting_id: str | None = None):
@@ -300,19 +302,20 @@ class MiniBox:
             raise NoMeetingRunning("no meeting is recording")
         meeting = self.store.end_meeting(self.meeting.id)
         self.meeting = None
-        self.live.publish("state", self.state())
+        self.live.publish(self.box_state())
         return meeting
 
     def submit_file(self, path: Path, *, title: str = "", language: str | None = None):
         raise NotImplementedError
 
+    def box_state(self) -> BoxState:
+        return BoxState("recording", self.meeting.id) if self.meeting is not None else BoxState("idle")
+
     def state(self) -> dict:
-        if self.meeting is not None:
-            return {"v": 1, "state": "recording", "meeting_id": self.meeting.id}
-        return {"v": 1, "state": "idle", "meeting_id": None}
+        return self.box_state().to_payload()
 
     def health(self) -> dict:
-        return {"v": 1, "status": "ok", "rtf": 0.25, "drops": {"asr_utterances": 2, "capture": 1},
+        return {"v": PAYLOAD_VERSION, "status": "ok", "rtf": 0.25, "drops": {"asr_utterances": 2, "capture": 1},
                 "outbox_backlog": 0}
 
 

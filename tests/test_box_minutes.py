@@ -63,9 +63,9 @@ def until_minutes_done(queue: DropOldestQueue[LiveEvent], count: int) -> tuple[l
     while len(ends) < count:
         event = queue.get(timeout=WAIT_S)
         if event.kind == "minutes_progress":
-            progress.append(event.payload)
+            progress.append(event.to_payload())
         elif event.kind == "minutes":
-            ends.append(event.payload)
+            ends.append(event.to_payload())
     assert queue.dropped == 0
     return progress, ends
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from edge.core.events import SegmentRevised
 from edge.llm.correction_stage import correct_pending
 from edge.llm.engine import LlmEngine
 from edge.store import Store
@@ -34,10 +35,10 @@ def test_guards_keep_layer_b_text_and_every_segment_gets_a_verdict(tmp_path: Pat
     meeting = store.create_meeting(language="ko", source="test")
     for i, line in enumerate(LINES):
         store.add_segment(meeting.id, t0_ms=i * 1000, t1_ms=i * 1000 + 900, text_raw=line, language="ko")
-    updates = []
+    updates: list[SegmentRevised] = []
+    store.add_change_listener(lambda change: updates.append(change) if isinstance(change, SegmentRevised) else None)
     done = correct_pending(
-        engine, store, meeting.id,
-        protected_terms=lambda: ["Kubernetes", "GitHub"], on_update=updates.append, keep_going=lambda: True,
+        engine, store, meeting.id, protected_terms=lambda: ["Kubernetes", "GitHub"], keep_going=lambda: True
     )
     assert done == len(LINES)
     assert store.segments_awaiting_llm(meeting.id, limit=10) == []
@@ -47,7 +48,9 @@ def test_guards_keep_layer_b_text_and_every_segment_gets_a_verdict(tmp_path: Pat
         else:  # an accepted correction passed every guard: terms kept, no Han added
             assert "Kubernetes" in segment.display_text or "Kubernetes" not in LINES[segment.seq]
             assert segment.corrections[-1]["rule"] == "llm"
-    assert len(updates) == sum(1 for s in store.segments(meeting.id) if s.revision)
+    # Each accepted correction reached the store's listeners (the publishers) as a revision.
+    assert [u.segment for u in updates] == [s for s in store.segments(meeting.id) if s.revision]
+    assert not any(u.edited for u in updates)
 
 
 def test_stops_between_batches_when_the_box_gets_busy(tmp_path: Path, engine: LlmEngine) -> None:
@@ -57,7 +60,7 @@ def test_stops_between_batches_when_the_box_gets_busy(tmp_path: Path, engine: Ll
         store.add_segment(meeting.id, t0_ms=i * 1000, t1_ms=i * 1000 + 900, text_raw=line, language="ko")
     calls = iter([True, False])
     done = correct_pending(
-        engine, store, meeting.id, protected_terms=list, on_update=lambda s: None,
+        engine, store, meeting.id, protected_terms=list,
         keep_going=lambda: next(calls, False), batch_size=4,
     )
     assert done == 4

@@ -44,7 +44,7 @@ def api(box: Box) -> Iterator[httpx.Client]:
 
 def _commit(box: Box, meeting_id: str, text: str):
     t0 = box.store.segment_count(meeting_id) * 3000
-    box.commit(meeting_id, [AsrSegment(t0, t0 + 2500, text, "ko")])
+    box.committer.commit(meeting_id, [AsrSegment(t0, t0 + 2500, text, "ko")])
     return box.store.segments(meeting_id)[-1]
 
 

@@ -12,6 +12,7 @@ from mosquitto import Broker, MiniBox, Subscriber, free_port, mosquitto_binary, 
 
 from edge.core.config import DeviceConfig, MqttConfig
 from edge.core.errors import ConfigError
+from edge.core.events import Partial
 from edge.core.live import LiveBus
 from edge.publish.mqtt import MqttPublisher
 from edge.store import Store
@@ -104,8 +105,7 @@ def test_segments_state_availability_and_discovery(
 def test_partials_are_qos0_and_stats_carry_health(
     store: Store, box: MiniBox, subscriber: Subscriber, publisher: MqttPublisher
 ) -> None:
-    box.live.publish("partial", {"v": 1, "meeting_id": "m-1", "utterance_id": 3, "t0_ms": 0, "t1_ms": 500,
-                                 "stable": "안녕", "unstable": "하세요"})
+    box.live.publish(Partial("m-1", 3, 0, 500, stable="안녕", unstable="하세요"))
     [partial] = subscriber.wait_for_topic(f"{BASE}/meeting/m-1/partial")
     assert partial.json()["stable"] == "안녕"
     [stats, *_] = subscriber.wait_for_topic(f"{BASE}/stats")

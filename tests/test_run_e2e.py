@@ -17,6 +17,7 @@ from edge.audio.files import write_wav
 from edge.audio.vad import detect_speech
 from edge.core.config import VadConfig
 from edge.ops.synth.meeting_audio import build_meeting
+from edge.store import MIGRATIONS
 
 
 def write_config(tmp_path: Path, audio: Path, vad_model: Path, whisper: Path, *, realtime: bool) -> Path:
@@ -48,11 +49,17 @@ enabled = false
 
 
 def rows(db: Path, sql: str) -> list[tuple]:
-    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
         return connection.execute(sql).fetchall()
     finally:
         connection.close()
+
+
+def schema_ready(db: Path) -> bool:
+    """Has the box created its tables? The file exists from the first connect, before its migrations ran;
+    the last migration sets the schema version in the same transaction as its tables."""
+    return db.exists() and rows(db, "PRAGMA user_version") == [(len(MIGRATIONS),)]
 
 
 def test_replayed_file_commits_segments_in_meeting_time(
@@ -99,7 +106,7 @@ def test_sigterm_mid_meeting_loses_no_committed_segment(
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not seen and process.poll() is None:
         time.sleep(0.5)
-        if db.exists():
+        if schema_ready(db):
             seen = rows(db, "SELECT meeting_id, seq, text_raw FROM segments UNION ALL "
                             "SELECT meeting_id, -1, text FROM filtered_segments")
     assert seen, "no segment was committed while the file was replayed"

@@ -18,6 +18,7 @@ from fastapi.responses import StreamingResponse
 
 from edge.api.auth import BearerAuth, BearerCredentials, LiveTickets, unauthorized
 from edge.api.schemas import UNAUTHORIZED, ErrorOut, TicketOut
+from edge.core.events import BoxState, LiveDropped, LiveEvent
 from edge.core.queues import Empty, QueueClosed
 from edge.pipeline.control import BoxControl
 
@@ -26,22 +27,23 @@ KEEPALIVE_INTERVAL_S = 15.0
 RETRY_MS = 3000
 
 
-def sse_message(kind: str, payload: dict) -> str:
+def sse_message(event: LiveEvent | LiveDropped) -> str:
     # json.dumps escapes newlines, so the data is one line and cannot inject SSE fields.
-    return f"event: {kind}\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n"
+    return f"event: {event.kind}\ndata: {json.dumps(event.to_payload(), ensure_ascii=False)}\n\n"
 
 
 async def live_events(control: BoxControl, stopping: threading.Event) -> AsyncIterator[str]:
     """The SSE stream of one client. Subscribes before reading the state, so nothing falls between."""
     with control.live.subscribe() as queue:
         yield f"retry: {RETRY_MS}\n\n"
-        yield sse_message("state", control.state())
+        state = control.state()
+        yield sse_message(BoxState(state["state"], state["meeting_id"]))
         dropped_reported = 0
         last_sent = time.monotonic()
         while not stopping.is_set():
             # Reported before the next event, so the client knows of a gap before it sees what follows it.
             if queue.dropped > dropped_reported:
-                yield sse_message("dropped", {"v": 1, "count": queue.dropped - dropped_reported})
+                yield sse_message(LiveDropped(queue.dropped - dropped_reported))
                 dropped_reported = queue.dropped
             try:
                 event = queue.get(timeout=0)
@@ -54,7 +56,7 @@ async def live_events(control: BoxControl, stopping: threading.Event) -> AsyncIt
                 continue
             except QueueClosed:
                 return
-            yield sse_message(event.kind, event.payload)
+            yield sse_message(event)
             last_sent = time.monotonic()
 
 

@@ -120,7 +120,6 @@ def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
         meeting_id: MeetingId, seq: Annotated[int, Path(ge=0, le=MAX_SEQ)], body: SegmentEditIn
     ) -> SegmentOut:
         segment = edit_segment_and_suggest(store, meeting_id, seq, body.text)
-        control.live.publish("segment_update", {**segment.to_payload(), "edited": True})
         return SegmentOut.of(segment)
 
     @router.get(

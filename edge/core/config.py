@@ -100,6 +100,10 @@ class VadConfig(Section):
 
 
 class AsrConfig(Section):
+    backend: str = Field(
+        default="whispercpp",
+        description='Speech recognition engine: "whispercpp" (the names are in edge.asr.backends).',
+    )
     model_path: Path = Field(default=Path("models/ggml-small-q5_1.bin"), description="whisper.cpp ggml model file.")
     language: str = Field(
         default="ko", description='Decoding language: "ko", "en", another whisper code, or "auto".'

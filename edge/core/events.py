@@ -7,11 +7,13 @@ Audio is float32 mono 16 kHz in [-1, 1] everywhere after capture.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 
 SAMPLE_RATE = 16_000
 PAYLOAD_VERSION = 1
+"""The version of every live and MQTT payload that carries "v"; bump it when a payload changes shape."""
 
 
 def samples_to_ms(n_samples: int) -> int:
@@ -72,21 +74,6 @@ class AsrSegment:
 
 
 @dataclass(frozen=True)
-class Partial:
-    """Unstable live text of the utterance in progress; never stored."""
-
-    meeting_id: str
-    utterance_id: int
-    t0_ms: int
-    t1_ms: int
-    stable: str
-    unstable: str
-
-    def to_payload(self) -> dict:
-        return {"v": PAYLOAD_VERSION, **asdict(self)}
-
-
-@dataclass(frozen=True)
 class Segment:
     """A committed transcript segment. `(meeting_id, seq)` identifies it everywhere."""
 
@@ -129,3 +116,125 @@ class FilteredSegment:
     t1_ms: int
     text: str
     reason: str
+
+
+# Live events: what the box tells its live clients (the API's stream, MQTT). `kind` names the SSE event;
+# `to_payload()` is the JSON both carry. The segment events are also the store's change events.
+
+
+@dataclass(frozen=True)
+class Partial:
+    """Unstable live text of the utterance in progress; never stored."""
+
+    kind: ClassVar[str] = "partial"
+
+    meeting_id: str
+    utterance_id: int
+    t0_ms: int
+    t1_ms: int
+    stable: str
+    unstable: str
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"v": PAYLOAD_VERSION, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class SegmentCommitted:
+    """A segment was stored (with its outbox row)."""
+
+    kind: ClassVar[str] = "segment"
+
+    segment: Segment
+
+    def to_payload(self) -> dict[str, Any]:
+        return self.segment.to_payload()
+
+
+@dataclass(frozen=True)
+class SegmentRevised:
+    """A stored segment has a new revision: the LLM's correction, or a person's edit (`edited`)."""
+
+    kind: ClassVar[str] = "segment_update"
+
+    segment: Segment
+    edited: bool = False
+
+    def to_payload(self) -> dict[str, Any]:
+        payload = self.segment.to_payload()
+        return {**payload, "edited": True} if self.edited else payload
+
+
+@dataclass(frozen=True)
+class SegmentDropped:
+    """The firewall dropped a segment; it is stored for audit with its reason."""
+
+    kind: ClassVar[str] = "filtered"
+
+    item: FilteredSegment
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"v": PAYLOAD_VERSION, **asdict(self.item)}
+
+
+@dataclass(frozen=True)
+class BoxState:
+    """What the box is doing: "idle", "recording" (meeting_id set) or "processing" (uploaded files)."""
+
+    kind: ClassVar[str] = "state"
+
+    state: str
+    meeting_id: str | None = None
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"v": PAYLOAD_VERSION, "state": self.state, "meeting_id": self.meeting_id}
+
+
+@dataclass(frozen=True)
+class MinutesProgress:
+    """A step of a minutes generation (stage, done of total, the text streamed so far)."""
+
+    kind: ClassVar[str] = "minutes_progress"
+
+    meeting_id: str
+    stage: str
+    done: int
+    total: int
+    partial: str = ""
+    attempt: int = 1
+
+    def to_payload(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class MinutesDone:
+    """A minutes generation ended: its status ("draft", "approved", "failed", ...) and error, if any."""
+
+    kind: ClassVar[str] = "minutes"
+
+    meeting_id: str
+    status: str
+    error: str | None = None
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"v": PAYLOAD_VERSION, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class LiveDropped:
+    """A slow live client lost this many events (it can re-read the segments)."""
+
+    kind: ClassVar[str] = "dropped"
+
+    count: int
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"v": PAYLOAD_VERSION, "count": self.count}
+
+
+LiveEvent = Partial | SegmentCommitted | SegmentRevised | SegmentDropped | BoxState | MinutesProgress | MinutesDone
+"""Everything published on the live bus (LiveDropped is made per client by the stream itself)."""
+
+StoreChange = SegmentCommitted | SegmentRevised | SegmentDropped
+"""What the store tells its listeners after a commit."""

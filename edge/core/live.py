@@ -6,15 +6,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
+from edge.core.events import LiveEvent
 from edge.core.queues import DropOldestQueue, QueueClosed
-
-
-@dataclass(frozen=True)
-class LiveEvent:
-    kind: str  # "partial" | "segment" | "state" | "filtered" | "minutes_progress" | ...
-    payload: dict
 
 
 class LiveBus:
@@ -23,8 +17,7 @@ class LiveBus:
         self._lock = threading.Lock()
         self._buffer = subscriber_buffer
 
-    def publish(self, kind: str, payload: dict) -> None:
-        event = LiveEvent(kind, payload)
+    def publish(self, event: LiveEvent) -> None:
         with self._lock:
             subscribers = list(self._subscribers)
         for queue in subscribers:

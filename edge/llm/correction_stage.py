@@ -1,12 +1,11 @@
 """Layer c over the store: committed segments that the LLM has not seen yet are corrected in small
 batches with the segments before them as context; each verdict is stored beside the raw text, and an
-accepted correction becomes a new revision of the segment (published as a segment update)."""
+accepted correction becomes a new revision of the segment, which the store tells its listeners."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from edge.core.events import Segment
 from edge.llm.engine import LlmEngine
 from edge.store import Store
 
@@ -17,7 +16,6 @@ def correct_pending(
     meeting_id: str,
     *,
     protected_terms: Callable[[], list[str]],
-    on_update: Callable[[Segment], None],
     keep_going: Callable[[], bool],
     batch_size: int = 4,
     context_segments: int = 2,
@@ -45,10 +43,8 @@ def correct_pending(
                 store.record_llm_correction(meeting_id, segment.seq, text=None, state="skipped: no result")
                 continue
             state = "accepted" if result.accepted else f"rejected: {result.reason}"
-            updated = store.record_llm_correction(
+            store.record_llm_correction(
                 meeting_id, segment.seq, text=result.text if result.accepted else None, state=state
             )
-            if updated is not None:
-                on_update(updated)
         done += len(batch)
     return done

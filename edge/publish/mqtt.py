@@ -30,7 +30,8 @@ from typing import Any
 import edge
 from edge.core.config import DeviceConfig, MqttConfig
 from edge.core.errors import ConfigError, UserError
-from edge.core.live import LiveBus, LiveEvent
+from edge.core.events import BoxState, LiveEvent, Partial
+from edge.core.live import LiveBus
 from edge.core.queues import DropOldestQueue, Empty, QueueClosed
 from edge.pipeline.control import BoxControl, MeetingAlreadyRunning, NoMeetingRunning
 from edge.publish.ha_discovery import discovery_messages
@@ -534,15 +535,14 @@ class MqttPublisher:
                 log.exception("MQTT: live event %s not published", event.kind)
 
     def _on_live_event(self, event: LiveEvent) -> None:
-        if event.kind == "partial":
-            meeting_id = event.payload.get("meeting_id")
-            if not self._connected.is_set() or not isinstance(meeting_id, str):
+        if isinstance(event, Partial):
+            if not self._connected.is_set() or not isinstance(event.meeting_id, str):
                 self.counters.partials_dropped += 1
                 return
-            self._publish(self.topics.partial(meeting_id), encode(event.payload), qos=0, retain=False)
+            self._publish(self.topics.partial(event.meeting_id), encode(event.to_payload()), qos=0, retain=False)
             self.counters.partials += 1
-        elif event.kind == "state":
-            self._set_state(event.payload)
+        elif isinstance(event, BoxState):
+            self._set_state(event.to_payload())
         else:
             self.notify()
 

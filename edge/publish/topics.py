@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from edge.core.events import PAYLOAD_VERSION
+from edge.core.events import PAYLOAD_VERSION, BoxState
 
 MAX_COMMAND_BYTES = 4096
 MAX_TITLE_CHARS = 200
@@ -178,7 +178,7 @@ def error_payload(topic: str, error: str, payload: bytes) -> dict:
 
 
 def idle_state() -> dict:
-    return {"v": PAYLOAD_VERSION, "state": "idle", "meeting_id": None}
+    return BoxState("idle").to_payload()
 
 
 def recording_state_payload(state: dict) -> str:

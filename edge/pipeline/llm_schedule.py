@@ -1,0 +1,116 @@
+"""When the LLM may run, and what it runs: the correction of committed segments (layer c) in the pauses
+of speech or after the meeting, and the minutes once a transcript is complete. Live transcription comes
+first: the LLM waits while the ASR stage is behind or, with `llm.schedule = "after_meeting"`, while a
+meeting records. Its revisions go into the store, whose listeners publish them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from edge.core.config import Config
+from edge.core.errors import UserError
+from edge.core.events import LiveEvent, MinutesDone, MinutesProgress
+from edge.llm.correction_stage import correct_pending
+from edge.llm.engine import LlmEngine
+from edge.llm.worker import LlmWorker
+from edge.minutes.generate import generate_minutes
+from edge.pipeline.current_glossary import CurrentGlossary
+from edge.pipeline.current_recording import CurrentRecording
+from edge.pipeline.finals import AsrFeed
+from edge.store import Store
+
+
+class LlmSchedule:
+    def __init__(
+        self,
+        cfg: Config,
+        store: Store,
+        glossary: CurrentGlossary,
+        feed: AsrFeed,
+        recordings: CurrentRecording,
+        publish: Callable[[LiveEvent], None],
+    ) -> None:
+        self._cfg = cfg
+        self._store = store
+        self._glossary = glossary
+        self._feed = feed
+        self._recordings = recordings
+        self._publish = publish
+        self.worker = LlmWorker(cfg.llm, quiet=self.quiet) if cfg.llm.model_path is not None else None
+
+    def start(self) -> None:
+        """Start the worker and resume what a stop or power loss interrupted."""
+        if self.worker is None:
+            return
+        self.worker.start()
+        for meeting_id in self._store.meetings_awaiting_llm():
+            self.correct(meeting_id)
+        for meeting_id in self._store.meetings_with_minutes_status("generating"):
+            self.minutes(meeting_id)
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+
+    def quiet(self) -> bool:
+        """May the LLM run now without hurting live transcription?"""
+        if self._feed.busy:
+            return False
+        recording = self._recordings.recording
+        if self._cfg.llm.schedule == "after_meeting":
+            return recording is None
+        return recording is None or not recording.in_speech
+
+    def transcript_ready(self, meeting_id: str) -> None:
+        """A meeting's transcript is complete: write its minutes (minutes.auto) or correct what is left."""
+        if self.worker is None:
+            return
+        if self._cfg.minutes.auto:
+            self.minutes(meeting_id)
+        else:
+            self.correct(meeting_id)
+
+    def correct(self, meeting_id: str) -> None:
+        """Correct the meeting's waiting segments in the next quiet moments."""
+        worker = self.worker
+        if worker is None or not self._cfg.llm.correction:
+            return
+
+        def job(engine: LlmEngine) -> None:
+            correct_pending(engine, self._store, meeting_id, protected_terms=self._glossary.terms,
+                            keep_going=self.quiet)  # fmt: skip
+            if self._store.segments_awaiting_llm(meeting_id, limit=1):
+                self.correct(meeting_id)  # interrupted by speech: continue in the next pause
+
+        worker.submit(f"correct:{meeting_id}", job)
+
+    def minutes(self, meeting_id: str) -> None:
+        """Queue (re)generation of the meeting's minutes, after correcting what is left of it."""
+        self._store.meeting(meeting_id)
+        worker = self.worker
+        if worker is None:
+            raise UserError("minutes need an LLM: set llm.model_path to a GGUF model (`edge models list`)")
+        if self._store.minutes(meeting_id) is None:
+            # Marked at once, so minutes asked for just before a stop are resumed at the next start.
+            self._store.save_minutes(meeting_id, status="generating")
+        model_path = self._cfg.llm.model_path
+
+        def job(engine: LlmEngine) -> None:
+            if self._cfg.llm.correction:
+                correct_pending(engine, self._store, meeting_id, protected_terms=self._glossary.terms,
+                                keep_going=lambda: True)  # fmt: skip
+            outcome = generate_minutes(
+                self._store, engine, meeting_id, config=self._cfg.minutes, glossary=self._glossary.glossary,
+                progress=lambda event: self._publish(MinutesProgress(**event)),
+                model_name=model_path.name if model_path else "",
+            )
+            self._publish(MinutesDone(meeting_id, outcome.status, outcome.error))
+
+        worker.submit(f"minutes:{meeting_id}", job)
+
+    def health(self) -> dict | None:
+        worker = self.worker
+        if worker is None:
+            return None
+        return {"current": worker.current, "waiting": worker.stats.waiting,
+                "done": worker.stats.jobs_done, "failed": worker.stats.jobs_failed}  # fmt: skip
