@@ -226,6 +226,12 @@ def test_ctranslate2_parse_errors_name_the_problem(ct2_folder, weights, tmp_path
     (broken / "model.bin").write_bytes(b"\x63\x00\x00\x00" + b"\0" * 64)
     with pytest.raises(ModelError, match="binary version 99"):
         load_checkpoint(broken)
+    (broken / "model.bin").write_bytes(b"lmgg" + b"\0" * 64)
+    with pytest.raises(UserError, match=r"already a whisper\.cpp ggml model"):
+        load_checkpoint(broken)
+    (broken / "model.bin").write_bytes(b"PK\x03\x04" + b"\0" * 64)
+    with pytest.raises(UserError, match="PyTorch checkpoint, not CTranslate2; save the model as safetensors"):
+        load_checkpoint(broken)
 
     other = write_ct2_model(tmp_path / "other", {"x": np.zeros(2, np.float16)}, spec="TransformerSpec")
     with pytest.raises(ModelError, match="CTranslate2 TransformerSpec model, not Whisper"):

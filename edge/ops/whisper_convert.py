@@ -20,7 +20,7 @@ import numpy as np
 
 from edge.core.errors import ModelError, UserError
 from edge.ops.byte_bpe import token_bytes
-from edge.ops.whisper_ggml import WhisperHparams, write_whisper_ggml
+from edge.ops.whisper_ggml import GGML_MAGIC, WhisperHparams, write_whisper_ggml
 
 EOT = "<|endoftext|>"
 CT2_MAX_BINARY_VERSION = 6
@@ -71,6 +71,8 @@ def load_checkpoint(source: Path, *, tokenizer: Path | None = None) -> WhisperCh
             f"{SAFETENSORS_INDEX} (Hugging Face transformers); give the folder of a Whisper checkpoint in one "
             "of these formats"
         )
+    if read is _read_ct2:
+        read_ct2_index(model_file)  # a wrong file is named before a missing tokenizer
     vocabulary = read_vocabulary(tokenizer or _find_tokenizer(folder))
     checkpoint = read(model_file, vocabulary)
     _check_shapes(checkpoint, model_file)
@@ -161,6 +163,13 @@ def _parse_ct2_index(f, size: int, path: Path) -> tuple[str, dict[str, Ct2Variab
         return raw.rstrip(b"\0").decode("utf-8")
 
     (version,) = read("I")
+    if version == GGML_MAGIC:
+        raise UserError(f"{path} is already a whisper.cpp ggml model; use it as it is")
+    if version & 0xFFFF == 0x4B50:  # "PK": a zip, as PyTorch saves pytorch_model.bin
+        raise UserError(
+            f"{path} is a PyTorch checkpoint, not CTranslate2; save the model as safetensors "
+            "(save_pretrained(..., safe_serialization=True)) or convert it with ct2-transformers-converter"
+        )
     if not 2 <= version <= CT2_MAX_BINARY_VERSION:
         raise ModelError(
             f"{path} is not a CTranslate2 model.bin this converter reads (binary version {version}; "
