@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from edge.asr.backends import model_factory
@@ -24,15 +25,18 @@ from edge.asr.stage import AsrStage, AsrStats, Transcriber
 from edge.audio.archive import prune_archives, repair_archive
 from edge.core.config import Config
 from edge.core.errors import ModelError
-from edge.core.events import PAYLOAD_VERSION, BoxState, Utterance
+from edge.core.events import PAYLOAD_VERSION, BoxState, LiveEvent, Utterance
+from edge.core.queues import DropOldestQueue
 from edge.pipeline.commit import SegmentCommitter
 from edge.pipeline.current_glossary import CurrentGlossary
 from edge.pipeline.current_recording import CurrentRecording
+from edge.pipeline.editing import Editing
 from edge.pipeline.file_jobs import FileJobs
 from edge.pipeline.finals import AsrFeed
 from edge.pipeline.live_relay import LiveRelay
 from edge.pipeline.llm_schedule import LlmSchedule
 from edge.pipeline.recording import Recording
+from edge.pipeline.records import Records
 from edge.store import Meeting, Store
 
 log = logging.getLogger(__name__)
@@ -58,6 +62,8 @@ class Box:
         )  # fmt: skip
         self.feed.connect(self.asr, self.committer.commit, forget=self.committer.forget)
         self.jobs = FileJobs(cfg, self.store, self.feed, then=self.llm.transcript_ready, after=self._publish_state)
+        self.records: Records = self.store
+        self.editing = Editing(self.store, glossary_changed=self.glossary.reload)
 
     def _build_asr_stage(self, model: Callable[[], Transcriber]) -> AsrStage:
         """The ASR stage and everything it is told: the one place that wires speech recognition."""
@@ -154,8 +160,8 @@ class Box:
     def submit_file(self, path: Path, *, title: str = "", language: str | None = None) -> Meeting:
         return self.jobs.submit(path, title=title, language=language)
 
-    def glossary_changed(self) -> None:
-        self.glossary.reload()
+    def subscribe_live(self) -> AbstractContextManager[DropOldestQueue[LiveEvent]]:
+        return self.relay.subscribe()
 
     def state(self) -> dict:
         return self._state().to_payload()

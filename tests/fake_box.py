@@ -13,7 +13,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,14 @@ from edge.api.app import create_app
 from edge.api.server import ApiServer
 from edge.core.config import ApiConfig, MinutesConfig
 from edge.core.errors import UserError
-from edge.core.events import PAYLOAD_VERSION, BoxState, MinutesDone, MinutesProgress, Partial, Segment
+from edge.core.events import PAYLOAD_VERSION, BoxState, LiveEvent, MinutesDone, MinutesProgress, Partial, Segment
 from edge.core.live import LiveBus
+from edge.core.queues import DropOldestQueue
 from edge.llm.engine import LlmResult
 from edge.pipeline.control import MeetingAlreadyRunning, NoMeetingRunning
+from edge.pipeline.editing import Editing
 from edge.pipeline.live_relay import LiveRelay
+from edge.pipeline.records import Records
 from edge.store import Meeting, Store, new_meeting_id
 
 MinutesReply = Mapping[str, Any] | str | Callable[[list[int], list[str]], Mapping[str, Any] | str]
@@ -102,6 +105,8 @@ class FakeBox:
         self.store = Store(Path(storage_dir) / "edge.db")
         self.live = LiveBus()
         LiveRelay(self.store, self.live)
+        self.records: Records = self.store
+        self.editing = Editing(self.store, glossary_changed=self.glossary_changed)
         self.language = language
         self.submitted: list[tuple[str, int]] = []  # (file name, bytes) of each submitted upload
         self.glossary_changes = 0
@@ -174,6 +179,9 @@ class FakeBox:
             "drops": {"asr_utterances": 0},
             "outbox_backlog": self.store.outbox_backlog(),
         }
+
+    def subscribe_live(self) -> AbstractContextManager[DropOldestQueue[LiveEvent]]:
+        return self.live.subscribe()
 
     def glossary_changed(self) -> None:
         # What the real box does on this call: re-read the glossary from the store.

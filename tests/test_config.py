@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.core.config import describe_fields, load_config
+from edge.core.config import Config, describe_fields, load_config
 from edge.core.errors import ConfigError
 
 
@@ -71,3 +71,11 @@ def test_check_config_command_exit_codes(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "device.id = 'Room 1'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_unknown_asr_backend_names_the_known_ones() -> None:
+    from edge.asr.backends import BACKENDS, model_factory
+
+    assert Config().asr.backend in BACKENDS
+    with pytest.raises(ConfigError, match=r"asr\.backend .faster-whisper. is unknown; use one of whispercpp"):
+        model_factory(Config.model_validate({"asr": {"backend": "faster-whisper"}}).asr)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from edge.core.errors import UserError
-from edge.core.events import FilteredSegment
+from edge.core.events import FilteredSegment, SegmentCommitted, SegmentDropped, SegmentRevised, StoreChange
 from edge.store import MIGRATIONS, MeetingNotFound, Store
 
 
@@ -117,3 +117,23 @@ def test_kill_9_never_loses_a_committed_segment_or_corrupts_the_database(tmp_pat
         assert store.integrity_check() == "ok"
         store.close()
     assert acknowledged >= 100
+
+
+def test_listeners_hear_each_committed_revised_and_dropped_segment_after_its_commit(tmp_path: Path) -> None:
+    store = Store(tmp_path / "edge.db")
+    meeting = store.create_meeting(language="ko", source="test")
+    heard: list[StoreChange] = []
+    store.add_change_listener(heard.append)
+    committed = store.add_segment(meeting.id, t0_ms=0, t1_ms=900, text_raw="쿠버네티스 업그레이드", language="ko")
+    dropped = FilteredSegment(meeting.id, 1000, 1900, "시청해 주셔서 감사합니다", "stock_phrase")
+    store.add_filtered(dropped)
+    edited = store.edit_segment(meeting.id, 0, "Kubernetes 업그레이드")
+    store.edit_segment(meeting.id, 0, "Kubernetes 업그레이드")  # the same text again: no new revision
+    assert heard == [SegmentCommitted(committed), SegmentDropped(dropped), SegmentRevised(edited, edited=True)]
+    assert SegmentRevised(edited, edited=True).to_payload() == {**edited.to_payload(), "edited": True}
+
+    with pytest.raises(RuntimeError), store.transaction():  # rolled back: nothing happened, nothing is told
+        store.add_segment(meeting.id, t0_ms=2000, t1_ms=2900, text_raw="rolled back", language="en")
+        raise RuntimeError("abort")
+    assert len(heard) == 3 and store.segment_count(meeting.id) == 1
+    store.close()

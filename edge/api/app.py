@@ -24,6 +24,7 @@ from edge.api.limits import MIB, BodySizeLimit
 from edge.core.config import ApiConfig
 from edge.core.errors import UserError
 from edge.pipeline.control import BoxBusy, BoxControl, MeetingAlreadyRunning, NoMeetingRunning
+from edge.pipeline.records import upload_dir
 from edge.store import MeetingNotFound
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,6 @@ def create_app(control: BoxControl, cfg: ApiConfig, token: str) -> FastAPI:
     """The API and admin page for one box. `app.state.stopping` ends open live streams (ApiServer.stop)."""
     auth = BearerAuth(token)
     stopping = threading.Event()
-    upload_dir = control.store.path.parent / "uploads"
     max_upload_bytes = int(cfg.max_upload_mb * MIB)
 
     app = FastAPI(
@@ -110,7 +110,9 @@ def create_app(control: BoxControl, cfg: ApiConfig, token: str) -> FastAPI:
     api.include_router(routes_minutes.build_router(control, auth))
     api.include_router(routes_live.build_router(control, auth, LiveTickets(), stopping))
     api.include_router(
-        routes_transcribe.build_router(control, auth, upload_dir=upload_dir, max_upload_bytes=max_upload_bytes)
+        routes_transcribe.build_router(
+            control, auth, upload_dir=upload_dir(control.records), max_upload_bytes=max_upload_bytes
+        )
     )
     app.include_router(api)
 

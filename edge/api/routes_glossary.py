@@ -1,13 +1,12 @@
 """The glossary: terms with their aliases, CSV import and export, and the suggestions people's segment
 edits make (accepted into the glossary or rejected by an admin).
 
-After every change to the glossary the box is told (`control.glossary_changed()`), so the next
-segment is corrected with it and the ASR prompt uses it.
+Changes go through `control.editing`, which hands every glossary change to the running box, so the
+next segment is corrected with it and the ASR prompt uses it.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Literal
@@ -20,8 +19,8 @@ from edge.api.auth import BearerAuth
 from edge.api.limits import MIB, receive_upload
 from edge.api.schemas import MAX_SEQ, UNAUTHORIZED, ErrorOut, multipart_file_body
 from edge.core.errors import UserError
-from edge.core.events import Segment
 from edge.pipeline.control import BoxControl
+from edge.pipeline.records import upload_dir
 from edge.store import (
     MAX_ALIASES,
     MAX_NOTE_CHARS,
@@ -29,13 +28,9 @@ from edge.store import (
     MAX_TERM_CHARS,
     GlossaryConflict,
     GlossarySuggestion,
-    Store,
     SuggestionDecided,
 )
 from edge.text.glossary import CSV_HEADER, Glossary, GlossaryError, GlossaryTerm
-from edge.text.glossary_suggestions import suggest_from_edit
-
-log = logging.getLogger(__name__)
 
 GLOSSARY_IMPORT_MAX_BYTES = 1 * MIB
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
@@ -133,20 +128,6 @@ class GlossaryImportOut(BaseModel):
     terms: int = Field(description="Terms in the glossary now.")
 
 
-def edit_segment_and_suggest(store: Store, meeting_id: str, seq: int, text: str) -> Segment:
-    """A person's edit of a segment (Store.edit_segment), and the glossary suggestions it makes."""
-    previous = store.segments(meeting_id, after_seq=seq - 1, limit=1)
-    segment = store.edit_segment(meeting_id, seq, text)
-    if previous and previous[0].seq == seq and segment.revision != previous[0].revision:
-        for alias, term in suggest_from_edit(previous[0].display_text, segment.display_text, store.glossary()):
-            try:
-                store.add_suggestion(alias, term, meeting_id=meeting_id, seq=seq)
-            except GlossaryError as exc:
-                # The edit is saved either way; a suggestion that cannot be a glossary entry is dropped.
-                log.info("no glossary suggestion %r -> %r from segment %s/%s: %s", alias, term, meeting_id, seq, exc)
-    return segment
-
-
 @contextmanager
 def _conflict_is_409() -> Iterator[None]:
     try:
@@ -168,14 +149,13 @@ def _decode_csv(data: bytes, filename: str) -> str:
 
 def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
     router = APIRouter(prefix="/glossary", tags=["glossary"], dependencies=[Depends(auth)], responses=UNAUTHORIZED)
-    store = control.store
-    upload_dir = store.path.parent / "uploads"
+    records, editing = control.records, control.editing
 
     @router.get("/terms", response_model=TermList, summary="The glossary's terms, in order")
     def list_terms(
         q: Annotated[str, Query(max_length=200, description="Only terms whose spelling, alias or note has this.")] = "",
     ) -> TermList:
-        glossary = store.glossary()
+        glossary = records.glossary()
         query = " ".join(q.split()).casefold()
         items = [TermOut.of(entry) for entry in glossary if not query or _matches(entry, query)]
         return TermList(items=items, count=len(glossary))
@@ -190,17 +170,15 @@ def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
     )
     def put_term(term: TermPath, body: TermIn) -> TermOut:
         with _conflict_is_409():
-            entry = store.upsert_term(term, body.aliases, body.note, body.scope)
-        control.glossary_changed()
+            entry = editing.upsert_term(term, body.aliases, body.note, body.scope)
         return TermOut.of(entry)
 
     @router.delete(
         "/terms/{term:path}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND, summary="Delete a term"
     )
     def delete_term(term: TermPath) -> Response:
-        if not store.delete_term(term):
+        if not editing.delete_term(term):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"the glossary has no term {term!r}")
-        control.glossary_changed()
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @router.get(
@@ -215,7 +193,7 @@ def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
     )
     def export_csv() -> Response:
         return Response(
-            ("\ufeff" + store.glossary().dumps()).encode("utf-8"),
+            ("\ufeff" + records.glossary().dumps()).encode("utf-8"),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="glossary.csv"'},
         )
@@ -233,7 +211,7 @@ def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
         "replace=true the stored terms not in the file are deleted. Nothing changes when the file has an error.",
     )
     async def import_csv(request: Request) -> GlossaryImportOut:
-        upload = await receive_upload(request, directory=upload_dir, max_bytes=GLOSSARY_IMPORT_MAX_BYTES)
+        upload = await receive_upload(request, directory=upload_dir(records), max_bytes=GLOSSARY_IMPORT_MAX_BYTES)
         try:
             data = await run_in_threadpool(upload.path.read_bytes)
         finally:
@@ -243,9 +221,8 @@ def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
             raise UserError(f"replace={replace_value!r} is not true or false")
         glossary = Glossary.loads(_decode_csv(data, upload.filename), source=upload.filename)
         with _conflict_is_409():
-            imported = await run_in_threadpool(store.import_glossary, glossary, replace=replace_value in TRUE_WORDS)
-        await run_in_threadpool(control.glossary_changed)
-        return GlossaryImportOut(imported=imported, terms=len(store.glossary()))
+            imported = await run_in_threadpool(editing.import_glossary, glossary, replace=replace_value in TRUE_WORDS)
+        return GlossaryImportOut(imported=imported, terms=len(records.glossary()))
 
     @router.get("/suggestions", response_model=SuggestionList, summary="Suggestions made by segment edits")
     def list_suggestions(
@@ -256,20 +233,19 @@ def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
         seq: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     ) -> SuggestionList:
-        found = store.suggestions(
+        found = records.suggestions(
             None if status_ == "all" else status_, meeting_id=meeting_id, seq=seq, limit=limit
         )
         return SuggestionList(items=[SuggestionOut.of(suggestion) for suggestion in found])
 
     def decide(suggestion_id: int, accept: bool) -> DecisionOut:
         try:
-            suggestion = store.decide_suggestion(suggestion_id, accept)
+            suggestion = editing.decide_suggestion(suggestion_id, accept)
         except (SuggestionDecided, GlossaryConflict) as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
         entry = None
         if accept:
-            control.glossary_changed()
-            entry = store.glossary().get(suggestion.term)
+            entry = records.glossary().get(suggestion.term)
         return DecisionOut(suggestion=SuggestionOut.of(suggestion), term=TermOut.of(entry) if entry else None)
 
     @router.post(

@@ -34,7 +34,7 @@ def sse_message(event: LiveEvent | LiveDropped) -> str:
 
 async def live_events(control: BoxControl, stopping: threading.Event) -> AsyncIterator[str]:
     """The SSE stream of one client. Subscribes before reading the state, so nothing falls between."""
-    with control.live.subscribe() as queue:
+    with control.subscribe_live() as queue:
         yield f"retry: {RETRY_MS}\n\n"
         state = control.state()
         yield sse_message(BoxState(state["state"], state["meeting_id"]))

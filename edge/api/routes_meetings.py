@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Depends, Path, Query, Response, status
 
 from edge.api.auth import BearerAuth
-from edge.api.routes_glossary import edit_segment_and_suggest
 from edge.api.schemas import (
     MAX_OFFSET,
     MAX_SEQ,
@@ -21,9 +20,8 @@ from edge.api.schemas import (
     SegmentPage,
     StartMeetingIn,
 )
-from edge.core.events import Segment
 from edge.pipeline.control import BoxControl
-from edge.store import Store
+from edge.pipeline.records import Records, all_segments
 from edge.transcripts.formats import render
 
 EXPORT_MEDIA_TYPES = {
@@ -33,7 +31,6 @@ EXPORT_MEDIA_TYPES = {
     "vtt": "text/vtt",
     "md": "text/markdown",
 }
-EXPORT_PAGE = 5000
 
 NOT_FOUND = {404: {"model": ErrorOut, "description": "No such meeting (or segment)."}}
 BAD_BODY = {400: {"model": ErrorOut, "description": "The body is not valid JSON."}}
@@ -42,29 +39,20 @@ CONFLICT = {409: {"model": ErrorOut, "description": "The box is not in a state t
 MeetingId = Annotated[str, Path(description="Meeting id, as listed by GET /api/v1/meetings.", max_length=200)]
 
 
-def _meeting_out(store: Store, meeting_id: str) -> MeetingOut:
-    return MeetingOut.of(store.meeting(meeting_id), store.segment_count(meeting_id))
-
-
-def all_segments(store: Store, meeting_id: str) -> list[Segment]:
-    segments: list[Segment] = []
-    while True:
-        page = store.segments(meeting_id, after_seq=segments[-1].seq if segments else -1, limit=EXPORT_PAGE)
-        segments += page
-        if len(page) < EXPORT_PAGE:
-            return segments
+def _meeting_out(records: Records, meeting_id: str) -> MeetingOut:
+    return MeetingOut.of(records.meeting(meeting_id), records.segment_count(meeting_id))
 
 
 def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
     router = APIRouter(prefix="/meetings", tags=["meetings"], dependencies=[Depends(auth)], responses=UNAUTHORIZED)
-    store = control.store
+    records = control.records
 
     @router.get("", response_model=MeetingPage, summary="List meetings, newest first")
     def list_meetings(
         limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0
     ) -> MeetingPage:
-        meetings = store.meetings(limit=limit + 1, offset=offset)
-        items = [MeetingOut.of(m, store.segment_count(m.id)) for m in meetings[:limit]]
+        meetings = records.meetings(limit=limit + 1, offset=offset)
+        items = [MeetingOut.of(m, records.segment_count(m.id)) for m in meetings[:limit]]
         return MeetingPage(
             items=items, limit=limit, offset=offset, next_offset=offset + limit if len(meetings) > limit else None
         )
@@ -83,7 +71,7 @@ def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
 
     @router.get("/{meeting_id}", response_model=MeetingOut, responses=NOT_FOUND, summary="One meeting")
     def get_meeting(meeting_id: MeetingId) -> MeetingOut:
-        return _meeting_out(store, meeting_id)
+        return _meeting_out(records, meeting_id)
 
     @router.post(
         "/{meeting_id}/stop",
@@ -94,7 +82,7 @@ def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
     )
     def stop_meeting(meeting_id: MeetingId) -> MeetingOut:
         meeting = control.stop_meeting(meeting_id)
-        return MeetingOut.of(meeting, store.segment_count(meeting.id))
+        return MeetingOut.of(meeting, records.segment_count(meeting.id))
 
     @router.get(
         "/{meeting_id}/segments", response_model=SegmentPage, responses=NOT_FOUND, summary="Segments, in order"
@@ -104,8 +92,8 @@ def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
         after_seq: Annotated[int, Query(ge=-1, le=MAX_SEQ, description="Return segments after this seq.")] = -1,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     ) -> SegmentPage:
-        store.meeting(meeting_id)
-        segments = store.segments(meeting_id, after_seq=after_seq, limit=limit + 1)
+        records.meeting(meeting_id)
+        segments = records.segments(meeting_id, after_seq=after_seq, limit=limit + 1)
         items = [SegmentOut.of(s) for s in segments[:limit]]
         return SegmentPage(items=items, next_after_seq=items[-1].seq if len(segments) > limit else None)
 
@@ -119,7 +107,7 @@ def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
     def edit_segment(
         meeting_id: MeetingId, seq: Annotated[int, Path(ge=0, le=MAX_SEQ)], body: SegmentEditIn
     ) -> SegmentOut:
-        segment = edit_segment_and_suggest(store, meeting_id, seq, body.text)
+        segment = control.editing.edit_segment(meeting_id, seq, body.text)
         return SegmentOut.of(segment)
 
     @router.get(
@@ -137,8 +125,8 @@ def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
     def export_meeting(
         meeting_id: MeetingId, format: Annotated[Literal["txt", "json", "srt", "vtt", "md"], Query()] = "txt"
     ) -> Response:
-        meeting = store.meeting(meeting_id)
-        segments = all_segments(store, meeting_id)
+        meeting = records.meeting(meeting_id)
+        segments = all_segments(records, meeting_id)
         body = render(segments, format, meeting=MeetingOut.of(meeting, len(segments)).model_dump())
         filename = "meeting-" + re.sub(r"[^A-Za-z0-9._-]", "_", meeting.id) + "." + format
         return Response(

@@ -17,13 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from edge.api.auth import BearerAuth
-from edge.api.routes_meetings import BAD_BODY, all_segments
+from edge.api.routes_meetings import BAD_BODY
 from edge.api.schemas import UNAUTHORIZED, ErrorOut
 from edge.core.errors import UserError
 from edge.minutes.markdown import render_minutes_markdown
 from edge.minutes.schema import Minutes, MinutesInvalid, MinutesNotFound, MinutesRecord
 from edge.pipeline.control import BoxControl
-from edge.store import MeetingNotFound, Store
+from edge.pipeline.records import Records, all_segments
+from edge.store import MeetingNotFound
 
 MAX_ATTENDEES = 100
 MAX_NAME_CHARS = 100
@@ -87,10 +88,10 @@ class AttendeesOut(BaseModel):
     names: list[str] = Field(description="In the order given; blanks and repeats dropped, spaces collapsed.")
 
 
-def _record(store: Store, meeting_id: str) -> MinutesRecord:
-    record = store.minutes(meeting_id)
+def _record(records: Records, meeting_id: str) -> MinutesRecord:
+    record = records.minutes(meeting_id)
     if record is None:
-        store.meeting(meeting_id)  # MeetingNotFound first: an unknown meeting is not "no minutes yet"
+        records.meeting(meeting_id)  # MeetingNotFound first: an unknown meeting is not "no minutes yet"
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"meeting {meeting_id!r} has no minutes yet; POST to .../minutes to write them"
         )
@@ -104,11 +105,11 @@ def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
         dependencies=[Depends(auth)],
         responses=UNAUTHORIZED,
     )
-    store = control.store
+    records, editing = control.records, control.editing
 
     @router.get("/minutes", response_model=MinutesOut, responses=NOT_FOUND, summary="The meeting's minutes")
     def get_minutes(meeting_id: MeetingId) -> MinutesOut:
-        return MinutesOut.of(_record(store, meeting_id))
+        return MinutesOut.of(_record(records, meeting_id))
 
     @router.get(
         "/minutes/status",
@@ -118,9 +119,9 @@ def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
         description="Cheap to poll, and answers 200 (status \"none\") where GET .../minutes answers 404.",
     )
     def get_minutes_status(meeting_id: MeetingId) -> MinutesStatusOut:
-        record = store.minutes(meeting_id)
+        record = records.minutes(meeting_id)
         if record is None:
-            store.meeting(meeting_id)
+            records.meeting(meeting_id)
             return MinutesStatusOut(meeting_id=meeting_id, status="none", error=None, updated_at=None)
         return MinutesStatusOut(
             meeting_id=meeting_id, status=record.status, error=record.error, updated_at=record.updated_at
@@ -139,18 +140,18 @@ def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
         summary="Download the minutes as Markdown",
     )
     def minutes_markdown(meeting_id: MeetingId) -> Response:
-        record = _record(store, meeting_id)
+        record = _record(records, meeting_id)
         if record.minutes is None:
             reason = f": {record.error}" if record.error else ""
             raise HTTPException(
                 status.HTTP_404_NOT_FOUND, f"the minutes of meeting {meeting_id!r} are {record.status}{reason}"
             )
-        meeting = store.meeting(meeting_id)
+        meeting = records.meeting(meeting_id)
         body = render_minutes_markdown(
             Minutes.model_validate(record.minutes),
-            all_segments(store, meeting_id),
+            all_segments(records, meeting_id),
             started_at=meeting.started_at,
-            attendees=store.attendees(meeting_id),
+            attendees=records.attendees(meeting_id),
             status=None if record.status == "published" else record.status,
         )
         filename = "minutes-" + re.sub(r"[^A-Za-z0-9._-]", "_", meeting_id) + ".md"
@@ -226,26 +227,26 @@ def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
         return await run_in_threadpool(approve, meeting_id, edited)
 
     def approve(meeting_id: str, edited: dict | None) -> MinutesOut:
-        record = _record(store, meeting_id)
+        record = _record(records, meeting_id)
         if record.status not in APPROVABLE or record.minutes is None:
             raise HTTPException(
                 status.HTTP_409_CONFLICT,
                 f"the minutes of meeting {meeting_id!r} are {record.status}; only written minutes can be approved",
             )
         try:
-            return MinutesOut.of(store.approve_minutes(meeting_id, edited))
+            return MinutesOut.of(editing.approve_minutes(meeting_id, edited))
         except MinutesNotFound as exc:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
         except MinutesInvalid as exc:
-            current = store.minutes(meeting_id)
+            current = records.minutes(meeting_id)
             if current is None or current.status not in APPROVABLE:  # regenerated since the check above
                 raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
 
     @router.get("/attendees", response_model=AttendeesOut, responses=NOT_FOUND, summary="The meeting's attendees")
     def get_attendees(meeting_id: MeetingId) -> AttendeesOut:
-        store.meeting(meeting_id)
-        return AttendeesOut(meeting_id=meeting_id, names=store.attendees(meeting_id))
+        records.meeting(meeting_id)
+        return AttendeesOut(meeting_id=meeting_id, names=records.attendees(meeting_id))
 
     @router.put(
         "/attendees",
@@ -256,6 +257,6 @@ def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
         "or in the transcript; anything else stays 'unassigned'.",
     )
     def put_attendees(meeting_id: MeetingId, body: AttendeesIn) -> AttendeesOut:
-        return AttendeesOut(meeting_id=meeting_id, names=store.set_attendees(meeting_id, body.names))
+        return AttendeesOut(meeting_id=meeting_id, names=editing.set_attendees(meeting_id, body.names))
 
     return router

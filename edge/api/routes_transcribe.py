@@ -116,14 +116,12 @@ def build_router(control: BoxControl, auth: BearerAuth, *, upload_dir: Path, max
         description=f"At most {IMPORT_MAX_BYTES // MIB} MB. The meeting's status is 'imported'.",
     )
     async def import_file(request: Request) -> ImportedOut:
-        from edge.transcripts.importing import import_transcript
-
         upload = await receive_upload(request, directory=upload_dir, max_bytes=IMPORT_MAX_BYTES)
         try:
             title, language = _form_options(upload)
             data = await run_in_threadpool(upload.path.read_bytes)
             result = await run_in_threadpool(
-                import_transcript, control.store, data, name=upload.filename, title=title, language=language
+                control.editing.import_transcript, data, name=upload.filename, title=title, language=language
             )
         finally:
             upload.path.unlink(missing_ok=True)

@@ -1,13 +1,19 @@
 """What the API and MQTT command handlers may ask of the running box. `edge.app.Box` implements it;
-tests of the API may use a small in-memory implementation."""
+tests of the API may use a small in-memory implementation. The records are read through `records` and
+changed through `editing`; live events are read through `subscribe_live()`: nothing is written to the
+store or the live bus directly."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
 
-from edge.core.live import LiveBus
-from edge.store import Meeting, Store
+from edge.core.events import LiveEvent
+from edge.core.queues import DropOldestQueue
+from edge.pipeline.editing import Editing
+from edge.pipeline.records import Records
+from edge.store import Meeting
 
 
 class MeetingAlreadyRunning(Exception):
@@ -23,8 +29,16 @@ class BoxBusy(Exception):
 
 
 class BoxControl(Protocol):
-    store: Store
-    live: LiveBus
+    @property
+    def records(self) -> Records:
+        """Meetings, segments, minutes, the glossary: to read."""
+
+    @property
+    def editing(self) -> Editing:
+        """A person's changes to the records (segment edits, the glossary, minutes approval, imports)."""
+
+    def subscribe_live(self) -> AbstractContextManager[DropOldestQueue[LiveEvent]]:
+        """A bounded subscription to the live events; a slow reader loses its oldest, never blocks the box."""
 
     def start_meeting(self, *, title: str = "", language: str | None = None) -> Meeting:
         """Start recording a new meeting; raises MeetingAlreadyRunning."""
@@ -46,10 +60,7 @@ class BoxControl(Protocol):
         UserError when no LLM is configured."""
 
     def state(self) -> dict:
-        """{"v": 1, "state": "idle" | "recording" | "processing", "meeting_id": str | None}."""
+        """edge.core.events.BoxState's payload: "idle" | "recording" | "processing", and the meeting_id."""
 
     def health(self) -> dict:
         """Status, queue depths, drops, real-time factor, filter hits, uptime, outbox backlog."""
-
-    def glossary_changed(self) -> None:
-        """The glossary in the store changed: re-read it for correction and the ASR prompt."""

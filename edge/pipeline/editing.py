@@ -1,0 +1,83 @@
+"""A person's changes to the box's records, whoever makes them (API, MQTT, CLI): a segment's text (and
+the glossary suggestions the edit makes), glossary terms and suggestions, attendees, minutes approval,
+imported transcripts. The store publishes what changed to its listeners; a glossary change is handed
+to the running pipeline (`glossary_changed`), so the next segment is corrected and prompted with it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from edge.core.events import Segment
+from edge.minutes.schema import MinutesRecord
+from edge.store import GlossarySuggestion, Store
+from edge.text.glossary import Glossary, GlossaryError, GlossaryTerm
+from edge.text.glossary_suggestions import suggest_from_edit
+from edge.transcripts.importing import ImportResult, import_transcript
+
+log = logging.getLogger(__name__)
+
+
+class Editing:
+    def __init__(self, store: Store, *, glossary_changed: Callable[[], None]) -> None:
+        self._store = store
+        self._glossary_changed = glossary_changed
+
+    # segments
+
+    def edit_segment(self, meeting_id: str, seq: int, text: str) -> Segment:
+        """A person's correction of a segment (the raw ASR text is kept), published as its next revision,
+        and the glossary suggestions it makes. Raises MeetingNotFound, or LookupError for an unknown seq."""
+        store = self._store
+        previous = store.segments(meeting_id, after_seq=seq - 1, limit=1)
+        segment = store.edit_segment(meeting_id, seq, text)
+        if previous and previous[0].seq == seq and segment.revision != previous[0].revision:
+            for alias, term in suggest_from_edit(previous[0].display_text, segment.display_text, store.glossary()):
+                try:
+                    store.add_suggestion(alias, term, meeting_id=meeting_id, seq=seq)
+                except GlossaryError as exc:
+                    # The edit is saved either way; a suggestion that cannot be a glossary entry is dropped.
+                    log.info("no glossary suggestion %r -> %r from segment %s/%s: %s",
+                             alias, term, meeting_id, seq, exc)  # fmt: skip
+        return segment
+
+    def import_transcript(
+        self, data: bytes | str, *, name: str, title: str | None = None, language: str | None = None
+    ) -> ImportResult:
+        """A transcript file (SRT, VTT, text, our JSON) as a new meeting with status 'imported'."""
+        return import_transcript(self._store, data, name=name, title=title, language=language)
+
+    # the glossary
+
+    def upsert_term(self, term: str, aliases: Sequence[str] = (), note: str = "", scope: str = "") -> GlossaryTerm:
+        entry = self._store.upsert_term(term, aliases, note, scope)
+        self._glossary_changed()
+        return entry
+
+    def delete_term(self, term: str) -> bool:
+        """False when the glossary has no such term."""
+        deleted = self._store.delete_term(term)
+        if deleted:
+            self._glossary_changed()
+        return deleted
+
+    def import_glossary(self, glossary: Glossary, *, replace: bool = False) -> int:
+        imported = self._store.import_glossary(glossary, replace=replace)
+        self._glossary_changed()
+        return imported
+
+    def decide_suggestion(self, suggestion_id: int, accept: bool) -> GlossarySuggestion:
+        """Accept (the alias joins its term) or reject a suggestion; raises SuggestionDecided, or
+        GlossaryConflict when the alias belongs to another term."""
+        suggestion = self._store.decide_suggestion(suggestion_id, accept)
+        if accept:
+            self._glossary_changed()
+        return suggestion
+
+    # minutes
+
+    def set_attendees(self, meeting_id: str, names: Sequence[str]) -> list[str]:
+        return self._store.set_attendees(meeting_id, names)
+
+    def approve_minutes(self, meeting_id: str, edited_json: dict | str | None = None) -> MinutesRecord:
+        return self._store.approve_minutes(meeting_id, edited_json)
