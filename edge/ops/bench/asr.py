@@ -150,7 +150,7 @@ def bench_pipeline_over_raw(
     base: Config, wav: Path, workdir: Path, *, threads: int, rounds: int, progress: Callable[[str], None]
 ) -> dict:
     """The pipeline as fast as the file can be read, against bare pywhispercpp making the same calls,
-    in alternating order (the same machine load on average); a first pipeline run warms up."""
+    in alternating order (the same machine load on average). Models load before the clock starts."""
     model_path = base.asr.model_path.resolve()
 
     def raw(calls: list[RawCall]) -> RawCost:
@@ -159,16 +159,13 @@ def bench_pipeline_over_raw(
 
     measured = []
     calls: list[RawCall] = []
-    for number in range(rounds + 1):
-        progress(f"ASR round {number}/{rounds}: the pipeline on the file as fast as it reads, and bare pywhispercpp"
-                 + (" (warm-up, not counted)" if number == 0 else ""))
-        raw_first = number % 2 == 0 and number > 0
+    for number in range(1, rounds + 1):
+        progress(f"ASR round {number}/{rounds}: the pipeline on the file as fast as it reads, and bare pywhispercpp")
+        raw_first = number % 2 == 0  # the calls of the previous round: the same audio gives the same calls
         before = raw(calls) if raw_first else None
         run = run_box(box_config(base, wav, workdir / f"fast-{number}", threads=threads, realtime=False))
         calls = run.asr.calls
         cost = before if before is not None else raw(calls)
-        if number == 0:
-            continue
         measured.append({
             "pipeline_cpu_s": round(run.cpu_s, 2), "raw_cpu_s": round(cost.cpu_s, 2),
             "pipeline_wall_s": round(run.wall_s, 2), "raw_wall_s": round(cost.wall_s, 2),
