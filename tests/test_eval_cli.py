@@ -39,6 +39,18 @@ def test_glossary_case_set_meets_the_targets(capsys: pytest.CaptureFixture[str])
     assert report["correction_us_median"] > 0
 
 
+def test_near_miss_recall_is_reported_apart_from_exact_aliases(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(["glossary", str(DATA / "glossary_near_miss_cases.tsv"), "--repeat", "0", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["near_miss_lines"] >= 40
+    assert report["near_miss_recall"] >= 0.95
+    assert report["changed"] == 0
+    cases = DATA / "glossary_near_miss_cases.tsv"
+    assert _run(["glossary", str(cases), "--glossary", str(DATA / "glossary.csv"), "--repeat", "0"]) == 0
+    out = capsys.readouterr().out
+    assert f"near-miss lines: {report['near_miss_exact']}/{report['near_miss_lines']} = " in out
+
+
 def test_glossary_failures_exit_1_and_are_listed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cases = tmp_path / "cases.tsv"
     cases.write_text(

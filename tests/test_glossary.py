@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.core.errors import UserError
-from edge.text.glossary import Glossary, GlossaryCorrector, GlossaryError, GlossaryTerm, jamo_budget
+from edge.text.glossary import Glossary, GlossaryCorrector, GlossaryError, GlossaryTerm, near_miss_budget
 
 DATA = Path(__file__).parent / "data"
 GLOSSARY = Glossary.from_csv(DATA / "glossary.csv")
@@ -18,13 +18,12 @@ CORRECTOR = GlossaryCorrector(GLOSSARY)
 
 def _cases() -> list[tuple[int, str, str]]:
     cases = []
-    for number, line in enumerate(
-        (DATA / "glossary_cases.tsv").read_text(encoding="utf-8").splitlines(), start=1
-    ):
-        if not line or line.startswith("#") or line == "input\texpected":
-            continue
-        source, expected = line.split("\t")
-        cases.append((number, source, expected))
+    for name in ("glossary_cases.tsv", "glossary_near_miss_cases.tsv"):
+        for number, line in enumerate((DATA / name).read_text(encoding="utf-8").splitlines(), start=1):
+            if not line or line.startswith("#") or line == "input\texpected":
+                continue
+            source, expected = line.split("\t")
+            cases.append((f"{name}:{number}", source, expected))
     return cases
 
 
@@ -42,8 +41,8 @@ def test_repository_glossary_and_case_set_are_realistic() -> None:
     assert len(unchanged) >= 50
 
 
-@pytest.mark.parametrize(("line", "source", "expected"), CASES, ids=[f"line{c[0]}" for c in CASES])
-def test_case(line: int, source: str, expected: str) -> None:
+@pytest.mark.parametrize(("line", "source", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_case(line: str, source: str, expected: str) -> None:
     output, corrections = CORRECTOR.correct(source)
     assert output == expected, f"line {line}"
     # The records describe the change exactly: replaying them on the input gives the output.
@@ -53,7 +52,7 @@ def test_case(line: int, source: str, expected: str) -> None:
         assert correction.start >= position
         rebuilt += [source[position : correction.start], correction.replacement]
         position = correction.end
-        assert correction.rule in ("exact", "spacing", "jamo", "alias", "spelling")
+        assert correction.rule in ("exact", "spacing", "near_miss", "alias", "spelling")
         assert 0.0 < correction.score <= 1.0
     assert "".join([*rebuilt, source[position:]]) == output
     assert (output == source) == (not corrections)
@@ -71,21 +70,24 @@ def test_correction_record_fields() -> None:
         "term": "GitHub",
         "rule": "exact",
         "score": 1.0,
+        "cost": 0.0,
     }
     _, (fuzzy,) = CORRECTOR.correct("쿠베네티스 노드")
-    assert (fuzzy.rule, fuzzy.original, fuzzy.score) == ("jamo", "쿠베네티스", 0.9)
+    assert (fuzzy.rule, fuzzy.original, fuzzy.score) == ("near_miss", "쿠베네티스", 0.9)
     _, (spaced,) = CORRECTOR.correct("쿠버 네티스에")
     assert (spaced.rule, spaced.original, spaced.end) == ("spacing", "쿠버 네티스", 6)
 
 
-def test_short_aliases_match_exactly_only() -> None:
+def test_short_aliases_take_only_same_sound_near_misses() -> None:
     glossary = Glossary([GlossaryTerm("Notion", ("노션",)), GlossaryTerm("Jira", ("지라",))])
     corrector = GlossaryCorrector(glossary)
     for text in ("노선이 바뀌었어요", "노 션", "지라시", "늦을지라도", "늦을 지라도 와요", "노숀에 올려요"):
         assert corrector.correct(text) == (text, ()), text
     assert corrector.correct("노션에 올려요")[0] == "Notion에 올려요"
     assert corrector.correct("지라도 써요")[0] == "Jira도 써요"  # not after an ㄹ-final word
-    assert jamo_budget(2) == 0.0 < jamo_budget(3) < jamo_budget(5) < jamo_budget(7)
+    assert corrector.correct("노숀에 올려요")[0] == "노숀에 올려요"  # ㅕ/ㅛ costs 0.5, over a 2-syllable budget
+    assert near_miss_budget(1) == 0.0 < near_miss_budget(2) < near_miss_budget(3) < near_miss_budget(5)
+    assert near_miss_budget(2, supported=True) > near_miss_budget(2)
 
 
 def test_english_case_rules() -> None:

@@ -22,7 +22,7 @@ from edge.text.hangul import (
 )
 
 syllable_text = st.text(alphabet=st.characters(min_codepoint=0xAC00, max_codepoint=0xD7A3), max_size=12)
-jamo_text = st.text(alphabet="ㄱㅋㄲㅅㅆㄴㅏㅐㅔㅡㅣ", max_size=9)
+jamo_text = st.text(alphabet="ㄱㅋㄲㅅㅆㄴㅏㅐㅔㅡㅣㅓㅗᆫᆼᆺᆮ", max_size=9)
 
 
 def test_split_and_join_follow_unicode_arithmetic() -> None:
@@ -82,10 +82,16 @@ def test_banded_distance_matches_full_dynamic_programming(a: str, b: str, limit:
         assert got > limit
 
 
-def test_distance_weights_sound_alike_edits_half() -> None:
+def test_distance_weights_how_whisper_mishears() -> None:
     assert hangul_distance("깃헙", "깃허브") == 0.5  # the ㅡ Korean inserts after a coda
-    assert hangul_distance("리엑트", "리액트") == 0.5  # ㅐ/ㅔ sound the same
+    assert hangul_distance("리엑트", "리액트") == 0.25  # ㅐ/ㅔ sound the same
     assert hangul_distance("젠킨쓰", "젠킨스") == 0.5  # ㅅ/ㅆ
+    assert hangul_distance("젱킨스", "젠킨스") == 0.5  # nasal codas ㅇ/ㄴ
+    assert hangul_distance("프로메테오스", "프로메테우스") == 0.5  # ㅗ/ㅜ
+    assert hangul_distance("스웨가", "스웨거") == 0.5  # the English schwa as ㅓ or ㅏ
+    assert hangul_distance("낫", "낟") == 0.25  # codas ㅅ/ㄷ both sound [t]
+    assert hangul_distance("강", "간") == 0.5 < hangul_distance("나", "아") == 1.0  # only codas are nasal-cheap
+    assert hangul_distance("센추리", "센트리") == 1.5  # century is not Sentry
     assert hangul_distance("쿠베네티스", "쿠버네티스") == 1.0
     assert hangul_distance("노선", "노션") == 1.0
     assert hangul_distance("스테이지", "스테이징") == 1.0

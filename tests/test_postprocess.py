@@ -82,6 +82,7 @@ def test_process_stream_writes_one_json_line_per_input_line() -> None:
             "term": "Kubernetes",
             "rule": "exact",
             "score": 1.0,
+            "cost": 0.0,
         }
     ]
     assert '"Kubernetes를 올렸어요"' in sink.getvalue().decode("utf-8")  # UTF-8, not \u escapes

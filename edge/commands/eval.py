@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "glossary",
         help="Layer b on `input<TAB>expected` lines.",
         description="Layer b on `input<TAB>expected` lines: term recall = share of lines with a term that "
-        "come out exactly as expected; false-rewrite rate = share of lines without a term that changed.",
+        "come out exactly as expected, also split into lines that exact aliases alone fix and near-miss "
+        "lines (the rest); false-rewrite rate = share of lines without a term that changed.",
     )
     glossary.add_argument("cases", type=Path, metavar="CASES", help="TSV file: input<TAB>expected per line.")
     glossary.add_argument(
@@ -126,6 +127,8 @@ def read_cases(path: Path, columns: int, header: str) -> list[tuple[int, list[st
 class GlossaryReport:
     with_term: int
     exact: int
+    near_miss_lines: int
+    near_miss_exact: int
     without_term: int
     changed: int
     failures: tuple[tuple[int, str, str, str], ...]
@@ -140,6 +143,15 @@ class GlossaryReport:
         return self.exact / self.with_term if self.with_term else 1.0
 
     @property
+    def exact_alias_recall(self) -> float:
+        lines = self.with_term - self.near_miss_lines
+        return (self.exact - self.near_miss_exact) / lines if lines else 1.0
+
+    @property
+    def near_miss_recall(self) -> float:
+        return self.near_miss_exact / self.near_miss_lines if self.near_miss_lines else 1.0
+
+    @property
     def false_rewrite_rate(self) -> float:
         return self.changed / self.without_term if self.without_term else 0.0
 
@@ -148,14 +160,19 @@ def evaluate_glossary(
     glossary: Glossary, cases: list[tuple[int, list[str]]], *, repeat: int = 0
 ) -> GlossaryReport:
     corrector = GlossaryCorrector(glossary)
+    exact_only = GlossaryCorrector(glossary, near_misses=False)
     has_term = _term_finder(glossary)
-    with_term = exact = without_term = changed = 0
+    with_term = exact = near_miss_lines = near_miss_exact = without_term = changed = 0
     failures: list[tuple[int, str, str, str]] = []
     for number, (source, expected) in cases:
         output, _ = corrector.correct(source)
         if source != expected or has_term(expected):
             with_term += 1
             exact += output == expected
+            # A near-miss line: one that the exact aliases alone do not turn into the expected text.
+            if exact_only.correct(source)[0] != expected:
+                near_miss_lines += 1
+                near_miss_exact += output == expected
         else:
             without_term += 1
             changed += output != source
@@ -174,6 +191,8 @@ def evaluate_glossary(
     return GlossaryReport(
         with_term,
         exact,
+        near_miss_lines,
+        near_miss_exact,
         without_term,
         changed,
         tuple(failures),
@@ -234,6 +253,11 @@ def _run_glossary(args: argparse.Namespace) -> int:
                     "with_term": report.with_term,
                     "exact": report.exact,
                     "term_recall": round(report.recall, 4),
+                    "exact_alias_lines": report.with_term - report.near_miss_lines,
+                    "exact_alias_recall": round(report.exact_alias_recall, 4),
+                    "near_miss_lines": report.near_miss_lines,
+                    "near_miss_exact": report.near_miss_exact,
+                    "near_miss_recall": round(report.near_miss_recall, 4),
                     "without_term": report.without_term,
                     "changed": report.changed,
                     "false_rewrite_rate": round(report.false_rewrite_rate, 4),
@@ -254,6 +278,12 @@ def _run_glossary(args: argparse.Namespace) -> int:
         print(
             f"term recall: {report.exact}/{report.with_term} = {report.recall:.1%} exact "
             f"(threshold {args.min_recall:.1%})"
+        )
+        alias_lines = report.with_term - report.near_miss_lines
+        print(
+            f"  exact-alias lines: {report.exact - report.near_miss_exact}/{alias_lines} = "
+            f"{report.exact_alias_recall:.1%}; near-miss lines: {report.near_miss_exact}/"
+            f"{report.near_miss_lines} = {report.near_miss_recall:.1%}"
         )
         print(
             f"false-rewrite rate: {report.changed}/{report.without_term} = {report.false_rewrite_rate:.1%} "

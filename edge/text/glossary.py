@@ -9,9 +9,19 @@ How `GlossaryCorrector` matches:
   particle or copula ending, a 하다/되다 ending or a suffix noun (`edge.text.hangul.is_noun_tail`):
   쿠버네티스를 -> Kubernetes를, 롤백해 -> rollback해, but 노션 never matches inside 노선을, 지라 never
   inside 늦을지라도 or 지라시, 도커 never inside 도커스. Aliases of 3+ syllables may also span wrong
-  spacing (쿠버 네티스) and match near-misses within a jamo edit budget that grows with length:
-  3-4 syllables 0.5 (one sound-alike edit: 리엑트), 5-6 syllables 1.0 (쿠베네티스), 7+ 1.5. Aliases
-  of 1-2 syllables match exactly only: too many ordinary words are one jamo from them.
+  spacing (쿠버 네티스).
+- Near-misses: where no alias matches exactly, an alias heard with small jamo changes is accepted
+  when the weighted jamo distance (`edge.text.hangul.substitution_cost`: ㅐ/ㅔ 0.25, ㅓ/ㅗ or a
+  nasal coda ㅁ/ㅇ/ㄴ 0.5, ...) stays within a budget that is stricter for shorter aliases
+  (`near_miss_budget`): 2 syllables 0.25 (only same-sound edits: 슬랙/슬렉), 3 syllables 0.5
+  (젱킨스, 스웨가), 4 0.75, 5-6 1.0 (프로메테오스), 7+ 1.5. One of the first two syllables must be
+  heard as written and the other keep its initial consonant (up to plain/tense/aspirated).
+  Context moves it: another glossary term in the same segment adds 0.25; a 2-syllable near-miss
+  must be a whole spaced word (or one with a particle), never spans spacing, never takes a
+  하다/되다 ending; a longer one spanning spacing may cost at most 0.5. A heard word that is an
+  ordinary Korean word (`ORDINARY_HANGUL`: 센추리 is century, not Sentry), or that word with its
+  ending, or an alias of another term, is never rewritten. Each accepted near-miss is recorded
+  with its cost.
 - After ㄹ-final words, "지라도" is the grammar ending -ㄹ지라도 split by ASR spacing, not Jira.
 - Other spellings (Latin, or mixed like 포스트그레SQL) match case-insensitively at word starts and
   word ends, with an optional separator where the spelling has one ("ci-cd" for CI/CD). The
@@ -25,7 +35,8 @@ How `GlossaryCorrector` matches:
   keeps the particle as spoken.
 
 Each change is a `Correction` with the original span (offsets in the input), the rule ("exact",
-"spacing", "jamo", "alias", "spelling") and a score (1.0 exact; 1 - distance / alias jamo length).
+"spacing", "near_miss", "alias", "spelling"), a score (1.0 exact; 1 - cost / alias jamo length) and
+the near-miss cost (0 for the other rules).
 """
 
 from __future__ import annotations
@@ -41,13 +52,15 @@ from pathlib import Path
 
 from edge.core.errors import UserError
 from edge.text.hangul import (
+    NOUN_TAILS,
     adjust_particle,
-    decompose,
+    decompose_sounds,
     final_of,
     is_hangul_text,
     is_noun_tail,
     jamo_length,
     jamo_prefix_distances,
+    onset_class,
 )
 
 CSV_HEADER = ("term", "aliases", "note")
@@ -73,6 +86,9 @@ _SEPARATORS = re.compile(r"[\s\-_./]+")
 _HANGUL_RUN = re.compile(r"[가-힣]+")
 _RUN = re.compile(r"[가-힣]+|[0-9A-Za-z]+")
 _SIMPLE_ALIAS = re.compile(r"[\w\s\-./]+")
+# Ordinary Korean words within a near-miss budget of a common IT term's reading. A near-miss is never
+# accepted when the heard word is one of these or begins one ("센추리" is century, not 센트리 Sentry).
+ORDINARY_HANGUL = frozenset({"센추리", "센츄리", "노선"})
 
 
 class GlossaryError(UserError):
@@ -258,6 +274,7 @@ class Correction:
     term: str
     rule: str
     score: float
+    cost: float = 0.0
 
     def to_dict(self) -> dict:
         return {
@@ -268,6 +285,7 @@ class Correction:
             "term": self.term,
             "rule": self.rule,
             "score": self.score,
+            "cost": self.cost,
         }
 
 
@@ -278,6 +296,7 @@ class _HangulAlias:
     term: int
     spans_words: bool
     budget: float
+    supported_budget: float
 
 
 @dataclass(frozen=True)
@@ -296,17 +315,22 @@ class _Candidate:
     term: int
     rule: str
     score: float
+    cost: float = 0.0
 
 
-def jamo_budget(n_syllables: int) -> float:
-    """Largest jamo distance a near-miss of an alias this long may have (see the module doc)."""
-    if n_syllables <= 2:
+# Context that earns a near-miss this much more budget: another glossary term in the same segment.
+SUPPORT_BONUS = 0.25
+# A near-miss across wrong spacing may hold only sound-alike edits: two real words side by side are
+# easily one arbitrary edit from a long alias ("스프링 부츠", spring boots, from 스프링 부트).
+SPANNING_BUDGET = 0.5
+
+
+def near_miss_budget(n_syllables: int, *, supported: bool = False) -> float:
+    """Largest jamo cost a near-miss of an alias this long may have (see the module doc)."""
+    if n_syllables <= 1:
         return 0.0
-    if n_syllables <= 4:
-        return 0.5
-    if n_syllables <= 6:
-        return 1.0
-    return 1.5
+    base = {2: 0.25, 3: 0.5, 4: 0.75, 5: 1.0, 6: 1.0}.get(n_syllables, 1.5)
+    return base + SUPPORT_BONUS if supported else base
 
 
 class GlossaryCorrector:
@@ -316,25 +340,35 @@ class GlossaryCorrector:
     (exact) and by their first and second syllables (near-misses), other spellings by first letter.
     """
 
-    def __init__(self, glossary: Glossary) -> None:
+    def __init__(self, glossary: Glossary, *, near_misses: bool = True) -> None:
+        """`near_misses=False` leaves only exact aliases (to tell what near-miss matching adds)."""
         self.glossary = glossary
         self._terms = glossary.terms
         self._readings = tuple(term.reading for term in self._terms)
         exact: dict[str, list[_HangulAlias]] = {}
-        fuzzy: dict[tuple[int, str], list[_HangulAlias]] = {}
+        fuzzy: dict[tuple[int, str, str], list[_HangulAlias]] = {}
         latin_sources: dict[str, dict[str, str]] = {}
+        hangul_spellings: set[str] = set()
         self._latin: dict[str, _LatinAlias] = {}
         for index, term in enumerate(self._terms):
             term_key = match_key(term.term)
             for spelling in (term.term, *term.aliases):
                 compact = spelling.replace(" ", "")
                 if is_hangul_text(compact):
-                    budget = jamo_budget(len(compact))
-                    alias = _HangulAlias(compact, decompose(compact), index, len(compact) >= 3, budget)
+                    n = len(compact)
+                    alias = _HangulAlias(
+                        compact,
+                        decompose_sounds(compact),
+                        index,
+                        n >= 3,
+                        near_miss_budget(n),
+                        near_miss_budget(n, supported=True),
+                    )
                     exact.setdefault(compact[0], []).append(alias)
-                    if budget > 0:
-                        for position in (0, 1):
-                            fuzzy.setdefault((position, compact[position]), []).append(alias)
+                    hangul_spellings.add(compact)
+                    if near_misses and alias.supported_budget > 0:
+                        for slot in _near_miss_slots(compact[0], compact[1]):
+                            fuzzy.setdefault(slot, []).append(alias)
                     continue
                 key = match_key(spelling)
                 canonical = key == term_key
@@ -350,6 +384,8 @@ class GlossaryCorrector:
             first: tuple(sorted(group, key=lambda a: -len(a.text))) for first, group in exact.items()
         }
         self._fuzzy = {slot: tuple(group) for slot, group in fuzzy.items()}
+        # Words a near-miss must never rewrite: ordinary Korean and every Hangul spelling in the glossary.
+        self._known_words = ORDINARY_HANGUL | frozenset(hangul_spellings)
         self._latin_groups = {
             first: re.compile("|".join(sorted(group.values(), key=len, reverse=True)), re.IGNORECASE)
             for first, group in latin_sources.items()
@@ -389,6 +425,7 @@ class GlossaryCorrector:
                     self._terms[candidate.term].term,
                     candidate.rule,
                     round(candidate.score, 3),
+                    candidate.cost,
                 )
             )
         if not corrections:
@@ -444,6 +481,8 @@ class GlossaryCorrector:
 
     def _hangul_candidates(self, text: str, runs: list[tuple[int, int]], out: list[_Candidate]) -> None:
         words = [run for run in runs if "가" <= text[run[0]] <= "힣"]
+        # Near-misses are judged after every exact match: another term in the segment supports them.
+        pending: list[tuple[str, list[int], list[int], tuple[_HangulAlias, ...]]] = []
         for k, (word_start, word_end) in enumerate(words):
             first = text[word_start]
             exact = self._exact.get(first, ())
@@ -451,7 +490,8 @@ class GlossaryCorrector:
             second = text[word_start + 1] if word_end - word_start > 1 else ""
             if not second and joinable:
                 second = text[words[k + 1][0]]
-            fuzzy = self._fuzzy.get((0, first), ()) + self._fuzzy.get((1, second), ())
+            slot_first, slot_second = _near_miss_slots(first, second)
+            fuzzy = self._fuzzy.get(slot_first, ()) + self._fuzzy.get(slot_second, ())
             if not exact and not fuzzy:
                 continue
             if self._grammar_ending(text, words, k):
@@ -473,8 +513,13 @@ class GlossaryCorrector:
             for part in parts:
                 word_ends.append((word_ends[-1] if word_ends else 0) + len(part))
             candidate = self._exact_match(concat, word_ends, exact, offsets)
-            if candidate is None and fuzzy:
-                candidate = self._fuzzy_match(concat, word_ends, fuzzy, offsets)
+            if candidate is not None:
+                out.append(candidate)
+            elif fuzzy and parts[0] not in self._known_words:
+                pending.append((concat, word_ends, offsets, fuzzy))
+        supported = bool(out)
+        for concat, word_ends, offsets, fuzzy in pending:
+            candidate = self._fuzzy_match(concat, word_ends, fuzzy, offsets, supported)
             if candidate is not None:
                 out.append(candidate)
 
@@ -496,11 +541,19 @@ class GlossaryCorrector:
         return (tail, word_ends[word]) if is_noun_tail(tail) else None
 
     def _candidate(
-        self, term: int, length: int, tail: str, tail_end: int, offsets: list[int], rule: str, score: float
+        self,
+        term: int,
+        length: int,
+        tail: str,
+        tail_end: int,
+        offsets: list[int],
+        rule: str,
+        score: float,
+        cost: float = 0.0,
     ) -> _Candidate:
         start, end = offsets[0], offsets[length - 1] + 1
         replacement, span_end = self._replacement(term, tail, offsets[tail_end - 1] + 1 if tail else end, end)
-        return _Candidate(start, span_end, replacement, term, rule, score)
+        return _Candidate(start, span_end, replacement, term, rule, score, cost)
 
     def _exact_match(
         self, concat: str, word_ends: list[int], aliases: tuple[_HangulAlias, ...], offsets: list[int]
@@ -517,40 +570,68 @@ class GlossaryCorrector:
         return None
 
     def _fuzzy_match(
-        self, concat: str, word_ends: list[int], aliases: tuple[_HangulAlias, ...], offsets: list[int]
+        self,
+        concat: str,
+        word_ends: list[int],
+        aliases: tuple[_HangulAlias, ...],
+        offsets: list[int],
+        supported: bool,
     ) -> _Candidate | None:
         longest = max(len(alias.text) for alias in aliases) + 1
-        jamo = decompose(concat[:longest])
+        jamo = decompose_sounds(concat[:longest])
         # bounds[m]: where the jamo of the first m syllables end.
         bounds = [0]
         for syllable in concat[:longest]:
             bounds.append(bounds[-1] + jamo_length(syllable))
         best: tuple[float, int, _HangulAlias, str, int] | None = None
         for alias in dict.fromkeys(aliases):
+            budget = alias.supported_budget if supported else alias.budget
             n = len(alias.text)
+            # A short alias must be heard with as many syllables, in one spaced word.
+            sizes = (n - 1, n, n + 1) if alias.spans_words else (n,)
+            # Every inserted or dropped jamo costs at least 0.5.
             lengths = [
-                length for length in (n - 1, n, n + 1) if 2 <= length <= len(concat) and length < len(bounds)
+                length
+                for length in sizes
+                if 2 <= length < len(bounds) and abs(bounds[length] - len(alias.jamo)) <= 2 * budget
             ]
             if not lengths:
                 continue
-            row = jamo_prefix_distances(alias.jamo, jamo[: bounds[lengths[-1]]], alias.budget)
+            row = jamo_prefix_distances(alias.jamo, jamo[: bounds[lengths[-1]]], budget)
             if row is None:
                 continue
             for length in lengths:
                 position = bounds[length]
-                if position >= len(row) or row[position] > alias.budget:
+                if position >= len(row) or row[position] > budget:
                     continue
-                span = self._span(concat, word_ends, length, True)
-                if span is None:
+                span = self._span(concat, word_ends, length, alias.spans_words)
+                if span is None or not self._near_miss_context(concat[:length], span[0], alias):
                     continue
                 distance = row[position]
+                if length > word_ends[0] and distance > SPANNING_BUDGET:
+                    continue
                 if best is None or (distance, -length) < (best[0], -best[1]):
                     best = (distance, length, alias, span[0], span[1])
         if best is None:
             return None
         distance, length, alias, tail, tail_end = best
         score = 1.0 - distance / len(alias.jamo)
-        return self._candidate(alias.term, length, tail, tail_end, offsets, "jamo", score)
+        return self._candidate(alias.term, length, tail, tail_end, offsets, "near_miss", score, distance)
+
+    def _near_miss_context(self, heard: str, tail: str, alias: _HangulAlias) -> bool:
+        """Whether a near-miss heard as `heard` + `tail` may be rewritten: never an ordinary or
+        glossary word (or one with its ending), and a short alias takes only particles after it."""
+        known = self._known_words
+        if heard in known or heard + tail in known:
+            return False
+        return alias.spans_words or tail in NOUN_TAILS
+
+
+def _near_miss_slots(first: str, second: str) -> tuple[tuple[int, str, str], tuple[int, str, str]]:
+    """Index keys of a near-miss: the first syllable as heard with the second's initial sound, or the
+    second syllable with the first's. A near-miss keeps one of its first two syllables and the
+    initial consonant class (ㄱ/ㅋ/ㄲ, ...) of the other, which keeps the candidates per word few."""
+    return (0, first, onset_class(second)), (1, onset_class(first), second)
 
 
 def _latin_pattern(spelling: str) -> str:

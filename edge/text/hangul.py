@@ -178,9 +178,68 @@ def final_of(word: str) -> str | None:
     return split_syllable(word[-1])[2]
 
 
-# Substitutions that are (almost) the same sound in modern Korean loanword spelling cost half.
-_CHEAP_GROUPS = ("ㅐㅔ", "ㅒㅖ", "ㅙㅞㅚ", "ㄱㅋㄲ", "ㄷㅌㄸ", "ㅂㅍㅃ", "ㅈㅊㅉ", "ㅅㅆ")
-_CHEAP_PAIRS = frozenset((a, b) for group in _CHEAP_GROUPS for a in group for b in group if a != b)
+# Coda consonants as the Hangul Jamo block's final letters (ᆫ, ᆼ, ...): a final ㄴ is heard unlike an
+# initial ㄴ, and the near-miss costs below treat the two positions differently.
+_CODA_OF = {
+    consonant: chr(0x11A8 + FINALS.index(consonant) - 1) for consonant in "ㄱㄲㄴㄷㄹㅁㅂㅅㅆㅇㅈㅊㅋㅌㅍㅎ"
+}
+
+
+def _syllable_sounds(offset: int) -> str:
+    jamo = _syllable_jamo(offset)
+    return jamo[:2] + "".join(_CODA_OF[consonant] for consonant in jamo[2:])
+
+
+_SYLLABLE_SOUNDS: tuple[str, ...] = tuple(
+    _syllable_sounds(offset) for offset in range(SYLLABLE_LAST - SYLLABLE_FIRST + 1)
+)
+
+
+_ONSET_CLASS = {
+    "ㄲ": "ㄱ", "ㅋ": "ㄱ", "ㄸ": "ㄷ", "ㅌ": "ㄷ", "ㅃ": "ㅂ", "ㅍ": "ㅂ", "ㅉ": "ㅈ", "ㅊ": "ㅈ", "ㅆ": "ㅅ",
+}  # fmt: skip
+
+
+def onset_class(syllable: str) -> str:
+    """The initial consonant of a syllable with plain, tense and aspirated merged (ㅋ, ㄲ -> ㄱ);
+    "" for anything that is not a syllable."""
+    if not "가" <= syllable <= "힣":
+        return ""
+    initial = INITIALS[(ord(syllable) - SYLLABLE_FIRST) // (_N_MEDIALS * _N_FINALS)]
+    return _ONSET_CLASS.get(initial, initial)
+
+
+def decompose_sounds(text: str) -> str:
+    """Like `decompose`, with coda consonants written as final jamo (U+11A8..U+11C2) so an edit
+    distance can tell 젠 (ㅈㅔᆫ) from 제 + ㄴ...; as many characters as `decompose` makes."""
+    table = _SYLLABLE_SOUNDS
+    return "".join(table[ord(char) - SYLLABLE_FIRST] if "가" <= char <= "힣" else char for char in text)
+
+
+# How Whisper mishears a Korean loanword, as costs of one jamo edit (any other edit costs 1):
+# - 0.25: the same sound in modern Seoul speech (ㅐ/ㅔ, ㅒ/ㅖ, ㅙ/ㅞ/ㅚ; the codas ㄷ/ㅅ/ㅈ/ㅊ/ㅌ/ㅆ/ㅎ
+#   all sound [t], ㄱ/ㅋ/ㄲ [k], ㅂ/ㅍ [p]);
+# - 0.5: confusable vowels (ㅓ/ㅗ, ㅗ/ㅜ, ㅡ/ㅜ, ㅕ/ㅛ, ㅓ/ㅏ for the English schwa, ㅢ/ㅣ), nasal
+#   codas (ㅁ/ㅇ/ㄴ), plain/tense/aspirated initials (ㄱ/ㄲ/ㅋ, ㄷ/ㄸ/ㅌ, ㅂ/ㅃ/ㅍ, ㅈ/ㅉ/ㅊ, ㅅ/ㅆ),
+#   and inserting or dropping the ㅡ Korean puts between English consonants (깃헙/깃허브, 슬랙/스랙);
+# - 0: a consonant moving between coda and the next initial (깃헙 ㅂ final, 깃허브 ㅂ initial).
+_SAME_SOUND_GROUPS = ("ㅐㅔ", "ㅒㅖ", "ㅙㅞㅚ", "ᆮᆺᆽᆾᇀᆻᇂ", "ᆨᆿᆩ", "ᆸᇁ")
+_CONFUSABLE_GROUPS = (
+    "ㅓㅗ", "ㅗㅜ", "ㅡㅜ", "ㅕㅛ", "ㅓㅏ", "ㅢㅣ", "ᆷᆼᆫ", "ㄱㅋㄲ", "ㄷㅌㄸ", "ㅂㅍㅃ", "ㅈㅊㅉ", "ㅅㅆ",
+)  # fmt: skip
+
+
+def _substitution_table() -> dict[tuple[str, str], float]:
+    table: dict[tuple[str, str], float] = {}
+    for cost, groups in ((0.5, _CONFUSABLE_GROUPS), (0.25, _SAME_SOUND_GROUPS)):
+        for group in groups:
+            table.update({(a, b): cost for a in group for b in group if a != b})
+    for consonant, coda in _CODA_OF.items():
+        table[consonant, coda] = table[coda, consonant] = 0.0
+    return table
+
+
+_SUBSTITUTION = _substitution_table()
 # ㅡ is the vowel Korean inserts to break English consonant clusters (깃헙/깃허브, 슬랙/스랙).
 _CHEAP_INDEL = frozenset("ㅡ")
 
@@ -188,7 +247,7 @@ _CHEAP_INDEL = frozenset("ㅡ")
 def substitution_cost(a: str, b: str) -> float:
     if a == b:
         return 0.0
-    return 0.5 if (a, b) in _CHEAP_PAIRS else 1.0
+    return _SUBSTITUTION.get((a, b), 1.0)
 
 
 def indel_cost(char: str) -> float:
@@ -200,7 +259,7 @@ def jamo_prefix_distances(pattern: str, text: str, limit: float) -> list[float] 
     to `text[:j]`, or inf where it exceeds `limit`. None when no prefix is within `limit`.
 
     Banded: every insertion or deletion costs at least 0.5, so an alignment within `limit` never
-    strays more than 2 * limit cells from the diagonal.
+    strays more than 2 * limit cells from the diagonal. Substitution costs are `substitution_cost`.
     """
     inf = math.inf
     n = len(pattern)
@@ -210,7 +269,7 @@ def jamo_prefix_distances(pattern: str, text: str, limit: float) -> list[float] 
     previous[0] = 0.0
     for j in range(1, min(band, m) + 1):
         previous[j] = previous[j - 1] + (0.5 if text[j - 1] in _CHEAP_INDEL else 1.0)
-    cheap_pairs = _CHEAP_PAIRS
+    costs = _SUBSTITUTION
     for i in range(1, n + 1):
         char_p = pattern[i - 1]
         delete = 0.5 if char_p in _CHEAP_INDEL else 1.0
@@ -223,7 +282,7 @@ def jamo_prefix_distances(pattern: str, text: str, limit: float) -> list[float] 
             char_t = text[j - 1]
             value = previous[j - 1]
             if char_p != char_t:
-                value += 0.5 if (char_p, char_t) in cheap_pairs else 1.0
+                value += costs.get((char_p, char_t), 1.0)
             other = previous[j] + delete
             if other < value:
                 value = other
@@ -240,8 +299,8 @@ def jamo_prefix_distances(pattern: str, text: str, limit: float) -> list[float] 
 def jamo_distance(a: str, b: str, *, limit: float | None = None) -> float:
     """Weighted edit distance between two jamo strings (see `decompose`).
 
-    Sound-alike substitutions (ㅐ/ㅔ, ㄱ/ㅋ/ㄲ, ...) and inserting or dropping ㅡ cost 0.5, any other
-    edit 1. With `limit`, any result above `limit` is reported as `limit + 1`.
+    Edits cost what `substitution_cost` and `indel_cost` say (sound-alike ones less than 1). With
+    `limit`, any result above `limit` is reported as `limit + 1`.
     """
     if a == b:
         return 0.0
@@ -253,8 +312,8 @@ def jamo_distance(a: str, b: str, *, limit: float | None = None) -> float:
 
 
 def hangul_distance(a: str, b: str, *, limit: float | None = None) -> float:
-    """`jamo_distance` of two Hangul strings (decomposed first)."""
-    return jamo_distance(decompose(a), decompose(b), limit=limit)
+    """`jamo_distance` of two Hangul strings (decomposed with codas marked, `decompose_sounds`)."""
+    return jamo_distance(decompose_sounds(a), decompose_sounds(b), limit=limit)
 
 
 def adjust_particle(tail: str, reading: str) -> str:
