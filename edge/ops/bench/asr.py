@@ -99,11 +99,13 @@ def run_box(cfg: Config) -> BoxRun:
     """The whole box (capture, VAD, ASR, firewall, store) on cfg's file source, until every
     utterance is committed."""
     from edge.app import Box
+    from edge.asr.backends import model_factory
 
+    load = model_factory(cfg.asr)
     metered: list[MeteredTranscriber] = []
 
     def factory() -> MeteredTranscriber:
-        metered.append(MeteredTranscriber(box._whisper_factory()))
+        metered.append(MeteredTranscriber(load()))
         return metered[0]
 
     commits: list[tuple[Utterance, float]] = []
