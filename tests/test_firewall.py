@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.text.firewall import HallucinationFirewall, find_loop, normalize
+from edge.text.firewall import HallucinationFirewall, Loop, LoopCut, cut_loops, find_repeats, normalize
 
 CASES_FILE = Path(__file__).parent / "data" / "firewall_cases.tsv"
 
@@ -94,9 +94,57 @@ def test_language_is_validated() -> None:
     assert HallucinationFirewall("KO").language == "ko"
 
 
-def test_normalize_and_find_loop() -> None:
+def test_normalize_and_find_repeats() -> None:
     assert normalize("Ｄｏｎ't  Forget!! ") == "dont forget"
     assert normalize("자막 제공：홍길동") == "자막 제공:홍길동"
-    assert find_loop("네네네네네네") == ("네", 6)
-    assert find_loop("네네네") is None
-    assert find_loop("100000000원") is None  # digits are not a loop of speech
+    assert find_repeats("네네네네네네") == Loop("네", 6, 0)
+    assert find_repeats("음룸룸룸룸룸룸").end == 7
+    assert find_repeats("네네네") is None
+    assert find_repeats("100000000원") is None  # digits are not a loop of speech
+
+
+def test_a_loop_after_real_words_is_cut_and_the_words_stay() -> None:
+    text = "태아폼, 뱅뒷와 음룸, 룸, 룸, 룸, 룸, 룸, 룸, 룸."
+    verdict = HallucinationFirewall("ko").check(text)
+    assert (verdict.dropped, verdict.text) == (False, "태아폼, 뱅뒷와 음룸")
+    assert verdict.cuts == (LoopCut(11, 33, text[11:33], "룸", 8),)
+    assert verdict.cuts[0].to_dict()["rule"] == "repetition_loop"
+
+
+def test_a_pure_loop_still_disappears() -> None:
+    firewall = HallucinationFirewall("ko")
+    for text in ("룸, 룸, 룸, 룸, 룸, 룸, 룸, 룸.", "네 네 네 네 네 네 네 네", "the the the the the the the"):
+        assert firewall.check(text) == HallucinationFirewall("ko").check(text)
+        assert firewall.check(text).reason == "repetition_loop", text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "오늘은 배포 일정 네 네 네 네 네 네 네 네 그리고 QA 일정 정리하죠",
+            "오늘은 배포 일정 네 그리고 QA 일정 정리하죠",
+        ),
+        (
+            "그럼 회의를 시작하겠습니다. 회의를 시작하겠습니다. 회의를 시작하겠습니다. 다음 안건은요",
+            "그럼 회의를 시작하겠습니다. 다음 안건은요",
+        ),
+        ("A 룸 룸 룸 룸 룸 룸 룸 B 하 하 하 하 하 하 하 C", "A 룸 B 하 C"),
+        ("So we will, we will, we will, we will, we will, we will ship it", "So we will ship it"),
+    ],
+)
+def test_loops_in_the_middle_are_cut(text: str, expected: str) -> None:
+    kept, cuts = cut_loops(text)
+    assert kept == expected
+    # Each cut names exactly the text it removed from the original line.
+    rebuilt, position = [], 0
+    for cut in cuts:
+        assert text[cut.start : cut.end] == cut.original
+        rebuilt.append(text[position : cut.start])
+        position = cut.end
+    assert "".join([*rebuilt, text[position:]]).rstrip() == expected
+
+
+def test_natural_repeats_are_not_cut() -> None:
+    for text in ("네 네 알겠습니다", "잠깐만요 잠깐만요 잠깐만요", "감사합니다 감사합니다", "1,000,000원입니다"):
+        assert cut_loops(text) == (text, []), text

@@ -138,3 +138,12 @@ def test_cli_errors_are_one_line_and_exit_2(args: list[str], stdin: bytes, messa
     assert len(stderr.splitlines()) == 1
     assert stderr.startswith("edge postprocess: error: ")
     assert message in stderr
+
+
+def test_a_cut_loop_is_in_the_corrections_before_the_glossary() -> None:
+    glossary = Glossary([GlossaryTerm("Terraform", ("테라폼",))])
+    processed = TextPostprocessor("ko", glossary).process("테라폼, 뱅뒷와 음룸, 룸, 룸, 룸, 룸, 룸, 룸, 룸.")
+    assert (processed.dropped, processed.text) == (False, "Terraform, 뱅뒷와 음룸")
+    cut, fix = processed.corrections
+    assert (cut["rule"], cut["unit"], cut["repeats"], cut["replacement"]) == ("repetition_loop", "룸", 8, "")
+    assert (fix["rule"], fix["original"], fix["term"]) == ("exact", "테라폼", "Terraform")

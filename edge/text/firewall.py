@@ -17,10 +17,13 @@ What is dropped, and why it is safe:
   ("시청해주셔서", "for watching") are stock.
 - `prompt_echo`: the line repeats the initial prompt (or one of its sentences), which Whisper
   echoes on silence.
-- `repetition_loop`: one unit (a syllable, a word, a phrase, a sentence) repeated back to back so
-  many times that it covers most of the line: six or more repeats of anything, or three or more of a
-  unit whose repeats add up to 25+ letters (the same sentence three times). Short natural repeats
-  ("네 네 알겠습니다", "잠깐만요 잠깐만요 잠깐만요", "감사합니다 감사합니다") stay.
+- `repetition_loop`: one unit (a syllable, a word, a phrase, a sentence) repeated back to back: six
+  or more repeats of anything, or three or more of a unit whose repeats add up to 25+ letters (the
+  same sentence three times). Short natural repeats ("네 네 알겠습니다", "잠깐만요 잠깐만요
+  잠깐만요", "감사합니다 감사합니다") stay. A loop is cut, not the line: its first unit stays and
+  the repeats go ("태아폼, 뱅뒷와 음룸, 룸, 룸, 룸, 룸, 룸, 룸, 룸." -> "태아폼, 뱅뒷와 음룸"),
+  wherever in the line it is, and `Verdict.cuts` says what went. The line is dropped only when
+  nothing but loops is left (fewer than 2 letters besides one unit of each).
 - `implausible_rate`: with `duration_ms`, 20+ letters at more than 35 letters per second, far beyond
   any speaker (fast Korean is ~10 syllables/s): text the audio cannot have held.
 - `repeat_of_previous`: the same text as the previous kept segment, for lines of 8+ letters (short
@@ -88,11 +91,37 @@ _BRACKETED = re.compile(r"\[[^\]]*\]|\([^)]*\)|\{[^}]*\}|<[^>]*>|【[^】]*】|\
 
 
 @dataclass(frozen=True)
+class LoopCut:
+    """Repeats of `unit` removed from a line: `text[start:end]` of the line was `original`."""
+
+    start: int
+    end: int
+    original: str
+    unit: str
+    repeats: int
+
+    def to_dict(self) -> dict:
+        """As a record in a segment's corrections (the audit of every change to the raw text)."""
+        return {
+            "start": self.start,
+            "end": self.end,
+            "original": self.original,
+            "replacement": "",
+            "rule": "repetition_loop",
+            "unit": self.unit,
+            "repeats": self.repeats,
+        }
+
+
+@dataclass(frozen=True)
 class Verdict:
-    """The firewall's decision on one segment; `reason` is set exactly when `dropped`."""
+    """The firewall's decision on one segment; `reason` is set exactly when `dropped`. A kept segment
+    whose loops were cut has the remaining `text` and the `cuts` (offsets into the checked text)."""
 
     dropped: bool
     reason: str | None = None
+    text: str | None = None
+    cuts: tuple[LoopCut, ...] = ()
 
 
 KEEP = Verdict(dropped=False)
@@ -163,12 +192,25 @@ class LoopPolicy:
     min_repeats: int = 6
     min_sentence_repeats: int = 3
     min_sentence_letters: int = 25
-    min_coverage: float = 0.5
     max_unit_letters: int = 80  # bounds the search to O(80 n); longer looping units are not looked for
 
 
-def find_loop(letters: str, policy: LoopPolicy = LoopPolicy()) -> tuple[str, int] | None:
-    """The repeated unit and its count when `letters` (a key without spaces) is mostly a loop."""
+@dataclass(frozen=True)
+class Loop:
+    """`unit` repeated `repeats` times back to back from letter `start` of a key without spaces."""
+
+    unit: str
+    repeats: int
+    start: int
+
+    @property
+    def end(self) -> int:
+        return self.start + self.repeats * len(self.unit)
+
+
+def find_repeats(letters: str, policy: LoopPolicy = LoopPolicy()) -> Loop | None:
+    """The loop of the shortest unit in `letters` (a key without spaces) that repeats often enough
+    (see `LoopPolicy`), wherever it is."""
     n = len(letters)
     if n < policy.min_sentence_repeats:
         return None
@@ -191,9 +233,56 @@ def find_loop(letters: str, policy: LoopPolicy = LoopPolicy()) -> tuple[str, int
         )
         start = best_end - best_run
         pattern = letters[start : start + unit]
-        if long_enough and covered >= policy.min_coverage * n and any(c.isalpha() for c in pattern):
-            return pattern, repeats
+        if long_enough and any(c.isalpha() for c in pattern):
+            return Loop(pattern, repeats, start)
     return None
+
+
+def _letters_with_positions(text: str) -> tuple[str, list[int]]:
+    """The letters and digits of `text` as `normalize` + `letters_of` see them (bracketed tags left
+    out), each with the offset in `text` of the character it came from."""
+    masked = _BRACKETED.sub(lambda match: " " * len(match.group()), text)
+    letters: list[str] = []
+    positions: list[int] = []
+    for index, char in enumerate(masked):
+        for folded in unicodedata.normalize("NFKC", char).casefold():
+            if unicodedata.category(folded)[0] in "LN":
+                letters.append(folded)
+                positions.append(index)
+    return "".join(letters), positions
+
+
+def cut_loops(text: str, policy: LoopPolicy = LoopPolicy(), *, max_loops: int = 8) -> tuple[str, list[LoopCut]]:
+    """`text` with the repeats of each loop removed (its first unit kept), and what was cut; offsets
+    of every cut refer to `text` as given. A loop that ends the line takes the punctuation after it."""
+    cuts: list[LoopCut] = []
+    current = text
+    removed: list[tuple[int, int]] = []  # spans of `text` already cut, to map offsets back
+    for _ in range(max_loops):
+        letters, positions = _letters_with_positions(current)
+        loop = find_repeats(letters, policy)
+        if loop is None:
+            break
+        unit_end = loop.start + len(loop.unit)
+        start = positions[unit_end - 1] + 1
+        end = positions[loop.end - 1] + 1
+        if loop.end == len(letters):
+            end = len(current)
+        original_start = _original_offset(start, removed)
+        original_end = _original_offset(end, removed) if end > start else original_start
+        cuts.append(LoopCut(original_start, original_end, text[original_start:original_end], loop.unit, loop.repeats))
+        removed.append((original_start, original_end))
+        current = current[:start] + current[end:]
+    cuts.sort(key=lambda cut: cut.start)
+    return current.rstrip() if cuts else current, cuts
+
+
+def _original_offset(offset: int, removed: list[tuple[int, int]]) -> int:
+    """Where `offset` of the text left after the `removed` cuts lies in the original text."""
+    for start, end in sorted(removed):
+        if offset >= start:
+            offset += end - start
+    return offset
 
 
 class HallucinationFirewall:
@@ -238,8 +327,11 @@ class HallucinationFirewall:
             return Verdict(True, "stock_phrase")
         if letters in self._prompt_keys:
             return Verdict(True, "prompt_echo")
-        if find_loop(letters, self._loop_policy) is not None:
-            return Verdict(True, "repetition_loop")
+        text, cuts = cut_loops(text, self._loop_policy)
+        if cuts:
+            letters = letters_of(normalize(strip_tags(text)))
+            if len(letters) - sum(len(cut.unit) for cut in cuts) < 2:
+                return Verdict(True, "repetition_loop")
         rate = len(letters) * 1000 / duration_ms if duration_ms and duration_ms > 0 else 0.0
         if len(letters) >= 20 and rate > self._max_rate:
             return Verdict(True, "implausible_rate")
@@ -249,7 +341,7 @@ class HallucinationFirewall:
             and letters == letters_of(normalize(strip_tags(previous[-1])))
         ):
             return Verdict(True, "repeat_of_previous")
-        return KEEP
+        return Verdict(False, None, text, tuple(cuts)) if cuts else KEEP
 
 
 def _invisible_only(text: str) -> bool:

@@ -15,8 +15,9 @@ from edge.text.glossary import Glossary, GlossaryCorrector
 @dataclass(frozen=True)
 class ProcessedText:
     """What post-processing made of one segment. A dropped segment keeps its text unchanged.
-    `corrections` are layer b's records as stored in `Segment.corrections` (JSON-ready dicts, see
-    `Correction.to_dict`); their offsets refer to the NFC form of the input."""
+    `corrections` are the records stored in `Segment.corrections` (JSON-ready dicts): first the loops
+    the firewall cut (`LoopCut.to_dict`, offsets into the NFC form of the input), then layer b's
+    (`Correction.to_dict`, offsets into the text left after the cuts)."""
 
     text: str
     dropped: bool
@@ -56,10 +57,13 @@ class TextPostprocessor:
         verdict = self.firewall.check(normalized, duration_ms=duration_ms, previous=tuple(self._previous))
         if verdict.dropped:
             return ProcessedText(text, True, verdict.reason)
+        cuts = tuple(cut.to_dict() for cut in verdict.cuts)
+        if verdict.text is not None:
+            normalized = verdict.text
         self._previous.append(normalized)
         if self._corrector is None:
-            return ProcessedText(normalized, False)
+            return ProcessedText(normalized, False, None, cuts)
         corrected, corrections = self._corrector.correct(normalized)
         return ProcessedText(
-            corrected, False, None, tuple(correction.to_dict() for correction in corrections)
+            corrected, False, None, cuts + tuple(correction.to_dict() for correction in corrections)
         )
