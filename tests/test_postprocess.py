@@ -147,3 +147,11 @@ def test_a_cut_loop_is_in_the_corrections_before_the_glossary() -> None:
     cut, fix = processed.corrections
     assert (cut["rule"], cut["unit"], cut["repeats"], cut["replacement"]) == ("repetition_loop", "룸", 8, "")
     assert (fix["rule"], fix["original"], fix["term"]) == ("exact", "테라폼", "Terraform")
+
+
+def test_han_in_a_korean_meeting_is_transliterated_by_the_glossary_or_flagged() -> None:
+    glossary = Glossary([GlossaryTerm("회의", ("会议",))])
+    processed = TextPostprocessor("ko", glossary).process("오늘 会议는 配置 얘기만 해요")
+    assert processed.text == "오늘 회의는 配置 얘기만 해요"
+    assert [(c["rule"], c["original"]) for c in processed.corrections] == [("alias", "会议"), ("han_flagged", "配置")]
+    assert TextPostprocessor("en").process("配置 is Chinese").corrections == ()  # only Korean meetings flag

@@ -47,3 +47,20 @@ def test_korean_clip_has_every_syllable_and_a_bounded_error_rate(box_config, fix
     assert {segment["language"] for segment in segments} == {"ko"}
     # Base hears "이리저리" as "1위저리" (2 of 19 syllables); the bound leaves room for the 4 of faster-whisper.
     assert character_error_rate(KOREAN, text) <= 0.25, text
+
+
+def test_transcribe_corrects_with_the_team_glossary(tmp_path, box_config, fixture_file, capsys):
+    # The team glossary lives in the configured database; `edge transcribe` uses it, not an empty one.
+    from edge.store import Store
+    from edge.text.glossary import Glossary
+
+    storage = tmp_path / "data"
+    config = tmp_path / "team.toml"
+    config.write_text(box_config.read_text() + f'[storage]\npath = "{storage}"\n')
+    store = Store(storage / "edge.db")
+    store.import_glossary(Glossary.loads("term,aliases,note\n길 (road),길,\n"))
+    store.close()
+    segments = _transcribe(config, fixture_file("audio/leopard/test_ko.wav"), capsys)
+    corrections = [c for segment in segments for c in segment["corrections"]]
+    assert [(c["original"], c["term"], c["rule"]) for c in corrections] == [("길", "길 (road)", "exact")]
+    assert "길 (road) 한 옆으로" in segments[0]["text"] and "길 한 옆으로" in segments[0]["text_raw"]

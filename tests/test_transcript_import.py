@@ -13,6 +13,7 @@ from edge.commands.cli import main
 from edge.core.errors import UserError
 from edge.core.events import Segment
 from edge.store import Store
+from edge.text.glossary import Glossary
 from edge.transcripts.formats import render
 from edge.transcripts.importing import import_transcript, parse_transcript, parse_vtt
 
@@ -223,3 +224,33 @@ def test_edge_import_reports_a_bad_file_in_one_line(
     assert "Traceback" not in err
     assert main(["import", str(tmp_path / "missing.vtt")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_an_import_goes_through_the_team_glossary_before_storage(tmp_path: Path) -> None:
+    store = Store(tmp_path / "edge.db")
+    store.import_glossary(
+        Glossary.loads(
+            "term,aliases,note\nKubernetes,쿠버네티스,\nJira,지라,\nGitHub,깃허브|깃헙,\n"
+            "pull request,풀리퀘|풀 리퀘스트,\n회의,会议,\n"
+        )
+    )
+    srt = (
+        "1\n00:00:01,000 --> 00:00:03,000\n쿠버네티스 업그레이드는 지라에 올렸어요\n\n"
+        "2\n00:00:03,000 --> 00:00:05,000\n깃허브 풀리퀘 확인해 주세요\n\n"
+        "3\n00:00:05,000 --> 00:00:06,000\n오늘 会议는 配置 얘기만 해요\n\n"
+        "4\n00:00:06,000 --> 00:00:07,000\n네 알겠습니다\n"
+    )
+    meeting = import_transcript(store, srt, name="weekly.srt").meeting
+    segments = store.segments(meeting.id)
+    assert [s.display_text for s in segments] == [
+        "Kubernetes 업그레이드는 Jira에 올렸어요",
+        "GitHub pull request 확인해 주세요",
+        "오늘 회의는 配置 얘기만 해요",
+        "네 알겠습니다",
+    ]
+    assert segments[0].text_raw == "쿠버네티스 업그레이드는 지라에 올렸어요"  # the file's words are kept
+    assert [c["term"] for c in segments[0].corrections] == ["Kubernetes", "Jira"]
+    assert [c["rule"] for c in segments[2].corrections] == ["alias", "han_flagged"]
+    assert segments[2].corrections[1]["original"] == "配置"
+    assert (segments[3].text, segments[3].corrections) == (None, [])
+    store.close()

@@ -7,9 +7,13 @@ from pathlib import Path
 
 from edge.core.config import Config, load_config
 from edge.core.events import Segment
+from edge.text.glossary import Glossary
 from edge.transcripts.formats import FORMATS, render
 
-HELP = "Transcribe an audio file with the box's own pipeline (VAD, whisper.cpp, firewall) and print it."
+HELP = (
+    "Transcribe an audio file with the box's own pipeline (VAD, whisper.cpp, firewall, the team glossary) "
+    "and print it."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,6 +24,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vad-model", type=Path, help="Silero VAD ONNX model (overrides vad.model_path).")
     parser.add_argument("--language", help='Decoding language such as "ko", "en" or "auto".')
     parser.add_argument("--output", "-o", type=Path, help="Write here instead of standard output.")
+    parser.add_argument(
+        "--glossary",
+        type=Path,
+        metavar="FILE.csv",
+        help="Glossary CSV to correct with (default: the team glossary in the configured database).",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
         cfg.vad.model_path = args.vad_model
     if args.language:
         cfg.asr.language = args.language
-    segments, meeting = transcribe_file(cfg, args.file)
+    glossary = Glossary.from_csv(args.glossary) if args.glossary is not None else None
+    segments, meeting = transcribe_file(cfg, args.file, glossary=glossary)
     text = render(segments, args.format, meeting=meeting)
     if args.output:
         args.output.write_text(text, encoding="utf-8")
@@ -39,17 +50,26 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def transcribe_file(cfg: Config, path: Path) -> tuple[list[Segment], dict]:
+def transcribe_file(cfg: Config, path: Path, *, glossary: Glossary | None = None) -> tuple[list[Segment], dict]:
     """The committed segments and the meeting record of `path` run through the box as `cfg` sets it up,
     as fast as it goes (no real-time pacing, partial text, archive, MQTT or API; storage in a scratch
-    folder)."""
+    folder). Segments are corrected with `glossary`, by default the team glossary of `cfg`'s database."""
     from edge.app import Box
     from edge.audio.files import audio_duration
+    from edge.store import Store
 
     duration_s = audio_duration(path)
+    if glossary is None:
+        glossary = team_glossary(cfg)
     cfg = cfg.model_copy(deep=True)
     with tempfile.TemporaryDirectory(prefix="edge-transcribe-") as scratch:
         cfg.storage.path = Path(scratch)
+        if len(glossary):
+            scratch_store = Store(cfg.database_path, outbox=False)
+            try:
+                scratch_store.import_glossary(glossary)
+            finally:
+                scratch_store.close()
         cfg.audio.source = f"file:{path.resolve()}"
         cfg.audio.realtime = False
         cfg.audio.archive = False
@@ -67,6 +87,19 @@ def transcribe_file(cfg: Config, path: Path) -> tuple[list[Segment], dict]:
         finally:
             box.close()
     return segments, record
+
+
+def team_glossary(cfg: Config) -> Glossary:
+    """The glossary in the database `cfg` points at; empty when there is no database yet."""
+    from edge.store import Store
+
+    if not cfg.database_path.is_file():
+        return Glossary()
+    store = Store(cfg.database_path, outbox=cfg.mqtt.enabled)
+    try:
+        return store.glossary()
+    finally:
+        store.close()
 
 
 def _wait_with_progress(box, duration_s: float) -> None:

@@ -18,6 +18,7 @@ _HAN_CLASS = (
     "\U0002f800-\U0002fa1f\U00030000-\U000323af"
 )
 _HAN = re.compile(f"[{_HAN_CLASS}]")
+_HAN_RUN = re.compile(f"[{_HAN_CLASS}](?:[{_HAN_CLASS} ]*[{_HAN_CLASS}])?")
 _HANGUL_SYLLABLE = re.compile("[\uac00-\ud7a3]")
 # Syllables plus the conjoining and compatibility jamo (ㅋㅋ, ㅠㅠ are Korean too).
 _HANGUL_ANY = re.compile("[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\ud7b0-\ud7ff]")
@@ -26,6 +27,11 @@ _HANGUL_ANY = re.compile("[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\
 def han_characters(text: str) -> list[str]:
     """The Han characters in `text`, in order, repeats kept."""
     return _HAN.findall(text)
+
+
+def han_runs(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each stretch of Han characters in `text`, spaces between them included."""
+    return [match.span() for match in _HAN_RUN.finditer(text)]
 
 
 def contains_han(text: str) -> bool:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from edge.text.firewall import HallucinationFirewall
 from edge.text.glossary import Glossary, GlossaryCorrector
+from edge.text.han import han_runs
 
 
 @dataclass(frozen=True)
@@ -17,7 +18,8 @@ class ProcessedText:
     """What post-processing made of one segment. A dropped segment keeps its text unchanged.
     `corrections` are the records stored in `Segment.corrections` (JSON-ready dicts): first the loops
     the firewall cut (`LoopCut.to_dict`, offsets into the NFC form of the input), then layer b's
-    (`Correction.to_dict`, offsets into the text left after the cuts)."""
+    (`Correction.to_dict`, offsets into the text left after the cuts), then the Han flags (offsets
+    into the output)."""
 
     text: str
     dropped: bool
@@ -53,6 +55,7 @@ class TextPostprocessor:
         self._previous.clear()
 
     def process(self, text: str, *, duration_ms: int | None = None) -> ProcessedText:
+        """The firewall, then `correct`."""
         normalized = unicodedata.normalize("NFC", text)
         verdict = self.firewall.check(normalized, duration_ms=duration_ms, previous=tuple(self._previous))
         if verdict.dropped:
@@ -61,9 +64,22 @@ class TextPostprocessor:
         if verdict.text is not None:
             normalized = verdict.text
         self._previous.append(normalized)
-        if self._corrector is None:
-            return ProcessedText(normalized, False, None, cuts)
-        corrected, corrections = self._corrector.correct(normalized)
-        return ProcessedText(
-            corrected, False, None, cuts + tuple(correction.to_dict() for correction in corrections)
-        )
+        corrected = self.correct(normalized)
+        return ProcessedText(corrected.text, False, None, cuts + corrected.corrections)
+
+    def correct(self, text: str) -> ProcessedText:
+        """The deterministic correction alone (no firewall), for text that is kept whatever it says
+        (an imported transcript): layer b of the glossary, then in a Korean meeting a record of each
+        run of Han characters left (rule "han_flagged", the text unchanged): Whisper writes them
+        when it decodes Korean speech as Chinese, and a glossary alias in Han can transliterate them."""
+        normalized = unicodedata.normalize("NFC", text)
+        records: tuple[dict, ...] = ()
+        if self._corrector is not None:
+            normalized, corrections = self._corrector.correct(normalized)
+            records = tuple(correction.to_dict() for correction in corrections)
+        if self.language.lower().startswith("ko"):
+            records += tuple(
+                {"start": start, "end": end, "original": normalized[start:end], "rule": "han_flagged"}
+                for start, end in han_runs(normalized)
+            )
+        return ProcessedText(normalized, False, None, records)

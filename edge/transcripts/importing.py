@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edge.core.errors import UserError
 from edge.store import Meeting, Store
+from edge.text.glossary import Glossary
+from edge.text.postprocess import TextPostprocessor
 
 FORMATS = ("vtt", "srt", "json")
 MAX_TIME_MS = 10**12  # about 31 years: keeps times inside SQLite's integers
@@ -259,6 +261,26 @@ def parse_transcript(data: bytes | str, *, name: str = "transcript") -> ParsedTr
     return parsed
 
 
+def corrected_segments(segments: list[dict[str, Any]], glossary: Glossary) -> list[dict[str, Any]]:
+    """`segments` (keyword arguments of Store.add_segment) with the glossary applied to the text each
+    shows, and the records of what changed added to its corrections."""
+    processors: dict[str, TextPostprocessor] = {}
+    out = []
+    for segment in segments:
+        language = segment["language"]
+        processor = processors.setdefault(language, TextPostprocessor(language, glossary))
+        shown = segment["text"] if segment.get("text") is not None else segment["text_raw"]
+        result = processor.correct(shown)
+        if result.corrections or result.text != shown:
+            segment = {
+                **segment,
+                "text": result.text if result.text != segment["text_raw"] else None,
+                "corrections": [*segment.get("corrections", ()), *result.corrections],
+            }
+        out.append(segment)
+    return out
+
+
 @dataclass(frozen=True)
 class ImportResult:
     meeting: Meeting
@@ -280,12 +302,13 @@ def import_transcript(
     language: str | None = None,
 ) -> ImportResult:
     """Create a meeting with status 'imported' holding the transcript's segments (and their outbox
-    rows), all in one transaction."""
+    rows), all in one transaction. Each segment gets the team glossary's deterministic correction
+    first, as a live segment does (the LLM correction then starts from that text)."""
     if language is not None and not LANGUAGE_PATTERN.match(language):
         raise UserError(f"language {language!r} is not a language code such as 'ko' or 'en'")
     parsed = parse_transcript(data, name=name)
     language = language or parsed.language or guess_language([s["text_raw"] for s in parsed.segments])
-    segments = [{"language": language, **segment} for segment in parsed.segments]
+    segments = corrected_segments([{"language": language, **segment} for segment in parsed.segments], store.glossary())
     with store.transaction():
         meeting = store.create_meeting(
             language=language,
