@@ -169,6 +169,16 @@ def test_import_endpoint_creates_an_imported_meeting(client: httpx.Client, box: 
     assert not list((box.store.path.parent / "uploads").iterdir())
 
 
+def test_import_endpoint_applies_the_team_glossary(client: httpx.Client, box: FakeBox) -> None:
+    box.store.upsert_term("Kubernetes", ["쿠버네티스"])
+    box.store.upsert_term("pull request", ["풀리퀘"])
+    srt = "1\n00:00:01,000 --> 00:00:02,000\n쿠버네티스 배포 전에 풀리퀘 올려 주세요\n"
+    meeting = client.post("/import", files={"file": ("weekly.srt", srt.encode())}).json()["meeting"]
+    (segment,) = client.get(f"/meetings/{meeting['id']}/segments").json()["items"]
+    assert segment["text"] == "Kubernetes 배포 전에 pull request 올려 주세요"
+    assert [c["term"] for c in segment["corrections"]] == ["Kubernetes", "pull request"]
+
+
 def test_live_stream_delivers_state_partials_segments_and_edits(
     client: httpx.Client, box: FakeBox, server: ApiServer
 ) -> None:
