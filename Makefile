@@ -17,7 +17,7 @@ RANDOM_WHISPER_MODEL := build/models/ggml-tiny-random.bin
 FIXTURES ?= ../shared/fixtures
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := python3-venv python3-dev build-essential cmake pkg-config portaudio19-dev libsndfile1 \
-	mosquitto ffmpeg espeak-ng sox chromium chromium-driver fonts-noto-cjk systemd
+	mosquitto ffmpeg espeak-ng sox chromium chromium-driver fonts-noto-cjk systemd libreoffice-help-ko
 
 PREFIX ?= /opt/edge
 MODELS_DIR ?= /var/lib/edge/models

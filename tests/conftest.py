@@ -70,6 +70,17 @@ def dev_model() -> Callable[[str], Path]:
 
 
 @pytest.fixture(scope="session")
+def korean_corpus() -> list[str]:
+    """Real Korean sentences: LibreOffice's Korean help (Debian's libreoffice-help-ko, MPL-2.0, from
+    `make setup`); missing: fails in CI, skips elsewhere."""
+    from edge.commands.eval_corpus import HELP_ROOT, korean_sentences
+
+    if not HELP_ROOT.is_dir():
+        _missing(f"{HELP_ROOT} not found: the Korean corpus comes from `make setup` (Debian's libreoffice-help-ko)")
+    return korean_sentences(HELP_ROOT)
+
+
+@pytest.fixture(scope="session")
 def dev_dependency() -> Callable[[str], object]:
     """`dev_dependency("faster_whisper")` -> the module of an optional dev dependency (pyproject's dev
     extra); not installed: fails in CI, skips elsewhere."""

@@ -14,12 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.commands import eval_asr
+from edge.commands import eval_asr, eval_corpus
 from edge.core.errors import UserError
 from edge.text.firewall import LANGUAGE_PATTERN, HallucinationFirewall
 from edge.text.glossary import Glossary, GlossaryCorrector, GlossaryTerm, match_key
 
-HELP = "Evaluate glossary correction, the hallucination firewall, or ASR accuracy (WER/CER) on the fixtures."
+HELP = (
+    "Evaluate glossary correction (case sets, or false rewrites on a Korean corpus), the hallucination "
+    "firewall, or ASR accuracy (WER/CER) on the fixtures."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,6 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-v", "--verbose", dest="show_failures", action="store_true", help="List each failure."
     )
     eval_asr.add_arguments(suites)
+    eval_corpus.add_arguments(suites)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         return _run_glossary(args)
     if args.suite == "asr":
         return eval_asr.run(args)
+    if args.suite == "corpus":
+        return eval_corpus.run(args)
     return _run_firewall(args)
 
 
