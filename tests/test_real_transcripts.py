@@ -64,3 +64,17 @@ def test_transcribe_corrects_with_the_team_glossary(tmp_path, box_config, fixtur
     corrections = [c for segment in segments for c in segment["corrections"]]
     assert [(c["original"], c["term"], c["rule"]) for c in corrections] == [("길", "길 (road)", "exact")]
     assert "길 (road) 한 옆으로" in segments[0]["text"] and "길 한 옆으로" in segments[0]["text_raw"]
+
+
+def test_the_it_glossary_rewrites_nothing_in_real_korean_output(box_config, fixture_file, capsys):
+    # Real Whisper base output of the Korean fixture holds no IT term: 300 terms with near-misses must
+    # leave every word of it alone (the same text as without a glossary).
+    from pathlib import Path
+
+    it_glossary = Path(__file__).parent / "data" / "it_glossary.csv"
+    clip = str(fixture_file("audio/leopard/test_ko.wav"))
+    argv = ["transcribe", clip, "--config", str(box_config), "--format", "json", "--glossary", str(it_glossary)]
+    assert cli_main(argv) == 0
+    segments = json.loads(capsys.readouterr().out)["segments"]
+    assert segments and all(segment["corrections"] == [] for segment in segments), segments
+    assert all(segment["text"] == segment["text_raw"] for segment in segments)
