@@ -88,8 +88,8 @@ _HANGUL_RUN = re.compile(r"[가-힣]+")
 # turns a Chinese word Whisper wrote into the term: 会议 -> 회의).
 _RUN = re.compile(r"[가-힣]+|[0-9A-Za-z]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _SIMPLE_ALIAS = re.compile(r"[\w\s\-./]+")
-# Ordinary Korean words within a near-miss budget of a common IT term's reading. A near-miss is never
-# accepted when the heard word is one of these or begins one ("센추리" is century, not 센트리 Sentry).
+# Ordinary Korean words close to a common IT term's reading. A near-miss is never accepted when the
+# heard word is one of these, alone or with its particle ("센추리" is century, not 센트리 Sentry).
 ORDINARY_HANGUL = frozenset({"센추리", "센츄리", "노선"})
 
 
