@@ -32,6 +32,7 @@ from edge.core.events import SAMPLE_RATE, AsrSegment, samples_to_ms
 __all__ = [
     "RawCall",
     "RawCost",
+    "RawWhisper",
     "WhisperCppModel",
     "clamp_times",
     "decode_segment_texts",
@@ -281,46 +282,64 @@ class RawCost:
     cpu_s: float  # process CPU time, every thread
 
 
+class RawWhisper:
+    """Bare pywhispercpp on the calling thread: the benchmark's baseline for the pipeline's overhead
+    and its whole-file pass (loading is not counted). `run` makes one `RawCall` with every decode
+    parameter set explicitly, as `WhisperCppModel` does."""
+
+    def __init__(self, model_path: Path, *, threads: int, max_tokens: int = 0, temperature_inc: float = 0.0) -> None:
+        import _pywhispercpp as pw
+
+        self._pw = pw
+        self.threads = threads
+        self._model, _ = _load(_check_model_file(Path(model_path)), n_threads=threads, max_tokens=max_tokens,
+                               temperature_inc=temperature_inc)
+        self._n_audio_ctx = pw.whisper_model_n_audio_ctx(self._model._ctx)
+
+    def run(self, call: RawCall) -> RawCost:
+        pw, ctx = self._pw, self._model._ctx
+        audio = np.ascontiguousarray(call.audio, dtype=np.float32)
+        strategy = pw.whisper_sampling_strategy
+        started, cpu_started = time.perf_counter(), time.process_time()
+        if call.detect_only:
+            pw.whisper_pcm_to_mel(ctx, audio, audio.size, self.threads)
+            probabilities = np.zeros(pw.whisper_lang_max_id() + 1, dtype=np.float32)
+            pw.whisper_lang_auto_detect(ctx, 0, self.threads, probabilities)
+        else:
+            margin = call.audio_ctx_margin_s
+            self._model.transcribe(
+                audio,
+                language="" if call.language == "auto" else call.language,
+                initial_prompt=call.prompt,
+                audio_ctx=0 if margin is None else fit_audio_ctx(audio.size, margin, self._n_audio_ctx),
+                strategy=strategy.WHISPER_SAMPLING_BEAM_SEARCH if call.beam_size > 0
+                else strategy.WHISPER_SAMPLING_GREEDY,
+                beam_search={"beam_size": call.beam_size if call.beam_size > 0 else -1, "patience": -1.0},
+            )
+        return RawCost(time.perf_counter() - started, time.process_time() - cpu_started)
+
+    def close(self) -> None:
+        if self._model._ctx is not None:
+            self._pw.whisper_free(self._model._ctx)
+            self._model._ctx = None
+
+    def __enter__(self) -> RawWhisper:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def raw_replay(
     model_path: Path, calls: list[RawCall], *, threads: int, max_tokens: int = 0, temperature_inc: float = 0.0
 ) -> RawCost:
-    """Time the bare pywhispercpp calls for `calls`, one after another (the benchmark's baseline for
-    the pipeline's overhead, and its whole-file pass; loading is not counted)."""
-    import _pywhispercpp as pw
-
-    model, _ = _load(
-        _check_model_file(Path(model_path)),
-        n_threads=threads,
-        max_tokens=max_tokens,
-        temperature_inc=temperature_inc,
-    )
-    ctx = model._ctx
-    n_audio_ctx = pw.whisper_model_n_audio_ctx(ctx)
-    strategy = pw.whisper_sampling_strategy
+    """The total cost of `calls` made one after another with bare pywhispercpp."""
     wall = cpu = 0.0
-    try:
+    with RawWhisper(model_path, threads=threads, max_tokens=max_tokens, temperature_inc=temperature_inc) as raw:
         for call in calls:
-            audio = np.ascontiguousarray(call.audio, dtype=np.float32)
-            started, cpu_started = time.perf_counter(), time.process_time()
-            if call.detect_only:
-                pw.whisper_pcm_to_mel(ctx, audio, audio.size, threads)
-                pw.whisper_lang_auto_detect(ctx, 0, threads, np.zeros(pw.whisper_lang_max_id() + 1, dtype=np.float32))
-            else:
-                margin = call.audio_ctx_margin_s
-                model.transcribe(
-                    audio,
-                    language="" if call.language == "auto" else call.language,
-                    initial_prompt=call.prompt,
-                    audio_ctx=0 if margin is None else fit_audio_ctx(audio.size, margin, n_audio_ctx),
-                    strategy=strategy.WHISPER_SAMPLING_BEAM_SEARCH if call.beam_size > 0
-                    else strategy.WHISPER_SAMPLING_GREEDY,
-                    beam_search={"beam_size": call.beam_size if call.beam_size > 0 else -1, "patience": -1.0},
-                )
-            wall += time.perf_counter() - started
-            cpu += time.process_time() - cpu_started
-    finally:
-        pw.whisper_free(ctx)
-        model._ctx = None
+            cost = raw.run(call)
+            wall += cost.wall_s
+            cpu += cost.cpu_s
     return RawCost(wall, cpu)
 
 

@@ -32,7 +32,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--latency-threads", default="1,2", help="Thread counts of the real-time replays, comma-separated."
     )
-    parser.add_argument("--rounds", type=int, default=2, help="Alternating pipeline/raw rounds (median reported).")
     parser.add_argument("--json", type=Path, help="Also write the figures to this JSON file.")
 
 
@@ -77,7 +76,6 @@ def run(args: argparse.Namespace) -> int:
             workdir=Path(workdir),
             threads=args.threads,
             latency_threads=latency_threads,
-            rounds=args.rounds,
             faster_whisper_model=None if args.random_shape else peer,
             llm_model=llm,
             random_weights=args.random_shape is not None,

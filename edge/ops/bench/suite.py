@@ -27,7 +27,6 @@ class BenchSetup:
     workdir: Path
     threads: int = 2
     latency_threads: Sequence[int] = (1, 2)
-    rounds: int = 2
     faster_whisper_model: Path | None = None  # a CTranslate2 folder of the same weights
     llm_model: Path | None = None
     random_weights: bool = False  # whisper_model is a random-weight model of a real shape
@@ -67,9 +66,8 @@ def run_benchmarks(setup: BenchSetup, progress: Callable[[str], None] = lambda _
             "partials": "only while someone watches the live text (nobody does here)",
         },
     }
-    figures["pipeline_over_raw"] = bench_pipeline_over_raw(
-        base, wav, setup.workdir, threads=setup.threads, rounds=setup.rounds, progress=progress
-    )
+    figures["pipeline_over_raw"] = bench_pipeline_over_raw(base, wav, setup.workdir, threads=setup.threads,
+                                                           progress=progress)
     progress("ASR: one whole-file pass of the same model with bare pywhispercpp")
     whole = bench_whole_file(base, meeting.audio, threads=setup.threads)
     live = {}
