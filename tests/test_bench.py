@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -114,3 +115,21 @@ def test_bench_cli_rejects_bad_input_in_one_line(arguments, expected, fixture_fi
     assert result.returncode == 2, result.stderr
     assert expected in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_live_figures_measure_each_commit_from_the_end_of_its_speech(random_whisper_tiny):
+    from edge.asr.whispercpp import WhisperCppModel
+    from edge.core.events import Utterance
+    from edge.ops.bench.asr import BoxRun, MeteredTranscriber, live_figures
+
+    second = np.zeros(SAMPLE_RATE, dtype=np.float32)
+    first = Utterance(0, start_ms=1000, audio=second, final=True, speech_end_ms=1800)
+    padded = Utterance(1, start_ms=5000, audio=second, final=True)  # no speech end: the audio's end counts
+    metered = MeteredTranscriber(WhisperCppModel(random_whisper_tiny, threads=1, language="en"))
+    metered.close()
+    run = BoxRun(wall_s=10.0, cpu_s=3.0, started=100.0, commits=[(first, 103.0), (padded, 107.5)], asr=metered,
+                 health={"asr": {"latency_p50_s": 1.2, "latency_p95_s": 1.5, "real_time_factor": 0.4}})
+    figures = live_figures(run, audio_s=10.0, threads=2)
+    assert [each["latency_s"] for each in figures["latency_s"]["each"]] == [1.2, 1.5]
+    assert (figures["latency_s"]["p50"], figures["latency_s"]["p95"]) == (1.2, 1.5)
+    assert figures["real_time_factor"] == 0.4 and figures["utterances"] == 2

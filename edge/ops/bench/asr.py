@@ -99,12 +99,9 @@ class BoxRun:
     health: dict = field(default_factory=dict)
 
     def latencies(self) -> list[float]:
-        """End of speech -> commit, seconds, for every committed utterance."""
-        return [
-            committed - (self.started + utterance.speech_end_ms / 1000)
-            for utterance, committed in self.commits
-            if utterance.speech_end_ms is not None
-        ]
+        """End of speech -> commit, seconds, for every committed utterance (in commit order)."""
+        return [committed - (self.started + (utterance.speech_end_ms or utterance.end_ms) / 1000)
+                for utterance, committed in self.commits]
 
 
 def run_box(cfg: Config) -> BoxRun:
@@ -235,6 +232,12 @@ def live_figures(run: BoxRun, audio_s: float, *, threads: int) -> dict:
             "p50": _rounded(percentile(latencies, 50)),
             "p95": _rounded(percentile(latencies, 95)),
             "max": _rounded(max(latencies, default=None)),
+            "each": [
+                {"speech_end_s": round((utterance.speech_end_ms or utterance.end_ms) / 1000, 2),
+                 "latency_s": round(latency, 2),
+                 "audio_s": round(len(utterance.audio) / SAMPLE_RATE, 2)}
+                for (utterance, _), latency in zip(run.commits, latencies, strict=True)
+            ],
             "measured": "commit time minus the end of speech in the replayed file (the VAD's closing silence included)",
         },
         "box_reported_latency_s": {"p50": asr.get("latency_p50_s"), "p95": asr.get("latency_p95_s")},
