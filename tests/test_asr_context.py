@@ -69,6 +69,10 @@ def test_echo_and_loops_are_recognised_but_new_speech_is_not():
     assert looks_like_echo("ask not what your country can do for you", prompt)
     assert looks_like_echo("And so, my fellow Americans!", prompt)
     assert not looks_like_echo("ask what you can do for your country.", prompt)
+    # New speech with the prompt's sentence stuck to it (seen with real base on a composite).
+    assert looks_like_echo("그는 이리저리 피하면서 길 한 옆으로 걸어갔다. And so my fellow Americans.", prompt)
+    assert looks_like_echo("And so it begins. And so it begins.", "")
+    assert looks_like_echo("Thank you. Thank you.", "")
     assert not looks_like_echo("Americans", prompt)  # too short to call
     assert looks_like_echo("네 네 네 네", "")
     assert looks_like_echo("배포 완료 배포 완료 배포 완료 배포 완료", "")

@@ -18,6 +18,7 @@ import threading
 import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterable
+from itertools import pairwise
 
 __all__ = ["PROMPT_TOKENS", "MeetingContext", "looks_like_echo"]
 
@@ -29,6 +30,7 @@ ECHO_MIN_LETTERS = 12
 LOOP_REPEATS = 4
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_SENTENCE_END = re.compile(r"(?<=[.!?。])\s+")
 
 
 class MeetingContext:
@@ -106,14 +108,20 @@ class MeetingContext:
 
 
 def looks_like_echo(output: str, prompt: str) -> bool:
-    """True when `output` repeats a stretch of `prompt`, or loops on one word group."""
+    """True when `output`, or one of its sentences, repeats a stretch of `prompt`, when a sentence is
+    said twice in a row, or when it loops on one word group."""
     words = [w.casefold() for w in _WORD.findall(output)]
     if _loops(words):
         return True
-    letters = "".join(words)
-    if len(letters) < ECHO_MIN_LETTERS or not prompt:
+    sentences = ["".join(w.casefold() for w in _WORD.findall(part)) for part in _SENTENCE_END.split(output)]
+    sentences = [letters for letters in sentences if letters]
+    if any(a == b and len(a) >= ECHO_MIN_LETTERS // 2 for a, b in pairwise(sentences)):
+        return True
+    if not prompt:
         return False
-    return letters in "".join(w.casefold() for w in _WORD.findall(prompt))
+    prompt_letters = "".join(w.casefold() for w in _WORD.findall(prompt))
+    stretches = ["".join(words), *sentences]
+    return any(len(letters) >= ECHO_MIN_LETTERS and letters in prompt_letters for letters in stretches)
 
 
 def _loops(words: list[str]) -> bool:
