@@ -15,10 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES_DIR, PROJECT_ROOT, _missing
+import soundfile
+from conftest import FIXTURES_DIR, PROJECT_ROOT
 
 from edge.core.config import load_config
-from edge.ops.synth.meeting_audio import build_meeting, write_wav
+from edge.ops.synth.meeting_audio import build_meeting
 from edge.text.glossary import Glossary, GlossaryTerm
 
 JFK = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
@@ -28,12 +29,10 @@ FASTER_WHISPER_KO_CER = 0.211
 
 
 @pytest.fixture(scope="module")
-def whisper_base() -> Path:
+def whisper_base(dev_model: Callable[[str], Path]) -> Path:
     """Real multilingual Whisper base in ggml (`make setup` converts it; EDGE_WHISPER_BASE overrides)."""
-    path = Path(os.environ.get("EDGE_WHISPER_BASE", PROJECT_ROOT / "build" / "models" / "ggml-base.bin"))
-    if not path.is_file():
-        _missing(f"{path} not found: `make setup` fetches and converts Whisper base")
-    return path
+    override = os.environ.get("EDGE_WHISPER_BASE")
+    return Path(override) if override else dev_model("ggml-base.bin")
 
 
 def references() -> dict:
@@ -160,7 +159,8 @@ def composite(fixture_file: Callable[[str], Path], tmp_path_factory: pytest.Temp
     english = ["audio/jfk.wav", "audio/leopard/test.wav", "audio/leopard/diarization_test.wav"]
     names = [korean, english[0], korean, english[1], korean, english[2], korean]
     meeting = build_meeting([fixture_file(name) for name in names], pause_s=(1.5, 2.5), seed=3)
-    path = write_wav(tmp_path_factory.mktemp("composite") / "ko-en-composite.wav", meeting.audio)
+    path = tmp_path_factory.mktemp("composite") / "ko-en-composite.wav"
+    soundfile.write(path, meeting.audio, 16_000, subtype="PCM_16")
     languages = [references()[name]["language"] for name in names]
     return path, list(zip(meeting.speech_spans_s, languages, strict=True))
 
