@@ -33,7 +33,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "store": {"core", "text", "minutes.schema"},
     "llm": {"core", "text", "store"},
     "minutes": {"core", "text", "llm", "store", "minutes.schema"},
-    "transcripts": {"core", "store"},
+    "transcripts": {"core", "store", "text"},  # imported text goes through the glossary postprocessor
     # Wiring of the stages, whoever asks (API, MQTT, CLI).
     "pipeline": {"core", "store"} | STAGES,
     # The ways in and out, on top of the pipeline.

@@ -1,2 +1,2 @@
 """Whole transcripts in and out: export formats (txt, json, srt, vtt, md) and import of WebVTT, SRT and
-our JSON. May import `edge.core` and `edge.store`."""
+our JSON. May import `edge.core`, `edge.store` and `edge.text` (imported text gets the glossary)."""
