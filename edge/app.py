@@ -75,7 +75,8 @@ class Box:
             on_final=self.feed.on_final,
             on_error=self.feed.on_error,
             partial_interval_ms=asr.partial_interval_ms,
-            context_factory=(lambda _: MeetingContext(glossary.terms(), base_prompt=asr.initial_prompt))
+            context_factory=(lambda _: MeetingContext(glossary.terms(), base_prompt=asr.initial_prompt,
+                                                      budget=asr.context_tokens))
             if asr.context else None,
             languages=asr.languages,
             retry_beam_size=asr.retry_beam_size,

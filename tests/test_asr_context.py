@@ -42,6 +42,18 @@ def test_terms_are_heard_from_the_text_or_a_correction_and_kept_after_the_text_s
     assert "Notion" not in prompt.replace("Notional", "")
 
 
+def test_an_utterance_is_prompted_only_with_text_of_its_own_language():
+    context = MeetingContext(GLOSSARY)
+    context.note_committed("오늘 젠킨스 빌드가 깨졌습니다.", language="ko")
+    context.note_committed("And so my fellow Americans, ask not.", language="en")
+    context.note_committed("회의록 확인해 주세요.")  # language unknown: fits any
+    assert context.prompt(words, "ko") == "오늘 젠킨스 빌드가 깨졌습니다. 회의록 확인해 주세요."
+    assert context.prompt(words, "en") == "젠킨스. And so my fellow Americans, ask not. 회의록 확인해 주세요."
+    assert context.prompt(words) == (
+        "오늘 젠킨스 빌드가 깨졌습니다. And so my fellow Americans, ask not. 회의록 확인해 주세요."
+    )
+
+
 def test_the_prompt_fits_the_token_budget_and_keeps_the_end_of_a_long_segment():
     context = MeetingContext(GLOSSARY, base_prompt="Minutes.", budget=6)
     context.note_committed("one two three four five six seven eight nine ten")

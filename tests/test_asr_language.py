@@ -42,3 +42,10 @@ def test_no_probabilities_keeps_the_current_or_first_language():
 def test_fewer_than_two_languages_is_a_config_error(allowed):
     with pytest.raises(ConfigError, match=r"asr\.languages"):
         LanguagePolicy(allowed)
+
+
+def test_an_utterance_under_a_second_is_not_worth_a_detection_once_the_meeting_has_a_language():
+    policy = LanguagePolicy(("ko", "en"))
+    assert policy.needs_detection(0.5)  # the first utterance sets the language
+    policy.choose({"ko": 0.8, "en": 0.2}, 0.5)
+    assert not policy.needs_detection(0.9) and policy.needs_detection(1.0)

@@ -101,6 +101,7 @@ def test_jfk_gives_the_exact_words_in_normal_case_from_edge_transcribe(whisper_b
     text = " ".join(line.split("] ", 1)[1] for line in result.stdout.splitlines() if "] " in line)
     print(f"\njfk: {text}")
     assert words(text) == words(JFK)
+    assert text.startswith("And so my fellow Americans"), "a sentence starts with a capital (fitted window, no prompt)"
     assert not [word for word in re.findall(r"[A-Za-z]{2,}", text) if word.isupper()], "no shouting (ASK NOT!)"
 
 

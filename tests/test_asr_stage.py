@@ -398,10 +398,30 @@ def test_languages_are_chosen_per_meeting_among_the_allowed_and_switches_counted
     stage = make_stage(model, rec, languages=("ko", "en"), partial_interval_ms=3_600_000)
     stage.start()
     for uid in (1, 2, 3):
-        stage.submit(utterance(uid))
+        stage.submit(utterance(uid, samples=SAMPLE_RATE))
+    stage.submit(utterance(4, samples=SAMPLE_RATE // 2))  # "OK.": too short to ask whisper
     assert stage.stop(timeout=WAIT_S)
-    assert [language for language, _ in model.options] == ["ko", "en", "en"]
-    assert stage.stats.language_switches == 1
+    assert [language for language, _ in model.options] == ["ko", "en", "en", "en"]
+    assert stage.stats.language_switches == 1 and model.probabilities == []
+
+
+def test_an_utterance_is_prompted_with_its_meetings_text_in_the_language_it_is_decoded_in():
+    from edge.asr.context import MeetingContext
+
+    probabilities = [{"ko": 0.9, "en": 0.1}, {"en": 0.9, "ko": 0.1}, {"ko": 0.9, "en": 0.1}]
+    model, rec = ScriptedTranscriber({}, probabilities), Recorder()
+    stage = make_stage(model, rec, languages=("ko", "en"), partial_interval_ms=3_600_000,
+                       context_factory=lambda meeting_id: MeetingContext())
+    stage.start()
+    for uid, (text, language) in enumerate([("회의를 시작합니다.", "ko"), ("Ask not.", "en")], start=1):
+        stage.submit(utterance(uid, samples=SAMPLE_RATE))
+        wait_until(lambda uid=uid: len(rec.finals) == uid)
+        stage.note_committed(utterance(uid).meeting_id, text, language=language)
+    stage.submit(utterance(3, samples=SAMPLE_RATE))
+    assert stage.stop(timeout=WAIT_S)
+    assert [(language, prompt) for (language, _), (_, _, prompt) in zip(model.options, model.calls, strict=True)] == [
+        ("ko", ""), ("en", ""), ("ko", "회의를 시작합니다."),
+    ]
 
 
 def test_an_unknown_language_fails_start():

@@ -205,11 +205,6 @@ def test_english_clips_keep_every_word_across_utterance_cuts(replay: Replay, cli
     check_clip(replay, clip, fixture_file)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="after English utterances, the English context prompt makes Whisper base echo the prompt or "
-    "translate the Korean utterance (decoded as ko); the prompt should hold text of the decoding language",
-)
 def test_korean_clip_after_english_keeps_its_words(replay: Replay, fixture_file) -> None:
     check_clip(replay, "audio/leopard/test_ko.wav", fixture_file)
 

@@ -78,3 +78,18 @@ def test_the_it_glossary_rewrites_nothing_in_real_korean_output(box_config, fixt
     segments = json.loads(capsys.readouterr().out)["segments"]
     assert segments and all(segment["corrections"] == [] for segment in segments), segments
     assert all(segment["text"] == segment["text_raw"] for segment in segments)
+
+
+def test_eval_glossary_runs_layer_b_on_real_whisper_output_of_the_korean_fixtures(dev_model, fixture_file, capsys):
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data"
+    fixtures = fixture_file("audio/leopard/test_ko.wav").parents[2]
+    argv = ["eval", "glossary", str(data / "glossary_near_miss_cases.tsv"), "--glossary", str(data / "it_glossary.csv"),
+            "--repeat", "0", "--min-recall", "0", "--asr-fixtures", str(fixtures),
+            "--model", str(dev_model("ggml-base.bin")), "--json"]
+    assert cli_main(argv) == 0
+    on_asr = json.loads(capsys.readouterr().out)["asr_output"]
+    clip = next(c for c in on_asr["clips"] if c["clip"] == "audio/leopard/test_ko.wav")
+    assert "피하면서" in clip["whisper"] and "\ufffd" not in clip["whisper"]
+    assert on_asr["rewrites"] == 0 and clip["cer_after"] == clip["cer_before"] < 0.2

@@ -2,10 +2,13 @@
 
 whisper continues its prompt, so a prompt listing glossary terms makes it write them into speech
 that does not contain them ("ask not" became "Ask Notion." with a glossary holding Notion). The
-prompt here holds only the meeting's own recent committed text, plus the glossary terms already
-heard in this meeting that fell out of that text, in whisper's prompt budget (224 tokens, counted
-with the model's tokenizer; whisper.cpp cuts a longer prompt from the front). The first utterance
-of a meeting gets only the configured base prompt.
+prompt here holds only the meeting's own recent committed text in the language the utterance is
+decoded in (an English sentence before Korean speech makes whisper translate or loop: 20 CPU-seconds
+on a 3 s Korean clip, then English words), plus the glossary terms already heard in this meeting that
+fell out of that text, in a token budget counted with the model's tokenizer (whisper.cpp keeps at
+most 224 and cuts a longer prompt from the front; every prompt token costs decoder time on each
+utterance, so the box's default is smaller). The first utterance of a meeting gets only the
+configured base prompt.
 
 `looks_like_echo` is the guard for the other failure of a prompt: whisper repeating it (or looping)
 on audio it cannot read. The stage then decodes the utterance once more without the prompt.
@@ -41,7 +44,7 @@ class MeetingContext:
         self._lock = threading.Lock()
         self._terms = _unique(glossary_terms)
         self._heard: list[str] = []  # glossary terms in the order first heard
-        self._recent: deque[str] = deque(maxlen=RECENT_SEGMENTS)
+        self._recent: deque[tuple[str, str | None]] = deque(maxlen=RECENT_SEGMENTS)  # (text, language)
         self.base_prompt = base_prompt.strip()
         self.budget = budget
 
@@ -52,14 +55,15 @@ class MeetingContext:
             keys = {t.casefold() for t in self._terms}
             self._heard = [t for t in self._heard if t.casefold() in keys]
 
-    def note_committed(self, text: str, used_terms: Iterable[str] = ()) -> None:
-        """A segment was committed: `text` as stored (after correction), `used_terms` the glossary
-        terms a correction put in it. Terms the text spells out count as heard as well."""
+    def note_committed(self, text: str, used_terms: Iterable[str] = (), language: str | None = None) -> None:
+        """A segment was committed: `text` as stored (after correction) in `language` (None: any),
+        `used_terms` the glossary terms a correction put in it. Terms the text spells out count as
+        heard as well."""
         text = " ".join(text.split())
         if not text:
             return
         with self._lock:
-            self._recent.append(text)
+            self._recent.append((text, language))
             folded = text.casefold()
             heard = {t.casefold() for t in self._heard}
             candidates = [*used_terms, *(t for t in self._terms if _contains_term(folded, t.casefold()))]
@@ -75,11 +79,11 @@ class MeetingContext:
         with self._lock:
             return list(self._heard)
 
-    def prompt(self, count_tokens: Callable[[str], int]) -> str:
+    def prompt(self, count_tokens: Callable[[str], int], language: str | None = None) -> str:
         """Base prompt, heard terms not in the chosen recent text (at most half the budget), then
-        as much recent text as fits, newest last."""
+        as much recent text in `language` (None: in any) as fits, newest last."""
         with self._lock:
-            recent = list(self._recent)
+            recent = [text for text, said_in in self._recent if language is None or said_in in (None, language)]
             heard = list(self._heard)
         fits = lambda text: count_tokens(text) <= self.budget  # noqa: E731
         head = self.base_prompt if fits(self.base_prompt) else ""

@@ -233,11 +233,13 @@ class AsrStage:
 
     # -- meeting context (any thread) ------------------------------------------------------------
 
-    def note_committed(self, meeting_id: str, text: str, used_terms: Iterable[str] = ()) -> None:
-        """A segment of the meeting was committed: it becomes context for the next utterances."""
+    def note_committed(
+        self, meeting_id: str, text: str, used_terms: Iterable[str] = (), language: str | None = None
+    ) -> None:
+        """A segment of the meeting was committed: it becomes context for its next utterances in `language`."""
         meeting = self._meeting(meeting_id)
         if meeting.context is not None:
-            meeting.context.note_committed(text, used_terms)
+            meeting.context.note_committed(text, used_terms, language)
 
     def set_glossary(self, terms: Iterable[str]) -> None:
         """The glossary changed: running meetings offer only terms still in it."""
@@ -377,7 +379,7 @@ class AsrStage:
         U+FFFD (kept when the retry is not better)."""
         meeting = self._meeting(utt.meeting_id)
         language = self._language(model, meeting, utt, detect=True)
-        prompt = meeting.context.prompt(model.count_tokens) if meeting.context is not None else None
+        prompt = meeting.context.prompt(model.count_tokens, language) if meeting.context is not None else None
         segments = model.transcribe(utt.audio, offset_ms=utt.start_ms, prompt=prompt, language=language)
         if prompt and looks_like_echo(" ".join(s.text for s in segments), prompt):
             self._bump(context_retries=1)
@@ -402,22 +404,18 @@ class AsrStage:
     def _language(self, model: Transcriber, meeting: _Meeting, utt: Utterance, *, detect: bool) -> str | None:
         if meeting.policy is None:
             return self._languages[0] if self._languages else None
-        if not detect and meeting.policy.current is not None:
+        duration_s = len(utt.audio) / SAMPLE_RATE
+        if meeting.policy.current is not None and not (detect and meeting.policy.needs_detection(duration_s)):
             return meeting.policy.current
-        probabilities = model.detect_language(utt.audio)
-        return meeting.policy.choose(probabilities, len(utt.audio) / SAMPLE_RATE)
+        return meeting.policy.choose(model.detect_language(utt.audio), duration_s)
 
     def _decode_partial(self, model: Transcriber, utt: Utterance, tracker: PartialTracker) -> None:
         started = time.monotonic()
         try:
             meeting = self._meeting(utt.meeting_id)
-            prompt = meeting.context.prompt(model.count_tokens) if meeting.context is not None else None
-            segments = model.transcribe(
-                utt.audio,
-                offset_ms=utt.start_ms,
-                prompt=prompt,
-                language=self._language(model, meeting, utt, detect=False),
-            )
+            language = self._language(model, meeting, utt, detect=False)
+            prompt = meeting.context.prompt(model.count_tokens, language) if meeting.context is not None else None
+            segments = model.transcribe(utt.audio, offset_ms=utt.start_ms, prompt=prompt, language=language)
         except Exception as exc:
             segments = None
             self._bump(errors=1)

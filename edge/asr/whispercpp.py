@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,16 @@ class WhisperCppModel:
         self._model: Any = model
         self._eot = pw.whisper_token_eot(model._ctx)
         self._n_audio_ctx = pw.whisper_model_n_audio_ctx(model._ctx)
+        if fit_audio_ctx and not self.empty:
+            self._size_encoder()
+
+    def _size_encoder(self) -> None:
+        """Decode a moment of silence at the smallest encoder window. `detect_language` runs the encoder
+        at the window of the previous decode, which before any decode is the whole 30 s one: the
+        meeting's first language detection would cost six times the others (and allocate its
+        buffers while someone waits for the first line)."""
+        silence = np.zeros(SAMPLE_RATE // 2, dtype=np.float32)
+        self._model.transcribe(silence, language="en", initial_prompt="", audio_ctx=AUDIO_CTX_STEP)
 
     def transcribe(
         self,
@@ -137,6 +147,8 @@ class WhisperCppModel:
                 beam_search={"beam_size": max(beam_size, 1) if beam_size > 0 else -1, "patience": -1.0},
             )
             segments = self._segments(samples_to_ms(audio.size), offset_ms, language)
+            if audio_ctx and not (self.initial_prompt if prompt is None else prompt) and segments:
+                segments[0] = replace(segments[0], text=_sentence_start(segments[0].text))
         if not segments and float(np.sqrt(np.dot(audio, audio) / audio.size)) >= VOICED_RMS:
             self.soft_errors += 1
         return segments
@@ -296,6 +308,9 @@ class RawWhisper:
         self._model, _ = _load(_check_model_file(Path(model_path)), n_threads=threads, max_tokens=max_tokens,
                                temperature_inc=temperature_inc)
         self._n_audio_ctx = pw.whisper_model_n_audio_ctx(self._model._ctx)
+        # As WhisperCppModel does at load: the first language detection then runs at the same window.
+        self._model.transcribe(np.zeros(SAMPLE_RATE // 2, dtype=np.float32), language="en", initial_prompt="",
+                               audio_ctx=AUDIO_CTX_STEP)
 
     def run(self, call: RawCall) -> RawCost:
         pw, ctx = self._pw, self._model._ctx
@@ -371,6 +386,13 @@ def decode_segment_texts(chunks: list[bytes]) -> list[str]:
     """
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     return [decoder.decode(chunk, final=i == len(chunks) - 1).strip() for i, chunk in enumerate(chunks)]
+
+
+def _sentence_start(text: str) -> str:
+    """`text` with a leading lowercase Latin letter capitalised. With a fitted encoder window and no
+    prompt, whisper starts an English utterance in lowercase ("and so my fellow Americans.") where the
+    whole window gives "And so my fellow Americans."."""
+    return text[0].upper() + text[1:] if text[:1].isascii() and text[:1].islower() else text
 
 
 def fit_audio_ctx(n_samples: int, margin_s: float, n_audio_ctx: int) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import statistics
@@ -60,6 +61,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="Add N synthetic filler terms (seeded, sharing first syllables with real loanwords) to "
         "measure speed and false rewrites with a large glossary.",
+    )
+    glossary.add_argument(
+        "--asr-fixtures", type=Path, metavar="DIR",
+        help="Also transcribe the Korean clips with a reference in this fixtures folder with real Whisper "
+        "(--model) and run layer b on that output: every rewrite listed, CER before and after.",
+    )
+    glossary.add_argument(
+        "--model", type=Path, default=Path("build/models/ggml-base.bin"),
+        help="whisper.cpp model for --asr-fixtures (default: Whisper base from `make setup`).",
     )
     glossary.add_argument("--json", action="store_true", help="Print the figures as one JSON object.")
     glossary.add_argument(
@@ -251,6 +261,7 @@ def _run_glossary(args: argparse.Namespace) -> int:
         glossary = with_filler_terms(glossary, args.extra_terms)
     report = evaluate_glossary(glossary, read_cases(args.cases, 2, "input\texpected"), repeat=args.repeat)
     passed = report.recall >= args.min_recall and report.false_rewrite_rate <= args.max_false_rewrite
+    on_asr = _glossary_on_asr(args, glossary) if args.asr_fixtures is not None else None
     if args.json:
         print(
             json.dumps(
@@ -272,6 +283,7 @@ def _run_glossary(args: argparse.Namespace) -> int:
                     "correction_us_p95": _round(report.p95_us),
                     "correction_us_mean": _round(report.mean_us),
                     "passed": passed,
+                    **({"asr_output": on_asr} if on_asr is not None else {}),
                 },
                 ensure_ascii=False,
             )
@@ -301,10 +313,31 @@ def _run_glossary(args: argparse.Namespace) -> int:
                 f"layer b time per segment: median {report.median_us:.0f} us{p95}, mean "
                 f"{report.mean_us:.0f} us ({report.segments_timed} corrections timed)"
             )
+        if on_asr is not None:
+            print(f"real Whisper output of the Korean fixtures: {on_asr['segments']} segments, "
+                  f"{on_asr['rewrites']} rewrites")
+            for clip in on_asr["clips"]:
+                print(f"  {clip['clip']}: CER {clip['cer_before']:.1%} -> {clip['cer_after']:.1%}\n"
+                      f"    whisper: {clip['whisper']}")
+                for rewrite in clip["rewrites"]:
+                    print(f"    rewrite: {rewrite['text']} -> {rewrite['corrected']} ({rewrite['rule']})")
     if args.show_failures:
         for number, source, expected, output in report.failures:
             print(f"line {number}: {source}\n  expected: {expected}\n  got:      {output}")
     return 0 if passed else 1
+
+
+def _glossary_on_asr(args: argparse.Namespace, glossary: Glossary) -> dict:
+    from edge.commands.eval_glossary_asr import glossary_on_asr_output, summary
+    from edge.core.config import Config
+
+    if not args.model.is_file():
+        raise UserError(f"{args.model} not found; run `make setup` (or pass --model)")
+    cfg = Config()
+    cfg.asr.model_path = args.model.resolve()
+    cfg.asr.threads = max(1, min(cfg.asr.threads, os.cpu_count() or 1))
+    cfg.vad.model_path = (args.asr_fixtures / "models" / "silero_vad_v6.2.onnx").resolve()
+    return summary(glossary_on_asr_output(cfg, args.asr_fixtures, glossary))
 
 
 def _round(value: float | None) -> float | None:

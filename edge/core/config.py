@@ -122,6 +122,10 @@ class AsrConfig(Section):
         default=True,
         description="Prompt each utterance with the meeting's recent text and the glossary terms already heard in it.",
     )
+    context_tokens: int = Field(
+        default=96, ge=1, le=224,  # whisper.cpp keeps at most 224 prompt tokens
+        description="Most whisper tokens of context prompt per utterance (each costs decoder time on every utterance).",
+    )
     retry_beam_size: int = Field(
         default=5, ge=0, le=16, description="Beam size of the retry of an utterance with U+FFFD in it; 0 disables it."
     )

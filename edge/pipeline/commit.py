@@ -32,10 +32,10 @@ class SegmentCommitter:
         glossary: CurrentGlossary,
         *,
         prompt: str,
-        note_committed: Callable[[str, str, Iterable[str]], None],
+        note_committed: Callable[[str, str, Iterable[str], str], None],
         then: Callable[[str], None],
     ) -> None:
-        """`note_committed(meeting_id, text, used_terms)` feeds the ASR context; `then(meeting_id)` runs
+        """`note_committed(meeting_id, text, used_terms, language)` feeds the ASR context; `then(meeting_id)` runs
         after each committed segment (the LLM correction's schedule)."""
         self._store = store
         self._glossary = glossary
@@ -73,7 +73,7 @@ class SegmentCommitter:
             used_terms = {c["term"] for c in processed.corrections if c.get("term")}
             if used_terms:
                 self._store.touch_terms(sorted(used_terms))
-            self._note_committed(meeting_id, segment.display_text, used_terms)
+            self._note_committed(meeting_id, segment.display_text, used_terms, seg.language)
             self._then(meeting_id)
 
     def forget(self, meeting_id: str) -> None:
