@@ -187,6 +187,7 @@ class Box:
             "asr": asr_health(asr),
             "outbox_backlog": self.store.outbox_backlog() if self.store.outbox_enabled else 0,
             "llm": self.llm.health(),
+            "minutes": self.llm.minutes_health(),
         }
 
     def _state(self) -> BoxState:

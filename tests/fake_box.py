@@ -20,7 +20,6 @@ from typing import Any
 from edge.api.app import create_app
 from edge.api.server import ApiServer
 from edge.core.config import ApiConfig, MinutesConfig
-from edge.core.errors import UserError
 from edge.core.events import PAYLOAD_VERSION, BoxState, LiveEvent, MinutesDone, MinutesProgress, Partial, Segment
 from edge.core.live import LiveBus
 from edge.core.queues import DropOldestQueue
@@ -190,13 +189,19 @@ class FakeBox:
 
     def transcript_ready(self, meeting_id: str) -> None:
         self.transcripts_ready.append(meeting_id)
-        if self.llm and self.minutes_auto:
+        if self.minutes_auto:
             self.request_minutes(meeting_id)
 
     def request_minutes(self, meeting_id: str) -> None:
         self.store.meeting(meeting_id)
-        if not self.llm:
-            raise UserError("minutes need an LLM: set llm.model_path to a GGUF model (`edge models list`)")
+        if not self.llm:  # what the box does without an LLM: the extractive minutes, at once
+            from edge.minutes.generate import write_extractive_minutes
+
+            outcome = write_extractive_minutes(
+                self.store, meeting_id, config=self.minutes_config, glossary=self.glossary
+            )
+            self.live.publish(MinutesDone(meeting_id, outcome.status, outcome.error))
+            return
         self.minutes_requests.append(meeting_id)
         thread = threading.Thread(target=self._write_minutes, args=(meeting_id,), name="fake-llm", daemon=True)
         self._minutes_threads.append(thread)

@@ -147,29 +147,37 @@ def test_without_approval_minutes_are_published_when_written(tmp_path: Path) -> 
     box.close()
 
 
-def test_failed_minutes_say_why_and_cannot_be_approved(tmp_path: Path) -> None:
+def test_failed_llm_minutes_leave_the_extractive_draft_saying_why(tmp_path: Path) -> None:
     box = FakeBox(tmp_path, minutes_reply='{"title": "회의')
     with serving(box, TOKEN) as server, httpx.Client(base_url=server.url + "/api/v1", headers=AUTH) as client:
         meeting_id = recorded_meeting(box)
         client.post(f"/meetings/{meeting_id}/minutes")
         box.wait_for_minutes()
         record = client.get(f"/meetings/{meeting_id}/minutes").json()
-        assert record["status"] == "failed" and record["minutes"] is None and record["attempts"] == 3
-        assert record["error"].startswith("the minutes failed validation after 3 attempts")
-        refused = client.post(f"/meetings/{meeting_id}/minutes/approve")
-        assert refused.status_code == 409 and "failed" in refused.json()["detail"]
+        assert record["status"] == "draft" and record["minutes"]["model"] == "extractive" and record["attempts"] == 3
+        assert record["error"].startswith("모델의 답이 회의록 형식이 아니었습니다. 대신 발언에서 뽑은 추출 회의록")
+        assert "[detail: the minutes failed validation after 3 attempts" in record["error"]
         markdown = client.get(f"/meetings/{meeting_id}/minutes.md")
-        assert markdown.status_code == 404 and "failed validation" in markdown.json()["detail"]
+        assert markdown.status_code == 200 and "- 작성: 추출 방식" in markdown.text
         assert published(box) == []
+        approved = client.post(f"/meetings/{meeting_id}/minutes/approve")
+        assert approved.status_code == 200 and published(box) == [approved.json()["minutes"]]
     box.close()
 
 
-def test_no_llm_is_a_conflict_and_unknown_meetings_are_not_found(tmp_path: Path) -> None:
+def test_without_an_llm_the_extractive_minutes_are_written_and_unknown_meetings_are_not_found(
+    tmp_path: Path,
+) -> None:
     box = FakeBox(tmp_path, llm=False)
     with serving(box, TOKEN) as server, httpx.Client(base_url=server.url + "/api/v1", headers=AUTH) as client:
         meeting_id = recorded_meeting(box)
-        refused = client.post(f"/meetings/{meeting_id}/minutes")
-        assert refused.status_code == 409 and "set llm.model_path" in refused.json()["detail"]
+        written = client.post(f"/meetings/{meeting_id}/minutes")
+        assert written.status_code == 202 and written.json()["queued"] is False
+        assert written.json()["detail"].startswith("LLM이 설정되지 않았습니다.")
+        record = client.get(f"/meetings/{meeting_id}/minutes").json()
+        assert record["status"] == "draft" and record["minutes"]["model"] == "extractive"
+        markdown = client.get(f"/meetings/{meeting_id}/minutes.md").text
+        assert "- 작성: 추출 방식" in markdown
         for method, path, body in (
             ("GET", "/minutes", None),
             ("GET", "/minutes/status", None),

@@ -14,7 +14,6 @@ from english_meeting import VTT
 
 from edge.app import Box
 from edge.core.config import Config
-from edge.core.errors import UserError
 from edge.core.live import LiveEvent
 from edge.core.queues import DropOldestQueue
 from edge.minutes.schema import validate_minutes
@@ -102,7 +101,9 @@ def test_a_ready_transcript_gets_minutes_with_live_progress(make_box: Callable[.
     assert box.health()["llm"]["failed"] == 0
 
 
-def test_minutes_that_cannot_be_written_end_in_a_clear_failure(make_box: Callable[..., Box]) -> None:
+def test_minutes_the_llm_cannot_write_become_the_extractive_draft_with_the_reason(
+    make_box: Callable[..., Box],
+) -> None:
     box = make_box(output_tokens=32, max_attempts=2)  # too few tokens for any document: always truncated
     with box.live.subscribe() as queue:
         box.open()
@@ -110,23 +111,30 @@ def test_minutes_that_cannot_be_written_end_in_a_clear_failure(make_box: Callabl
         box.request_minutes(meeting_id)
         progress, [end] = until_minutes_done(queue, 1)
     record = box.store.minutes(meeting_id)
-    assert record is not None and record.status == "failed" and record.minutes is None
-    assert record.error == "the minutes failed validation after 2 attempts: truncated"
-    assert end == {"v": 1, "meeting_id": meeting_id, "status": "failed", "error": record.error}
+    assert record is not None and record.status == "draft" and record.minutes["model"] == "extractive"
+    assert "the model's answer was cut off; these are the extractive minutes instead" in record.error
+    assert record.error.endswith("[detail: the minutes failed validation after 2 attempts: truncated]")
+    assert [(a["owner"], a["evidence"]) for a in record.minutes["action_items"]] == [("Tom", [4, 5])]
+    assert end == {"v": 1, "meeting_id": meeting_id, "status": "draft", "error": record.error}
     assert [p["attempt"] for p in progress if p["partial"] == "" and p["stage"] == "repair"] == [2]
+    assert box.health()["minutes"] == {"written": 0, "extractive": 1, "llm_failed": 1, "failed": 0}
 
 
-def test_without_an_llm_minutes_are_refused_clearly(
+def test_without_an_llm_the_extractive_minutes_are_written_at_once(
     tmp_path: Path, fixture_file: Callable[[str], Path], random_whisper_tiny: Path
 ) -> None:
     config = box_config(tmp_path, fixture_file, random_whisper_tiny)
     config.llm.model_path = None
     box = Box(config)
     try:
-        meeting_id = import_transcript(box.store, VTT, name="weekly.vtt", language="en").meeting.id
-        box.transcript_ready(meeting_id)  # nothing to do without an LLM
-        with pytest.raises(UserError, match=r"minutes need an LLM: set llm\.model_path"):
-            box.request_minutes(meeting_id)
-        assert box.store.minutes(meeting_id) is None
+        with box.live.subscribe() as queue:
+            meeting_id = import_transcript(box.store, VTT, name="weekly.vtt", language="en").meeting.id
+            box.transcript_ready(meeting_id)  # minutes.auto: the extractive minutes, no LLM
+            _, [end] = until_minutes_done(queue, 1)
+        record = box.store.minutes(meeting_id)
+        assert record is not None and record.status == "published" == end["status"]
+        assert record.minutes["model"] == "extractive" and record.minutes["decisions"]
+        assert record.error is not None and record.error.startswith("LLM이 설정되지 않았습니다.")
+        assert box.health()["minutes"] == {"written": 0, "extractive": 1, "llm_failed": 0, "failed": 0}
     finally:
         box.close()

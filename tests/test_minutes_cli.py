@@ -68,15 +68,30 @@ def test_markdown_is_the_default_output(tmp_path: Path, stories: Path, capsys: p
     assert out.startswith("# ") and "\n## Summary\n" in out and "- Status: draft (awaiting approval)" in out
 
 
-def test_model_failure_exits_1_with_the_reason(
+def test_model_failure_prints_the_extractive_minutes_exits_3_and_says_why(
     tmp_path: Path, stories: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = write_config(tmp_path, stories, output_tokens=32, max_attempts=2)
     meeting_id = add_meeting(config)
-    assert main(["minutes", meeting_id, "--config", str(config)]) == 1
+    assert main(["minutes", meeting_id, "--config", str(config)]) == 3
     out, err = capsys.readouterr()
-    assert out == ""
-    assert "edge minutes: failed: the minutes failed validation after 2 attempts: truncated" in err.splitlines()
+    assert out.startswith("# infra — extractive minutes\n") and "- Written by: extraction" in out
+    assert "- Status: draft (awaiting approval)" in out
+    note = next(line for line in err.splitlines() if line.startswith("edge minutes: note: "))
+    assert "the model's answer was cut off; these are the extractive minutes instead" in note
+    assert note.endswith("[detail: the minutes failed validation after 2 attempts: truncated]")
+
+
+def test_without_a_model_the_extractive_minutes_are_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, None)
+    meeting_id = add_meeting(config)
+    assert main(["minutes", meeting_id, "--json", "--config", str(config)]) == 0
+    out, err = capsys.readouterr()
+    minutes = validate_minutes(json.loads(out), meeting_id=meeting_id, known_seqs=range(6))
+    assert minutes.model == "extractive" and minutes.decisions
+    assert "minutes published (extractive)" in err
 
 
 @pytest.mark.parametrize(
@@ -97,9 +112,9 @@ def test_user_errors_are_one_line_and_exit_2(
     assert len(err.strip().splitlines()) == 1 and err.startswith(message)
 
 
-def test_no_model_configured_is_a_user_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_extractive_with_a_model_is_a_user_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = write_config(tmp_path, None)
-    assert main(["minutes", "whatever", "--config", str(config)]) == 2
+    assert main(["minutes", "whatever", "--extractive", "--model", "x.gguf", "--config", str(config)]) == 2
     assert capsys.readouterr().err == (
-        "edge minutes: error: no LLM model configured: set llm.model_path in the config or pass --model FILE.gguf\n"
+        "edge minutes: error: --extractive writes the minutes without an LLM; drop --model or --extractive\n"
     )

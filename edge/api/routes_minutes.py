@@ -20,6 +20,7 @@ from edge.api.auth import BearerAuth
 from edge.api.routes_meetings import BAD_BODY
 from edge.api.schemas import UNAUTHORIZED, ErrorOut
 from edge.core.errors import UserError
+from edge.minutes.extractive import EXTRACTIVE_MODEL
 from edge.minutes.markdown import render_minutes_markdown
 from edge.minutes.schema import Minutes, MinutesInvalid, MinutesNotFound, MinutesRecord
 from edge.pipeline.control import BoxControl
@@ -167,20 +168,30 @@ def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
         status_code=status.HTTP_202_ACCEPTED,
         responses={
             404: {"model": ErrorOut, "description": "No such meeting."},
-            409: {"model": ErrorOut, "description": "The box has no LLM configured (llm.model_path)."},
+            409: {"model": ErrorOut, "description": "The box cannot write minutes now."},
         },
-        summary="Write (or rewrite) the minutes with the LLM",
-        description="Queued on the box's LLM worker, which runs when live transcription allows. Follow the live "
+        summary="Write (or rewrite) the minutes with the LLM, or the extractive minutes without one",
+        description="Without an LLM (llm.model_path) the extractive minutes are written at once (queued: false, "
+        "detail says so). Otherwise queued on the box's LLM worker, which runs when live transcription allows; if "
+        "the LLM's minutes fail, the extractive minutes are saved as a draft whose error says why. Follow the live "
         "stream's `minutes_progress` and `minutes` events, or poll GET .../minutes. With minutes.require_approval "
         "the result is a draft until approved; otherwise it is published.",
     )
     def request_minutes(meeting_id: MeetingId) -> MinutesRequestedOut:
+        before = records.minutes(meeting_id)
         try:
             control.request_minutes(meeting_id)
         except MeetingNotFound:
             raise
         except UserError as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        record = records.minutes(meeting_id)
+        written_now = record is not None and (before is None or record.updated_at != before.updated_at)
+        if (
+            written_now and record is not None and record.minutes is not None
+            and record.minutes.get("model") == EXTRACTIVE_MODEL  # no LLM: written at once
+        ):  # fmt: skip
+            return MinutesRequestedOut(meeting_id=meeting_id, queued=False, detail=record.error or "")
         return MinutesRequestedOut(
             meeting_id=meeting_id, queued=True, detail="the minutes are being written; watch the live stream"
         )

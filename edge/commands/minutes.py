@@ -10,7 +10,12 @@ from typing import Any
 from edge.core.config import load_config
 from edge.core.errors import UserError
 
-HELP = "Write the minutes of a stored meeting with the local LLM and print them as Markdown (or JSON)."
+EXIT_LLM_FAILED = 3  # the LLM's minutes failed; the extractive minutes were printed (and saved) instead
+HELP = (
+    "Write the minutes of a stored meeting with the local LLM (or, without one or with --extractive, the "
+    "extractive minutes) and print them as Markdown (or JSON). Exit 3: the LLM's minutes failed and the "
+    "extractive minutes stand in (the note says why)."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,6 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--config", type=Path, default=os.environ.get("EDGE_CONFIG"), help="TOML configuration file ($EDGE_CONFIG)."
     )
     parser.add_argument("--model", type=Path, help="GGUF model to use instead of llm.model_path.")
+    parser.add_argument(
+        "--extractive",
+        action="store_true",
+        help="Write the extractive minutes (rules over the transcript, no LLM), as when no LLM is configured.",
+    )
 
 
 def _progress_printer() -> Any:
@@ -36,34 +46,40 @@ def _progress_printer() -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from edge.llm.engine import LlmEngine
-    from edge.minutes.generate import STATUS_FAILED, all_segments, generate_minutes
+    from edge.minutes.generate import STATUS_FAILED, all_segments, generate_minutes, write_extractive_minutes
     from edge.minutes.markdown import render_minutes_markdown
     from edge.store import Store
 
     cfg = load_config(args.config)
-    model = args.model or cfg.llm.model_path
-    if model is None:
-        raise UserError("no LLM model configured: set llm.model_path in the config or pass --model FILE.gguf")
+    if args.extractive and args.model is not None:
+        raise UserError("--extractive writes the minutes without an LLM; drop --model or --extractive")
+    model = None if args.extractive else args.model or cfg.llm.model_path
     store = Store(cfg.database_path, outbox=cfg.mqtt.enabled)
     try:
         meeting = store.meeting(args.meeting_id)
-        with LlmEngine(
-            Path(model).resolve(),
-            n_ctx=cfg.llm.n_ctx,
-            n_gpu_layers=cfg.llm.n_gpu_layers,
-            threads=cfg.llm.threads,
-            seed=cfg.llm.seed,
-        ) as engine:
-            outcome = generate_minutes(
-                store,
-                engine,
-                meeting.id,
-                config=cfg.minutes,
-                progress=_progress_printer(),
-                model_name=Path(model).name,
-            )
+        glossary = store.glossary()
+        if model is None:
+            outcome = write_extractive_minutes(store, meeting.id, config=cfg.minutes, glossary=glossary)
+        else:
+            with LlmEngine(
+                Path(model).resolve(),
+                n_ctx=cfg.llm.n_ctx,
+                n_gpu_layers=cfg.llm.n_gpu_layers,
+                threads=cfg.llm.threads,
+                seed=cfg.llm.seed,
+            ) as engine:
+                outcome = generate_minutes(
+                    store,
+                    engine,
+                    meeting.id,
+                    config=cfg.minutes,
+                    glossary=glossary,
+                    progress=_progress_printer(),
+                    model_name=Path(model).name,
+                )
+        how = " (extractive)" if outcome.extractive else ""
         print(
-            f"minutes {outcome.status}: {outcome.llm_calls} LLM calls, {outcome.prompt_tokens} prompt + "
+            f"minutes {outcome.status}{how}: {outcome.llm_calls} LLM calls, {outcome.prompt_tokens} prompt + "
             f"{outcome.completion_tokens} generated tokens, {outcome.seconds:.1f} s",
             file=sys.stderr,
         )
@@ -72,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
             return 1
         if outcome.error:
             print(f"edge minutes: note: {outcome.error}", file=sys.stderr)
+        llm_failed = outcome.extractive and model is not None
         if args.json:
             print(json.dumps(outcome.minutes.to_json_dict(), ensure_ascii=False, indent=2))
         else:
@@ -85,6 +102,6 @@ def run(args: argparse.Namespace) -> int:
                 ),
                 end="",
             )
-        return 0
+        return EXIT_LLM_FAILED if llm_failed else 0
     finally:
         store.close()

@@ -235,7 +235,9 @@ class LlmConfig(Section):
 
 class MinutesConfig(Section):
     auto: bool = Field(
-        default=True, description="Write minutes when a meeting ends (needs llm.model_path); else only on request."
+        default=True,
+        description="Write minutes when a meeting ends (with the LLM, or the extractive minutes without one); else "
+        "only on request.",
     )
     require_approval: bool = Field(
         default=False,

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import BaseModel, ValidationError
 
 from edge.llm.engine import FINISH_CANCELLED, FINISH_LENGTH, ContextOverflow, LlmResult, parse_json_output
+from edge.minutes.floor import save_floor_minutes
 from edge.minutes.owners import known_people, resolve_owner
 from edge.minutes.schema import (
     MAX_EVIDENCE,
@@ -964,6 +965,7 @@ class MinutesOutcome:
     chunks: int = 0
     reduce_rounds: int = 0
     repairs: tuple[str, ...] = ()
+    extractive: bool = False  # the extractive minutes stand in for LLM minutes that failed
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -979,6 +981,7 @@ class MinutesOutcome:
             "chunks": self.chunks,
             "reduce_rounds": self.reduce_rounds,
             "repairs": list(self.repairs),
+            "extractive": self.extractive,
         }
 
 
@@ -1000,10 +1003,13 @@ def generate_minutes(
     glossary: Glossary | None = None,
     progress: ProgressCallback | None = None,
     model_name: str = "",
+    fallback: bool = True,
 ) -> MinutesOutcome:
     """Write, validate and save the minutes of a stored meeting; blocks while the LLM works (run it
-    on a background worker). Raises MeetingNotFound for an unknown meeting; model trouble ends in
-    status "failed" with the reason, never an exception. Publishing follows `config.require_approval`."""
+    on a background worker). Raises MeetingNotFound for an unknown meeting; model trouble never
+    raises: with `fallback` the extractive minutes are saved as a draft whose note says in plain
+    words why (`edge.minutes.floor`), else status "failed" with the reason. Publishing follows
+    `config.require_approval`."""
     meeting = store.meeting(meeting_id)
     started = time.monotonic()
     previous = store.minutes(meeting_id)
@@ -1031,7 +1037,14 @@ def generate_minutes(
             minutes = validate_minutes(document, meeting_id=meeting_id, known_seqs={s.seq for s in segments})
         except MinutesInvalid as exc:
             error = f"the generated minutes do not validate: {exc}"
-    if minutes is None:
+    extractive = False
+    if minutes is None and fallback and segments and "cancelled" not in (error or ""):
+        minutes, status, error = save_floor_minutes(
+            store, meeting, segments, language=language, config=config, glossary=glossary,
+            llm_error=error or "unknown", attempts=result.attempts, llm_calls=result.usage.calls,
+        )  # fmt: skip
+        extractive = True
+    elif minutes is None:
         status = STATUS_FAILED
         store.save_minutes(
             meeting_id, status=status, minutes=kept_json, error=error, attempts=result.attempts,
@@ -1060,4 +1073,27 @@ def generate_minutes(
         chunks=result.chunks,
         reduce_rounds=result.reduce_rounds,
         repairs=result.repairs,
+        extractive=extractive,
+    )
+
+
+def write_extractive_minutes(
+    store: Store, meeting_id: str, *, config: MinutesConfig, glossary: Glossary | None = None
+) -> MinutesOutcome:
+    """The extractive minutes of a stored meeting where no LLM is configured: fast (no model), saved
+    and published as LLM minutes are (`config.require_approval`). A meeting without transcript text
+    ends "failed" with that reason. Raises MeetingNotFound for an unknown meeting."""
+    meeting = store.meeting(meeting_id)
+    started = time.monotonic()
+    segments = [s for s in all_segments(store, meeting_id) if s.display_text.strip()]
+    language = resolve_language(config.language, meeting.language, [s.display_text for s in segments])
+    if not segments:
+        error = "the meeting has no transcript text to write minutes from"
+        store.save_minutes(meeting_id, status=STATUS_FAILED, error=error)
+        return MinutesOutcome(meeting_id, STATUS_FAILED, None, error, 0, 0, 0, 0, time.monotonic() - started)
+    minutes, status, note = save_floor_minutes(
+        store, meeting, segments, language=language, config=config, glossary=glossary
+    )
+    return MinutesOutcome(
+        meeting_id, status, minutes, note, 0, 0, 0, 0, time.monotonic() - started, extractive=True
     )

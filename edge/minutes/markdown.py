@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from edge.core.events import Segment
+from edge.minutes.extractive import EXTRACTIVE_MODEL
 from edge.minutes.schema import UNASSIGNED, Minutes
 
 LABELS = {
@@ -39,6 +40,8 @@ LABELS = {
         "published": "게시됨",
         "generating": "작성 중",
         "failed": "실패",
+        "written_by": "작성",
+        "extractive": "추출 방식 (LLM 없이 발언에서 규칙으로 뽑음, 각 항목의 근거를 확인하세요)",
     },
     "en": {
         "title": "Minutes",
@@ -63,6 +66,8 @@ LABELS = {
         "published": "published",
         "generating": "being written",
         "failed": "failed",
+        "written_by": "Written by",
+        "extractive": "extraction (taken by rules from the transcript, no LLM; check each item's evidence)",
     },
 }
 
@@ -125,6 +130,8 @@ def render_minutes_markdown(
         meta.append(f"- {label['attendees']}: {', '.join(escape_inline(name) for name in attendees)}")
     if status:
         meta.append(f"- {label['status']}: {label.get(status, escape_inline(status))}")
+    if minutes.model == EXTRACTIVE_MODEL:
+        meta.append(f"- {label['written_by']}: {label['extractive']}")
     out += [*meta, ""]
 
     out += [f"## {label['summary']}", "", escape_block(minutes.summary), ""]

@@ -6,18 +6,39 @@ meeting records. Its revisions go into the store, whose listeners publish them."
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 
 from edge.core.config import Config
-from edge.core.errors import UserError
 from edge.core.events import LiveEvent, MinutesDone, MinutesProgress
 from edge.llm.correction_stage import correct_pending
 from edge.llm.engine import LlmEngine
 from edge.llm.worker import LlmWorker
-from edge.minutes.generate import generate_minutes
+from edge.minutes.generate import MinutesOutcome, generate_minutes, write_extractive_minutes
 from edge.pipeline.current_glossary import CurrentGlossary
 from edge.pipeline.current_recording import CurrentRecording
 from edge.pipeline.finals import AsrFeed
 from edge.store import Store
+
+
+@dataclass
+class MinutesCounts:
+    """Minutes since the box started: `written` by the LLM, `extractive` ones (no LLM, or standing in
+    for LLM minutes that failed), `llm_failed` LLM generations that failed, `failed` with no minutes."""
+
+    written: int = 0
+    extractive: int = 0
+    llm_failed: int = 0
+    failed: int = 0
+
+    def count(self, outcome: MinutesOutcome, *, llm: bool) -> None:
+        if outcome.status == "failed":
+            self.failed += 1
+            self.llm_failed += llm
+        elif outcome.extractive:
+            self.extractive += 1
+            self.llm_failed += llm
+        else:
+            self.written += 1
 
 
 class LlmSchedule:
@@ -37,6 +58,7 @@ class LlmSchedule:
         self._recordings = recordings
         self._publish = publish
         self.worker = LlmWorker(cfg.llm, quiet=self.quiet) if cfg.llm.model_path is not None else None
+        self.minutes_counts = MinutesCounts()
 
     def start(self) -> None:
         """Start the worker and resume what a stop or power loss interrupted."""
@@ -62,8 +84,11 @@ class LlmSchedule:
         return recording is None or not recording.in_speech
 
     def transcript_ready(self, meeting_id: str) -> None:
-        """A meeting's transcript is complete: write its minutes (minutes.auto) or correct what is left."""
+        """A meeting's transcript is complete: write its minutes (minutes.auto) or correct what is left.
+        Without an LLM the minutes are the extractive ones, written at once."""
         if self.worker is None:
+            if self._cfg.minutes.auto:
+                self.minutes(meeting_id)
             return
         if self._cfg.minutes.auto:
             self.minutes(meeting_id)
@@ -85,11 +110,17 @@ class LlmSchedule:
         worker.submit(f"correct:{meeting_id}", job)
 
     def minutes(self, meeting_id: str) -> None:
-        """Queue (re)generation of the meeting's minutes, after correcting what is left of it."""
+        """Queue (re)generation of the meeting's minutes, after correcting what is left of it; without
+        an LLM, write the extractive minutes now (they take well under a second)."""
         self._store.meeting(meeting_id)
         worker = self.worker
         if worker is None:
-            raise UserError("minutes need an LLM: set llm.model_path to a GGUF model (`edge models list`)")
+            outcome = write_extractive_minutes(
+                self._store, meeting_id, config=self._cfg.minutes, glossary=self._glossary.glossary
+            )
+            self.minutes_counts.count(outcome, llm=False)
+            self._publish(MinutesDone(meeting_id, outcome.status, outcome.error))
+            return
         if self._store.minutes(meeting_id) is None:
             # Marked at once, so minutes asked for just before a stop are resumed at the next start.
             self._store.save_minutes(meeting_id, status="generating")
@@ -104,9 +135,13 @@ class LlmSchedule:
                 progress=lambda event: self._publish(MinutesProgress(**event)),
                 model_name=model_path.name if model_path else "",
             )
+            self.minutes_counts.count(outcome, llm=True)
             self._publish(MinutesDone(meeting_id, outcome.status, outcome.error))
 
         worker.submit(f"minutes:{meeting_id}", job)
+
+    def minutes_health(self) -> dict[str, int]:
+        return asdict(self.minutes_counts)
 
     def health(self) -> dict | None:
         worker = self.worker
