@@ -272,10 +272,13 @@ class Store:
         status: str = "recording",
         meeting_id: str | None = None,
         audio_path: str | None = None,
+        started_at: str | None = None,
     ) -> Meeting:
+        """A new meeting, started now or at `started_at` (an imported transcript that says when)."""
         meeting = Meeting(
-            meeting_id or new_meeting_id(), title, room, language, source, status, utc_now(), None, audio_path
-        )
+            meeting_id or new_meeting_id(), title, room, language, source, status, started_at or utc_now(), None,
+            audio_path,
+        )  # fmt: skip
         with self.transaction() as db:
             db.execute(
                 f"INSERT INTO meetings ({MEETING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

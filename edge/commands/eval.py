@@ -15,14 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.commands import eval_asr, eval_corpus
+from edge.commands import eval_asr, eval_corpus, eval_minutes
 from edge.core.errors import UserError
 from edge.text.firewall import LANGUAGE_PATTERN, HallucinationFirewall
 from edge.text.glossary import Glossary, GlossaryCorrector, GlossaryTerm, match_key
 
 HELP = (
     "Evaluate glossary correction (case sets, or false rewrites on a Korean corpus), the hallucination "
-    "firewall, or ASR accuracy (WER/CER) on the fixtures."
+    "firewall, ASR accuracy (WER/CER) on the fixtures, or the extractive minutes on a composite meeting."
 )
 
 
@@ -92,6 +92,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     eval_asr.add_arguments(suites)
     eval_corpus.add_arguments(suites)
+    eval_minutes.add_arguments(suites)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -101,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
         return eval_asr.run(args)
     if args.suite == "corpus":
         return eval_corpus.run(args)
+    if args.suite == "minutes":
+        return eval_minutes.run(args)
     return _run_firewall(args)
 
 

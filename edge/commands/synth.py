@@ -48,11 +48,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     meeting.add_argument("--fixtures", type=Path, help="Shared fixtures folder for the default clips.")
     meeting.add_argument("--seed", type=int, default=0, help="Seed of the pauses and noise (default 0).")
+    transcript = what.add_parser(
+        "transcript",
+        help="A composite two-hour Korean meeting transcript with planted action items and decisions.",
+        description="Write a composite Korean meeting transcript (edge JSON, `edge import` reads it) of six "
+        "speakers around ten agenda items, with planted action items and decisions whose owners and due dates "
+        "are listed in its `truth` section (`edge eval minutes` scores against it). Composed from sentence "
+        "templates, not recorded; the same arguments give the same file.",
+    )
+    transcript.add_argument("--out", type=Path, required=True, help="JSON file to write.")
+    transcript.add_argument("--seed", type=int, default=13, help="Seed (default 13).")
+    transcript.add_argument("--segments", type=int, default=1600, help="Segments (default 1600, about two hours).")
+    transcript.add_argument("--actions", type=int, default=30, help="Planted action items (default 30).")
+    transcript.add_argument("--decisions", type=int, default=12, help="Planted decisions (default 12).")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.what == "meeting":
         return _meeting(args)
+    if args.what == "transcript":
+        return _transcript(args)
     from edge.ops.synth.whisper_model import default_stub_path, verify_whisper_model, write_random_whisper_model
 
     stub = args.stub or default_stub_path()
@@ -85,4 +100,24 @@ def _meeting(args: argparse.Namespace) -> int:
     write_wav(args.out, meeting.audio)
     spans = ", ".join(f"{start:.1f}-{end:.1f}" for start, end in meeting.speech_spans_s)
     print(f"{args.out}: composite of {len(clips)} clips, {meeting.duration_s:.1f} s, speech at {spans} s")
+    return 0
+
+
+def _transcript(args: argparse.Namespace) -> int:
+    import json
+
+    from edge.ops.synth.minutes_meeting import compose_meeting
+
+    if args.segments < 100 or args.actions < 1 or args.decisions < 0 or args.actions > args.segments // 20:
+        raise UserError("give --segments of at least 100 and at most one action item per 20 segments")
+    document = compose_meeting(
+        seed=args.seed, segments=args.segments, actions=args.actions, decisions=args.decisions
+    )
+    args.out.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    hours = document["segments"][-1]["t1_ms"] / 3_600_000
+    truth = document["truth"]
+    print(
+        f"{args.out}: composite Korean meeting, {len(document['segments'])} segments, {hours:.2f} h, "
+        f"{len(truth['action_items'])} planted action items, {len(truth['decisions'])} decisions (seed {args.seed})"
+    )
     return 0

@@ -49,11 +49,12 @@ _LEADING_FILLER = re.compile(
 _KO_REQUEST = re.compile(
     r"[가-힣]\s?(?:주세요|주시겠어요|주시겠습니까|주실\s?수\s?있(?:을까요|나요|으실까요|으세요)|주실래요|줄\s?수\s?있어요|"
     r"주시면\s?(?:좋겠|감사|됩니다)|줘요|주셨으면)"
-    r"|부탁(?:드립니다|드려요|드릴게요|합니다|해요)|맡아\s?주"
+    r"|부탁(?:드립니다|드려요|드릴게요|합니다|해요)|맡아\s?주|가능(?:할까요|하실까요|하세요|하시겠어요)\?"
 )
 _KO_REQUEST_NOT_TASK = re.compile(
     r"(?:기다려|들어|말씀해|말해|얘기해|이야기해|양해해|이해해|봐|참고해|참석해|들어와|나가|조용히\s?해|음소거해|"
     r"켜|꺼|보여|넘겨|정정해|다시\s?말해|천천히\s?말해)\s?주(?:세요|시겠어요|실래요)"
+    r"|(?:창문|에어컨|불|문|커피|물|자리|의자|볼륨|소리)\s?(?:좀\s?)?[가-힣]{1,3}\s?주(?:세요|시겠어요|실래요)"
 )
 # Commitments: a future form at the end of the sentence.
 _KO_COMMIT_END = re.compile(
@@ -62,7 +63,7 @@ _KO_COMMIT_END = re.compile(
 )
 _KO_SELF = re.compile(r"(?<![가-힣])(?:제가|저는|저도|제\s?쪽에서|제쪽에서|내가|저희\s?쪽에서)(?![가-힣])")
 _KO_NOT_COMMIT = re.compile(
-    r"(?:시작하|마치|끝내|넘어가|넘어가도록\s?하|진행하도록\s?하|말씀드리|설명드리|소개하|공유드리도록\s?하|"
+    r"(?<![가-힣])(?:여기까지\s?하|시작하|마치|끝내|넘어가|넘어가도록\s?하|진행하도록\s?하|말씀드리|설명드리|소개하|공유드리도록\s?하|"
     r"모르|알|좋|같|되|있|없|싶|괜찮|감사하|반갑|정리하면|결정하|확정하|정하|보이|들리|이해하)"
     r"(?:겠습니다|겠어요|겠네요|ㄹ게요|게요|겠음)"
 )
@@ -222,14 +223,16 @@ def is_commitment(sentence: str, *, reply: bool = False) -> bool:
         body = sentence.rstrip(" .!")
         if not _KO_COMMIT_END.search(body) or _KO_NOT_COMMIT.search(body) or body.endswith("?"):
             return False
-        return bool(_KO_SELF.search(sentence)) or reply
+        return bool(_KO_SELF.search(sentence)) or reply or find_due(sentence, None) is not None
     return bool(_EN_COMMIT.search(sentence)) and not _EN_NOT_COMMIT.search(sentence)
 
 
 def is_acceptance(sentence: str) -> bool:
     if _HANGUL.search(sentence):
         body = sentence.rstrip(" .!")
-        return bool(_KO_ACCEPT.match(body)) and not body.endswith("?") and "모르겠" not in body
+        if not _KO_ACCEPT.match(body) or body.endswith("?"):
+            return False
+        return bool(re.search(r"알겠습니다|맡|그렇게\s?할게요|그러겠습니다", body)) or not _KO_NOT_COMMIT.search(body)
     return bool(_EN_ACCEPT.search(sentence))
 
 
@@ -314,13 +317,17 @@ def extract_minutes(
     agenda: list[tuple[int, str]] = []  # (line index, title)
     for index, line in enumerate(lines):
         previous_request = _open_request(actions, index, line.speaker)
+        accepted: _Action | None = None
         for sentence in sentences(line.text):
             topic = agenda_title(sentence)
             if topic is not None:
                 agenda.append((index, topic))
             if previous_request is not None and is_acceptance(sentence):
                 _accept(previous_request, line, sentence, day, people)
-                previous_request = None
+                accepted, previous_request = previous_request, None
+                continue
+            if accepted is not None and is_commitment(sentence, reply=True):
+                _accept(accepted, line, sentence, day, people)  # "네 알겠습니다. 금요일까지 할게요."
                 continue
             if is_request(sentence):
                 due = find_due(sentence, day)

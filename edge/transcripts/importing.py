@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from edge.core.errors import UserError
 from edge.store import Meeting, Store
@@ -40,6 +40,7 @@ class ParsedTranscript:
     segments: list[dict[str, Any]]  # keyword arguments of Store.add_segment
     title: str | None = None
     language: str | None = None
+    started_at: str | None = None  # ISO 8601 with its offset, when the file says when the meeting was
 
 
 def decode_text(data: bytes | str, name: str) -> str:
@@ -193,6 +194,7 @@ class _JsonMeeting(BaseModel):
 
     title: str | None = None
     language: str | None = Field(default=None, pattern=LANGUAGE_PATTERN.pattern)
+    started_at: AwareDatetime | None = None
 
 
 class _JsonTranscript(BaseModel):
@@ -245,7 +247,10 @@ def parse_json(text: str, name: str = "transcript.json") -> ParsedTranscript:
             }
         )
     meeting = document.meeting or _JsonMeeting()
-    return ParsedTranscript("json", segments, title=meeting.title or None, language=meeting.language)
+    started_at = meeting.started_at.isoformat() if meeting.started_at else None
+    return ParsedTranscript(
+        "json", segments, title=meeting.title or None, language=meeting.language, started_at=started_at
+    )
 
 
 def parse_transcript(data: bytes | str, *, name: str = "transcript") -> ParsedTranscript:
@@ -315,6 +320,7 @@ def import_transcript(
             source=f"import:{Path(name).name}",
             title=title or parsed.title or Path(name).stem,
             status="imported",
+            started_at=parsed.started_at,
         )
         store.add_segments(meeting.id, segments)
         meeting = store.end_meeting(meeting.id, status="imported")
