@@ -7,12 +7,15 @@ Adding an area (glossary, minutes, ...) means one `routes_<area>.py` with `build
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request, status
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from edge import __version__
 from edge.api import routes_glossary, routes_live, routes_meetings, routes_minutes, routes_status, routes_transcribe
 from edge.api.auth import BearerAuth, LiveTickets
-from edge.api.limits import MIB, BodySizeLimit
+from edge.api.limits import MIB, BodySizeLimit, JsonBodyCheck
 from edge.core.config import ApiConfig
 from edge.core.errors import UserError
 from edge.pipeline.control import BoxBusy, BoxControl, MeetingAlreadyRunning, NoMeetingRunning
@@ -87,6 +90,14 @@ async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's 422, rendered so that any input it quotes (a lone surrogate in a path or query) stays
+    ASCII-escaped JSON: its own handler fails to encode such input and the connection is reset."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else [{"msg": str(exc)}]
+    body = json.dumps({"detail": jsonable_encoder(errors)}, ensure_ascii=True, default=repr)
+    return Response(body, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, media_type="application/json")
+
+
 def create_app(control: BoxControl, cfg: ApiConfig, token: str) -> FastAPI:
     """The API and admin page for one box. `app.state.stopping` ends open live streams (ApiServer.stop)."""
     auth = BearerAuth(token)
@@ -125,6 +136,7 @@ def create_app(control: BoxControl, cfg: ApiConfig, token: str) -> FastAPI:
         (UserError, status.HTTP_400_BAD_REQUEST),
     ):
         app.add_exception_handler(exc_type, _error(code))
+    app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _internal_error)
 
     @app.get("/", include_in_schema=False)
@@ -133,6 +145,7 @@ def create_app(control: BoxControl, cfg: ApiConfig, token: str) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
+    app.add_middleware(JsonBodyCheck, max_bytes=JSON_BODY_MAX_BYTES)
     app.add_middleware(
         BodySizeLimit,
         default_bytes=JSON_BODY_MAX_BYTES,

@@ -23,6 +23,8 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from edge.core.strict_json import JsonRefused, check_json, check_unicode
+
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
 
@@ -94,15 +96,72 @@ class BodySizeLimit:
 
 
 async def _send_413(send: Send, limit: int) -> None:
-    body = json.dumps({"detail": BodyTooLarge(limit).detail}).encode()
+    await _send_error(send, 413, BodyTooLarge(limit).detail)
+
+
+async def _send_error(send: Send, status_code: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status_code,
             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def _json_content_type(scope: Scope) -> bool:
+    """Whether FastAPI would parse this request's body as JSON: no Content-Type, or application/(*+)json."""
+    header = dict(scope["headers"]).get(b"content-type")
+    if header is None:
+        return True
+    content_type, _ = parse_options_header(header)
+    main, _, sub = content_type.decode("latin-1").lower().partition("/")
+    return main == "application" and (sub == "json" or sub.endswith("+json"))
+
+
+class JsonBodyCheck:
+    """ASGI middleware: a JSON body too deeply nested, malformed beyond parsing, or holding a lone
+    surrogate escape is answered with 400 before any route parses it (edge.core.strict_json says why).
+
+    Runs inside BodySizeLimit, so the body it buffers is already bounded.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS") or not _json_content_type(scope):
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        body = bytearray()
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        if body.strip():
+            try:
+                check_json(bytes(body), what="the request body", max_bytes=self.max_bytes)
+                try:
+                    document = json.loads(bytes(body))
+                except ValueError:
+                    document = None  # malformed: the route answers that with its own message
+                check_unicode(document, what="the request body")
+            except JsonRefused as exc:
+                await _send_error(send, 400, str(exc))
+                return
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
 
 
 @dataclass

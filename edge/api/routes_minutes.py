@@ -8,7 +8,6 @@ and, in one transaction, marks it approved and queues it for MQTT (`meeting/<id>
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Annotated, Literal
 
@@ -20,6 +19,7 @@ from edge.api.auth import BearerAuth
 from edge.api.routes_meetings import BAD_BODY
 from edge.api.schemas import UNAUTHORIZED, ErrorOut
 from edge.core.errors import UserError
+from edge.core.strict_json import JsonRefused, loads_strict
 from edge.minutes.extractive import EXTRACTIVE_MODEL
 from edge.minutes.markdown import render_minutes_markdown
 from edge.minutes.schema import Minutes, MinutesInvalid, MinutesNotFound, MinutesRecord
@@ -227,9 +227,9 @@ def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
         edited = None
         if raw.strip():
             try:
-                edited = json.loads(raw)
-            except ValueError as exc:
-                raise HTTPException(status.HTTP_400_BAD_REQUEST, f"the body is not valid JSON: {exc}") from None
+                edited = loads_strict(raw, what="the body", max_bytes=len(raw))
+            except JsonRefused as exc:
+                raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
             if edited is not None and not isinstance(edited, dict):
                 raise HTTPException(
                     status.HTTP_422_UNPROCESSABLE_CONTENT,

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from edge.core.errors import UserError
+from edge.core.strict_json import check_json, check_unicode
 from edge.store import Meeting, Store
 from edge.text.glossary import Glossary
 from edge.text.postprocess import TextPostprocessor
@@ -25,6 +26,7 @@ from edge.text.postprocess import TextPostprocessor
 FORMATS = ("vtt", "srt", "json")
 MAX_TIME_MS = 10**12  # about 31 years: keeps times inside SQLite's integers
 LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}$")
+MAX_JSON_BYTES = 64 * 1024 * 1024  # the API takes at most 20 MB; a file on the command line may be larger
 
 _VTT_TIME = re.compile(r"^(?:(\d{1,3}):)?([0-5]\d):([0-5]\d)\.(\d{3})$")
 _SRT_TIME = re.compile(r"^(\d{1,3}):([0-5]?\d):([0-5]?\d)[,.](\d{1,3})$")
@@ -213,10 +215,12 @@ def _json_path(loc: Sequence[int | str]) -> str:
 
 
 def parse_json(text: str, name: str = "transcript.json") -> ParsedTranscript:
+    check_json(text, what=name, max_bytes=MAX_JSON_BYTES)
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UserError(f"{name} line {exc.lineno} column {exc.colno}: invalid JSON ({exc.msg})") from None
+    check_unicode(raw, what=name)
     try:
         document = _JsonTranscript.model_validate(raw)
     except ValidationError as exc:
