@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import secrets
 import sqlite3
 import threading
@@ -173,6 +174,89 @@ def _segment(row: sqlite3.Row | tuple) -> Segment:
     return Segment(meeting_id, seq, t0, t1, raw, language, confidence, text, json.loads(corrections), revision)
 
 
+class DatabaseDamaged(UserError):
+    """The database file is empty, truncated or corrupt: the box does not start on it."""
+
+
+RESTORE_HINT = (
+    "restore it from a backup (`edge backup` makes them; the README's 'Backup and restore' says how), "
+    "or move it aside, with its -wal and -shm files, to start with an empty database"
+)
+
+
+def _check_not_empty(path: Path) -> None:
+    # SQLite treats a zero-length file as a new, empty database; the box's never is one (its first
+    # open writes the schema), so a zero-length file is a truncated one and would lose every meeting.
+    if path.is_file() and path.stat().st_size == 0:
+        raise DatabaseDamaged(f"database {path} is empty (0 bytes): it was truncated; {RESTORE_HINT}")
+
+
+def _check_length(path: Path) -> None:
+    """A file shorter than the page count its header declares lost its tail (a copy cut short, a full
+    disk): SQLite reads the missing pages as zeros and its checks may pass until the next write."""
+    wal = path.with_name(path.name + "-wal")
+    if not path.is_file() or (wal.is_file() and wal.stat().st_size > 0):
+        return  # a WAL not yet checkpointed may hold the pages (recovery writes them back)
+    with path.open("rb") as file:
+        header = file.read(100)
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        return  # not a database: SQLite says so when it opens it
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    # The header's page count is valid only when its version-valid-for number matches the change counter.
+    size = path.stat().st_size
+    if header[24:28] == header[92:96] and pages and size < pages * page_size:
+        raise DatabaseDamaged(
+            f"database {path} is damaged: it is {size} bytes long but holds {pages} pages of {page_size} bytes "
+            f"(its end is missing); {RESTORE_HINT}"
+        )
+
+
+def _quick_check(db: sqlite3.Connection, path: Path) -> None:
+    try:
+        verdict = [row[0] for row in db.execute("PRAGMA quick_check(3)")]
+    except sqlite3.DatabaseError as exc:
+        verdict = [str(exc)]
+    if verdict != ["ok"]:
+        first = " ".join(verdict[0].replace("*** in database main ***", "").split())
+        raise DatabaseDamaged(f"database {path} is damaged (PRAGMA quick_check: {first}); {RESTORE_HINT}")
+
+
+BACKUP_PAGES_PER_STEP = 256
+"""Pages copied per step of an online backup: the box's writers wait at most one step."""
+
+
+def backup_database(source: Path, target: Path) -> None:
+    """Copy the database at `source` to `target` with SQLite's online backup API: consistent even while
+    the box writes (a step the box's writes overtook starts again), checked, readable by the owner only.
+    The copy appears under its name only when it is complete. Raises UserError when there is no source
+    database, `target` exists, or the copy fails its check."""
+    if not source.is_file():
+        raise UserError(f"there is no database at {source}; check storage.path in the configuration")
+    if target.exists():
+        raise UserError(f"{target} already exists; name another file with --out, or move that one aside")
+    _check_not_empty(source)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    partial.unlink(missing_ok=True)
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    try:
+        reader = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        writer = sqlite3.connect(partial)
+        try:
+            reader.backup(writer, pages=BACKUP_PAGES_PER_STEP)
+            _quick_check(writer, source)
+        finally:
+            writer.close()
+            reader.close()
+        os.replace(partial, target)
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseDamaged(f"database {source} could not be copied ({exc}); {RESTORE_HINT}") from None
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 class Store:
     """All database access. Thread-safe; every method is one transaction."""
 
@@ -180,13 +264,18 @@ class Store:
         self.path = Path(path)
         self.outbox_enabled = outbox
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        _check_not_empty(self.path)
+        _check_length(self.path)
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
         except sqlite3.DatabaseError as exc:
-            raise UserError(
-                f"database {self.path} cannot be opened ({exc}); move it aside or fix its permissions"
-            ) from None
+            raise DatabaseDamaged(f"database {self.path} cannot be opened ({exc}); {RESTORE_HINT}") from None
+        try:
+            _quick_check(self._db, self.path)
+        except DatabaseDamaged:
+            self._db.close()
+            raise
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._lock = threading.RLock()

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "synth": "edge.commands.synth",
     "minutes": "edge.commands.minutes",
     "glossary": "edge.commands.glossary",
+    "backup": "edge.commands.backup",
 }
 
 
