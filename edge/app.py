@@ -27,6 +27,7 @@ from edge.core.config import Config
 from edge.core.errors import ModelError
 from edge.core.events import PAYLOAD_VERSION, BoxState, LiveEvent, Utterance
 from edge.core.queues import DropOldestQueue
+from edge.ops.storage_lock import StorageLock
 from edge.pipeline.commit import SegmentCommitter
 from edge.pipeline.current_glossary import CurrentGlossary
 from edge.pipeline.current_recording import CurrentRecording
@@ -48,7 +49,13 @@ class Box:
     def __init__(self, cfg: Config, *, asr_model_factory: Callable[[], Transcriber] | None = None) -> None:
         self.cfg = cfg
         self.started_monotonic = time.monotonic()
-        self.store = Store(cfg.database_path, outbox=cfg.mqtt.enabled)
+        # Before the database is touched: a second box would close this one's meeting as interrupted.
+        self.storage_lock = StorageLock(cfg.storage.path).acquire()
+        try:
+            self.store = Store(cfg.database_path, outbox=cfg.mqtt.enabled)
+        except BaseException:
+            self.storage_lock.release()
+            raise
         self.relay = LiveRelay(self.store)
         self.live = self.relay.bus
         self.glossary = CurrentGlossary(self.store)
@@ -116,6 +123,7 @@ class Box:
         self.asr.stop(drain=True)
         self.llm.stop()
         self.store.close()
+        self.storage_lock.release()
 
     def add_final_hook(self, hook: Callable[[Utterance], None]) -> None:
         """Called on the ASR thread once a final utterance's segments are committed (or dropped)."""

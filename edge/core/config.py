@@ -186,7 +186,11 @@ class MqttConfig(Section):
     key_file: Path | None = Field(default=None, description="Client key for mutual TLS.")
     tls_insecure: bool = Field(default=False, description="Skip host name checks (testing only).")
     topic_prefix: str = Field(default="edge", description="First level of every topic.")
-    client_id: str | None = Field(default=None, description="MQTT client id; defaults to edge-<device.id>.")
+    client_id: str | None = Field(
+        default=None,
+        description="MQTT client id; defaults to edge-<device.id>-<random per process>, so that two processes "
+        "never knock each other off the broker. A fixed id must be unique to one box.",
+    )
     keepalive: int = Field(default=30, ge=5, le=3600, description="Keepalive in seconds.")
     discovery: bool = Field(default=False, description="Announce the box to Home Assistant (MQTT discovery).")
     discovery_prefix: str = Field(default="homeassistant", description="Home Assistant discovery prefix.")

@@ -19,6 +19,7 @@ duties, outbox, acks, state, stats), `mqtt-live` (live bus: partials, state chan
 from __future__ import annotations
 
 import logging
+import secrets
 import ssl
 import threading
 import time
@@ -124,6 +125,7 @@ class MqttPublisher:
         self._last_segment: dict | None = None
         self._last_segment_dirty = False
         self._unroutable_logged: set[int] = set()
+        self._instance = secrets.token_hex(4)
 
     # lifecycle
 
@@ -196,7 +198,9 @@ class MqttPublisher:
 
     @property
     def _client_id(self) -> str:
-        return self.cfg.client_id or f"edge-{self.device.id}"
+        # A broker drops the older of two connections with one client id: two processes of one device
+        # (a restart overlapping the old one, a `kill -9` not yet noticed) would knock each other off.
+        return self.cfg.client_id or f"edge-{self.device.id}-{self._instance}"
 
     def _build_client(self) -> Any:
         import paho.mqtt.client as mqtt
