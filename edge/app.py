@@ -70,7 +70,9 @@ class Box:
         self.feed.connect(self.asr, self.committer.commit, forget=self.committer.forget)
         self.jobs = FileJobs(cfg, self.store, self.feed, then=self.llm.transcript_ready, after=self._publish_state)
         self.records: Records = self.store
-        self.editing = Editing(self.store, glossary_changed=self.glossary.reload)
+        self.editing = Editing(
+            self.store, glossary_changed=self.glossary.reload, max_import_cues=cfg.meeting.max_import_cues
+        )
 
     def _build_asr_stage(self, model: Callable[[], Transcriber]) -> AsrStage:
         """The ASR stage and everything it is told: the one place that wires speech recognition."""

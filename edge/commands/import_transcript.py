@@ -32,7 +32,10 @@ def run(args: argparse.Namespace) -> int:
     # Outbox rows exactly when the box itself would write them, so a running publisher sends the import.
     store = Store(cfg.database_path, outbox=cfg.mqtt.enabled)
     try:
-        result = import_transcript(store, data, name=args.file.name, title=args.title, language=args.language)
+        result = import_transcript(
+            store, data, name=args.file.name, title=args.title, language=args.language,
+            max_cues=cfg.meeting.max_import_cues,
+        )
     finally:
         store.close()
     meeting = result.meeting

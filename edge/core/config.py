@@ -168,6 +168,13 @@ class MeetingConfig(Section):
         default=False,
         description="With a file source, exit once the file is transcribed even when the API or MQTT is enabled.",
     )
+    max_import_cues: int = Field(
+        default=20_000,
+        ge=1,
+        le=1_000_000,
+        description="Most cues (segments) one imported transcript may have; each becomes a segment and an MQTT "
+        "message, so a huge file would hold live segments up behind it.",
+    )
 
 
 class StorageConfig(Section):

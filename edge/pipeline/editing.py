@@ -13,15 +13,18 @@ from edge.minutes.schema import MinutesRecord
 from edge.store import GlossarySuggestion, Store
 from edge.text.glossary import Glossary, GlossaryError, GlossaryTerm
 from edge.text.glossary_suggestions import suggest_from_edit
-from edge.transcripts.importing import ImportResult, import_transcript
+from edge.transcripts.importing import MAX_IMPORT_CUES, ImportResult, import_transcript
 
 log = logging.getLogger(__name__)
 
 
 class Editing:
-    def __init__(self, store: Store, *, glossary_changed: Callable[[], None]) -> None:
+    def __init__(
+        self, store: Store, *, glossary_changed: Callable[[], None], max_import_cues: int = MAX_IMPORT_CUES
+    ) -> None:
         self._store = store
         self._glossary_changed = glossary_changed
+        self._max_import_cues = max_import_cues
 
     # segments
 
@@ -45,7 +48,9 @@ class Editing:
         self, data: bytes | str, *, name: str, title: str | None = None, language: str | None = None
     ) -> ImportResult:
         """A transcript file (SRT, VTT, text, our JSON) as a new meeting with status 'imported'."""
-        return import_transcript(self._store, data, name=name, title=title, language=language)
+        return import_transcript(
+            self._store, data, name=name, title=title, language=language, max_cues=self._max_import_cues
+        )
 
     # the glossary
 

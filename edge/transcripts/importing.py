@@ -26,6 +26,7 @@ from edge.text.postprocess import TextPostprocessor
 FORMATS = ("vtt", "srt", "json")
 MAX_TIME_MS = 10**12  # about 31 years: keeps times inside SQLite's integers
 LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}$")
+MAX_IMPORT_CUES = 20_000  # meeting.max_import_cues
 MAX_JSON_BYTES = 64 * 1024 * 1024  # the API takes at most 20 MB; a file on the command line may be larger
 
 _VTT_TIME = re.compile(r"^(?:(\d{1,3}):)?([0-5]\d):([0-5]\d)\.(\d{3})$")
@@ -309,6 +310,7 @@ def import_transcript(
     name: str,
     title: str | None = None,
     language: str | None = None,
+    max_cues: int = MAX_IMPORT_CUES,
 ) -> ImportResult:
     """Create a meeting with status 'imported' holding the transcript's segments (and their outbox
     rows), all in one transaction. Each segment gets the team glossary's deterministic correction
@@ -316,6 +318,11 @@ def import_transcript(
     if language is not None and not LANGUAGE_PATTERN.match(language):
         raise UserError(f"language {language!r} is not a language code such as 'ko' or 'en'")
     parsed = parse_transcript(data, name=name)
+    if len(parsed.segments) > max_cues:
+        raise UserError(
+            f"{name} has {len(parsed.segments)} cues; at most {max_cues} can be imported as one meeting "
+            "(meeting.max_import_cues); split the file and import the parts"
+        )
     language = language or parsed.language or guess_language([s["text_raw"] for s in parsed.segments])
     segments = corrected_segments([{"language": language, **segment} for segment in parsed.segments], store.glossary())
     with store.transaction():
