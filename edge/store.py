@@ -125,9 +125,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE UNIQUE INDEX glossary_suggestions_open ON glossary_suggestions (alias, term) WHERE status = 'pending';
     """,
+    """
+    ALTER TABLE meetings ADD COLUMN error TEXT;
+    """,
 )
 
-MEETING_COLUMNS = "id, title, room, language, source, status, started_at, ended_at, audio_path"
+MEETING_COLUMNS = "id, title, room, language, source, status, started_at, ended_at, audio_path, error"
 SEGMENT_COLUMNS = "meeting_id, seq, t0_ms, t1_ms, text_raw, language, confidence, text, corrections, revision"
 
 log = logging.getLogger(__name__)
@@ -152,6 +155,7 @@ class Meeting:
     started_at: str
     ended_at: str | None
     audio_path: str | None
+    error: str | None = None  # why a meeting 'failed' or was 'interrupted'
 
     def to_dict(self) -> dict:
         return {field: getattr(self, field) for field in self.__dataclass_fields__}
@@ -370,16 +374,18 @@ class Store:
         )  # fmt: skip
         with self.transaction() as db:
             db.execute(
-                f"INSERT INTO meetings ({MEETING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO meetings ({MEETING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 tuple(meeting.to_dict().values()),
             )
         return meeting
 
-    def end_meeting(self, meeting_id: str, status: str = "stopped") -> Meeting:
+    def end_meeting(self, meeting_id: str, status: str = "stopped", *, error: str | None = None) -> Meeting:
+        """End a meeting with `status`; `error` says why it failed (shown with it)."""
         with self.transaction() as db:
             db.execute(
-                "UPDATE meetings SET status = ?, ended_at = coalesce(ended_at, ?) WHERE id = ?",
-                (status, utc_now(), meeting_id),
+                "UPDATE meetings SET status = ?, ended_at = coalesce(ended_at, ?), error = coalesce(?, error) "
+                "WHERE id = ?",
+                (status, utc_now(), error, meeting_id),
             )
         return self.meeting(meeting_id)
 

@@ -122,7 +122,8 @@ def create_app(control: BoxControl, cfg: ApiConfig, token: str) -> FastAPI:
     api.include_router(routes_live.build_router(control, auth, LiveTickets(), stopping))
     api.include_router(
         routes_transcribe.build_router(
-            control, auth, upload_dir=upload_dir(control.records), max_upload_bytes=max_upload_bytes
+            control, auth, upload_dir=upload_dir(control.records), max_upload_bytes=max_upload_bytes,
+            max_upload_minutes=cfg.max_upload_minutes,
         )
     )
     app.include_router(api)

@@ -65,17 +65,19 @@ def _form_options(upload: ReceivedUpload) -> tuple[str | None, str | None]:
     return title, language
 
 
-def _check_audio(path: Path, filename: str) -> None:
+def _check_audio(path: Path, filename: str, max_minutes: float) -> None:
     from edge.audio.files import probe_audio
 
     try:
-        probe_audio(path)
+        probe_audio(path, max_duration_s=max_minutes * 60)
     except UserError as exc:
         # The message names the temp file; the person knows the file by the name they uploaded.
         raise UserError(str(exc).replace(str(path), filename)) from None
 
 
-def build_router(control: BoxControl, auth: BearerAuth, *, upload_dir: Path, max_upload_bytes: int) -> APIRouter:
+def build_router(
+    control: BoxControl, auth: BearerAuth, *, upload_dir: Path, max_upload_bytes: int, max_upload_minutes: float
+) -> APIRouter:
     router = APIRouter(tags=["uploads"], dependencies=[Depends(auth)], responses=UNAUTHORIZED)
 
     @router.post(
@@ -85,8 +87,9 @@ def build_router(control: BoxControl, auth: BearerAuth, *, upload_dir: Path, max
         responses=UPLOAD_ERRORS,
         openapi_extra=multipart_body("Audio: WAV, FLAC, MP3, OGG, M4A, ..."),
         summary="Upload an audio file to transcribe as a new meeting",
-        description=f"At most api.max_upload_mb ({max_upload_bytes / MIB:g} MB) of body. The meeting's status is "
-        "'processing' until the transcript is done.",
+        description=f"At most api.max_upload_mb ({max_upload_bytes / MIB:g} MB) of body and api.max_upload_minutes "
+        f"({max_upload_minutes:g} minutes) of audio. The file's content decides its format, not its name: other "
+        "files are refused with the reason. The meeting's status is 'processing' until the transcript is done.",
     )
     async def transcribe(request: Request) -> SubmittedOut:
         upload = await receive_upload(request, directory=upload_dir, max_bytes=max_upload_bytes)
@@ -97,7 +100,7 @@ def build_router(control: BoxControl, auth: BearerAuth, *, upload_dir: Path, max
             suffix = suffix if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else ""
             path = upload.path.rename(upload_dir / f"upload-{secrets.token_hex(8)}{suffix}")
             upload.path = path
-            await run_in_threadpool(_check_audio, path, upload.filename)
+            await run_in_threadpool(_check_audio, path, upload.filename, max_upload_minutes)
             meeting = await run_in_threadpool(
                 control.submit_file, path, title=title or upload.filename, language=language
             )

@@ -35,6 +35,10 @@ class MeetingOut(BaseModel):
     started_at: str = Field(description="ISO 8601 UTC time.")
     ended_at: str | None = Field(description="ISO 8601 UTC time; null while the meeting runs.")
     segment_count: int
+    error: str | None = Field(
+        default=None,
+        description="Why the meeting failed or was interrupted (for example, an upload found damaged).",
+    )
 
     @classmethod
     def of(cls, meeting: Meeting, segment_count: int) -> MeetingOut:

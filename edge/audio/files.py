@@ -8,6 +8,8 @@ in memory twice. Every problem becomes one `AudioInputError` line naming the fil
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import shutil
 import subprocess
@@ -19,14 +21,18 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from edge.audio.sniff import FFMPEG_DEMUXERS, describe, sniff
 from edge.core.errors import AudioInputError
 from edge.core.events import SAMPLE_RATE
 
-# Formats libsndfile owns: when it cannot read one of these, the file is broken, and handing it
-# to ffmpeg's lenient probing could "decode" garbage into noise instead of reporting it.
-SOUNDFILE_ONLY_SUFFIXES = frozenset(
-    {".wav", ".wave", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".aifc", ".au", ".snd", ".caf", ".w64", ".rf64"}
-)
+# Containers libsndfile owns: when it cannot read one of these, the file is broken, and handing it
+# to ffmpeg's lenient decoding could turn garbage into noise instead of reporting it.
+SOUNDFILE_ONLY_CONTAINERS = frozenset({"wav", "flac", "ogg", "aiff", "caf", "au", "w64"})
+# Bounds checked before decoding: a header is whatever its sender wrote, and a WAV claiming 1 Hz
+# would be resampled into hours of audio (16,000 output samples per input sample).
+MIN_SAMPLE_RATE = 8_000
+MAX_SAMPLE_RATE = 768_000
+MAX_CHANNELS = 32
 READ_FRAMES = 16_384
 FFMPEG_READ_BYTES = 4 * 16_384
 FIX_HINT = "pass a WAV/FLAC/MP3/OGG recording, or re-encode it with `ffmpeg -i IN -ac 1 -ar 16000 OUT.wav`"
@@ -39,11 +45,13 @@ class AudioFileInfo:
     sample_rate: int | None
     channels: int | None
     frames: int | None  # None when only decoding can tell (ffmpeg)
+    container: str = "wav"  # edge.audio.sniff's name for what the file's bytes are
+    declared_duration_s: float | None = None  # what ffprobe read from the container, for ffmpeg files
 
     @property
     def duration_s(self) -> float | None:
         if self.frames is None or not self.sample_rate:
-            return None
+            return self.declared_duration_s
         return self.frames / self.sample_rate
 
 
@@ -54,8 +62,10 @@ def _reason(text: str) -> str:
     return re.sub(r"^(Error opening '.*?': |\S+: )", "", line).rstrip(".")
 
 
-def probe_audio(path: Path) -> AudioFileInfo:
-    """Check that `path` is a readable, non-empty audio file; raise AudioInputError otherwise."""
+def probe_audio(path: Path, *, max_duration_s: float | None = None) -> AudioFileInfo:
+    """Check that `path` is a readable, non-empty audio file within the bounds (sample rate, channels,
+    and `max_duration_s` when given), from its headers, before anything is decoded; raise
+    AudioInputError otherwise. Its content decides what it is, never its name."""
     path = Path(path)
     if not path.exists():
         raise AudioInputError(f"audio file {path} does not exist; check the path")
@@ -63,10 +73,16 @@ def probe_audio(path: Path) -> AudioFileInfo:
         raise AudioInputError(f"audio path {path} is not a file; pass a WAV/FLAC/MP3/OGG file")
     if path.stat().st_size == 0:
         raise AudioInputError(f"audio file {path} is empty (0 bytes); record or copy it again")
+    kind, head = sniff(path)
+    if kind is None:
+        raise AudioInputError(
+            f"audio file {path} is corrupt or not audio: its content is {describe(head)}, whatever its name says; "
+            f"{FIX_HINT}"
+        )
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError) as exc:
-        if path.suffix.lower() in SOUNDFILE_ONLY_SUFFIXES:
+        if kind in SOUNDFILE_ONLY_CONTAINERS:
             raise AudioInputError(
                 f"audio file {path} is corrupt or not audio ({_reason(str(exc))}); {FIX_HINT}"
             ) from None
@@ -75,10 +91,67 @@ def probe_audio(path: Path) -> AudioFileInfo:
                 f"audio file {path} cannot be read ({_reason(str(exc))}) and ffmpeg is not installed; "
                 f"install ffmpeg or convert it to WAV"
             ) from None
-        return AudioFileInfo(path, "ffmpeg", None, None, None)
+        probed = _ffprobe(path, kind)
+        _check_bounds(path, probed.sample_rate, probed.channels, probed.duration_s, max_duration_s)
+        return probed
     if info.frames <= 0 or info.samplerate <= 0 or info.channels <= 0:
         raise AudioInputError(f"audio file {path} holds no samples; record or copy it again")
-    return AudioFileInfo(path, "soundfile", int(info.samplerate), int(info.channels), int(info.frames))
+    _check_bounds(path, info.samplerate, info.channels, info.frames / info.samplerate, max_duration_s)
+    return AudioFileInfo(path, "soundfile", int(info.samplerate), int(info.channels), int(info.frames), kind)
+
+
+def _check_bounds(
+    path: Path, rate: int | None, channels: int | None, duration_s: float | None, max_duration_s: float | None
+) -> None:
+    if rate is not None and not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise AudioInputError(
+            f"audio file {path} declares a sample rate of {rate} Hz; only {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz "
+            f"is speech audio; {FIX_HINT}"
+        )
+    if channels is not None and channels > MAX_CHANNELS:
+        raise AudioInputError(
+            f"audio file {path} declares {channels} channels; at most {MAX_CHANNELS} are read; {FIX_HINT}"
+        )
+    if max_duration_s is not None and duration_s is not None and duration_s > max_duration_s:
+        raise AudioInputError(
+            f"audio file {path} is {duration_s / 60:.1f} minutes long; at most {max_duration_s / 60:g} minutes "
+            "are transcribed at once (api.max_upload_minutes); cut it into parts"
+        )
+
+
+def _ffprobe(path: Path, kind: str) -> AudioFileInfo:
+    """Rate, channels and duration of the first audio stream, read by ffprobe with the sniffed demuxer;
+    without ffprobe only decoding can tell."""
+    if shutil.which("ffprobe") is None:
+        return AudioFileInfo(path, "ffmpeg", None, None, None, kind)
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-f", FFMPEG_DEMUXERS[kind], "-select_streams", "a:0",
+         "-show_entries", "stream=sample_rate,channels:format=duration", "-of", "json", str(path)],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    try:
+        probed = json.loads(result.stdout or "{}")
+    except ValueError:
+        probed = {}
+    streams = probed.get("streams") or []
+    if result.returncode != 0 or not streams:
+        reason = _reason(result.stderr) if result.stderr.strip() else "no audio stream"
+        raise AudioInputError(f"audio file {path} is corrupt or not audio (ffprobe: {reason}); {FIX_HINT}")
+
+    rate, channels = _number(streams[0].get("sample_rate")), _number(streams[0].get("channels"))
+    duration = _number((probed.get("format") or {}).get("duration"))
+    return AudioFileInfo(
+        path, "ffmpeg", int(rate) if rate else None, int(channels) if channels else None, None, kind, duration
+    )
+
+
+def _number(value: object) -> float | None:
+    """ffprobe's numbers come as strings, and as "N/A" when the container does not say."""
+    try:
+        number = float(str(value))
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _mono(block: np.ndarray) -> np.ndarray:
@@ -103,7 +176,8 @@ def _soundfile_blocks(info: AudioFileInfo) -> Iterator[np.ndarray]:
 def _ffmpeg_blocks(info: AudioFileInfo) -> Iterator[np.ndarray]:
     """Mono 16 kHz blocks decoded and resampled by ffmpeg itself."""
     command = [
-        "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(info.path),
+        "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-f", FFMPEG_DEMUXERS[info.container],
+        "-i", str(info.path),
         "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "f32le", "pipe:1",
     ]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -228,6 +228,9 @@ class ApiConfig(Section):
         default=Path("data/api-token"), description="Bearer token file; generated (mode 0600) on first run."
     )
     max_upload_mb: float = Field(default=200.0, gt=0, description="Largest upload accepted, in megabytes.")
+    max_upload_minutes: float = Field(
+        default=600.0, gt=0, description="Longest audio upload accepted, in minutes (read from its header)."
+    )
 
 
 class LlmConfig(Section):

@@ -8,7 +8,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from edge.audio.files import probe_audio
 from edge.core.config import Config
+from edge.core.errors import AudioInputError
 from edge.core.queues import DropOldestQueue, QueueClosed
 from edge.pipeline.control import BoxBusy
 from edge.pipeline.current_recording import close_meeting
@@ -19,6 +21,9 @@ from edge.store import Meeting, Store
 log = logging.getLogger(__name__)
 
 MAX_FILE_JOBS = 64
+# A decoder that gives up on damaged data may end quietly: a file that decodes to less than this share of
+# the duration its header declares is damaged, not short (a VBR estimate is never this far off).
+DECODED_AT_LEAST = 0.5
 
 
 class FileJobs:
@@ -65,13 +70,16 @@ class FileJobs:
             try:
                 self._transcribe(meeting, path)
             except Exception as exc:
-                log.error("transcription of %s failed: %s", path.name, exc)
-                self._store.end_meeting(meeting.id, status="failed")
+                # The message names the file by its name only: a path on the box is nobody's business.
+                reason = str(exc).replace(str(path), path.name) or type(exc).__name__
+                log.error("transcription of %s failed: %s", path.name, reason)
+                self._store.end_meeting(meeting.id, status="failed", error=reason)
             finally:
                 path.unlink(missing_ok=True)
                 self._after()
 
     def _transcribe(self, meeting: Meeting, path: Path) -> None:
+        declared_s = probe_audio(path).duration_s
         cfg = self._cfg.model_copy(deep=True)
         cfg.audio.source = f"file:{path}"
         cfg.audio.realtime = False
@@ -79,5 +87,16 @@ class FileJobs:
         recording.start()
         recording.wait_source_done()
         recording.stop()
+        error = recording.source_error
+        decoded_s = recording.audio_ms / 1000
+        if error is None and declared_s and decoded_s < DECODED_AT_LEAST * declared_s:
+            error = AudioInputError(
+                f"audio file {path} is damaged: only {decoded_s:.1f} s of its {declared_s:.1f} s could be decoded; "
+                "upload an intact copy"
+            )
+        if error is not None:
+            # What was heard before the damage stays; the meeting says it is incomplete, and why.
+            self._feed.close_meeting(meeting.id)
+            raise error
         close_meeting(self._store, self._feed, meeting.id)
         self._then(meeting.id)

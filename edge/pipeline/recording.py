@@ -90,6 +90,11 @@ class Recording:
     def wait_source_done(self, timeout: float | None = None) -> bool:
         return self._source_done.wait(timeout)
 
+    @property
+    def source_error(self) -> BaseException | None:
+        """What ended the source early (a file found corrupt while decoding), if anything did."""
+        return self._capture.error if self._capture is not None else None
+
     def stop(self) -> None:
         """Stop capturing; every utterance heard so far is handed to ASR before this returns."""
         if self._capture is not None:

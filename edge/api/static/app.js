@@ -487,7 +487,8 @@
         $("detail-meta").textContent =
           `${meeting.status} · ${meeting.language} · ${localTime(meeting.started_at)}` +
           (meeting.ended_at ? ` – ${localTime(meeting.ended_at)}` : "") +
-          ` · ${meeting.segment_count} segments · ${meeting.id}`;
+          ` · ${meeting.segment_count} segments · ${meeting.id}` +
+          (meeting.error ? ` · ${meeting.error}` : "");
         this.renderExports(meeting);
         this.detailNext = await loadSegments(meetingId, this.transcript, { limit: 200, all: false });
         $("detail-more").hidden = this.detailNext === null;
