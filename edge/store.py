@@ -195,6 +195,24 @@ def _check_not_empty(path: Path) -> None:
         raise DatabaseDamaged(f"database {path} is empty (0 bytes): it was truncated; {RESTORE_HINT}")
 
 
+def _create(path: Path) -> None:
+    """A new, empty database in WAL mode, readable by the service user only. Made beside its final name and
+    renamed into place, so a crash while creating it never leaves the zero-length file that the next start
+    must refuse (see `_check_not_empty`)."""
+    partial = path.with_name(path.name + ".new")
+    partial.unlink(missing_ok=True)
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    try:
+        db = sqlite3.connect(partial)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")  # writes the header: the file is a database from now on
+        finally:
+            db.close()
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def _check_length(path: Path) -> None:
     """A file shorter than the page count its header declares lost its tail (a copy cut short, a full
     disk): SQLite reads the missing pages as zeros and its checks may pass until the next write."""
@@ -268,6 +286,8 @@ class Store:
         self.path = Path(path)
         self.outbox_enabled = outbox
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            _create(self.path)
         _check_not_empty(self.path)
         _check_length(self.path)
         try:

@@ -323,7 +323,10 @@ def db_counts(db: Path, meeting_id: str) -> tuple[int, int]:
     """(committed segments of the meeting, unsent outbox rows), read from another connection."""
     import sqlite3
 
-    connection = sqlite3.connect(db, timeout=30)
+    try:  # read-only: a plain connect would create an empty file where the harness is about to create its database
+        connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    except sqlite3.OperationalError:
+        return 0, 0
     try:
         segments = connection.execute("SELECT count(*) FROM segments WHERE meeting_id = ?", (meeting_id,)).fetchone()
         unsent = connection.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()
