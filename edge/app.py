@@ -168,6 +168,9 @@ class Box:
     def request_minutes(self, meeting_id: str) -> None:
         self.llm.minutes(meeting_id)
 
+    def minutes_queue(self, meeting_id: str) -> dict | None:
+        return self.llm.minutes_queue(meeting_id)
+
     def submit_file(self, path: Path, *, title: str = "", language: str | None = None) -> Meeting:
         return self.jobs.submit(path, title=title, language=language)
 

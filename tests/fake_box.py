@@ -207,6 +207,12 @@ class FakeBox:
         self._minutes_threads.append(thread)
         thread.start()
 
+    def minutes_queue(self, meeting_id: str) -> dict | None:
+        """As the box's LLM worker reports it: a generation held at the gate is running."""
+        if any(t.is_alive() for t in self._minutes_threads) and meeting_id in self.minutes_requests[-1:]:
+            return {"running": True, "ahead": [], "waiting_for": None}
+        return None
+
     def _write_minutes(self, meeting_id: str) -> None:
         from edge.minutes.generate import generate_minutes
 

@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 from fake_box import FakeBox, serving
 
+from edge.minutes.due_dates import find_due
+from edge.minutes.extractive import meeting_day_of
 from edge.minutes.schema import validate_minutes
 
 pytestmark = pytest.mark.browser
@@ -119,7 +121,10 @@ def test_a_person_reviews_edits_and_approves_the_minutes(driver, box: FakeBox, t
         assert len(decisions) == 1 and decisions[0].text.startswith(HOSTILE)  # shown as text, never as HTML
         assert driver.find_elements(By.CSS_SELECTOR, "#minutes img, #minutes b") == []
         assert driver.title != "pwned"
-        wait.until(lambda _: table_rows() == [["1", LINES[3], "unassigned", "—", "#3 00:06", "60%"]])
+        # The scripted model left owner and due open; the cross-check filled them from the cited request.
+        day = meeting_day_of(box.store.meeting(meeting_id).started_at)
+        due = find_due(LINES[3], day).render()  # type: ignore[union-attr]
+        wait.until(lambda _: table_rows() == [["1", LINES[3], "박지훈", due, "#3 00:06", "60%"]])
         assert driver.find_element(By.ID, "minutes-approve-button").is_displayed()
         assert minutes_rows(box) == []
 
@@ -137,7 +142,9 @@ def test_a_person_reviews_edits_and_approves_the_minutes(driver, box: FakeBox, t
         owner = row.find_element(By.CSS_SELECTOR, 'input[name="owner"]')
         owner.clear()
         owner.send_keys("박지훈")
-        row.find_element(By.CSS_SELECTOR, 'input[name="due"]').send_keys("다음 주 수요일")
+        due_input = row.find_element(By.CSS_SELECTOR, 'input[name="due"]')
+        due_input.clear()
+        due_input.send_keys("다음 주 수요일")
         evidence = row.find_element(By.CSS_SELECTOR, 'input[name="evidence"]')
         evidence.clear()
         evidence.send_keys("3, 99")

@@ -49,7 +49,7 @@ def test_minutes_are_requested_streamed_live_and_read_back(
     meeting_id = recorded_meeting(box)
     missing = client.get(f"/meetings/{meeting_id}/minutes")
     assert missing.status_code == 404 and "no minutes yet" in missing.json()["detail"]
-    none = {"meeting_id": meeting_id, "status": "none", "error": None, "updated_at": None}
+    none = {"meeting_id": meeting_id, "status": "none", "error": None, "updated_at": None, "queue": None}
     assert client.get(f"/meetings/{meeting_id}/minutes/status").json() == none
 
     ticket = client.post("/live/ticket").json()["ticket"]
@@ -92,7 +92,9 @@ def test_markdown_download_names_the_file_and_reads_well(client: httpx.Client, b
     text = response.text
     assert text.startswith("# 주간 회의\n")
     assert "- 참석자: 김민수, 박지훈" in text and "- 상태: 초안 (승인 전)" in text
-    assert "## 할 일" in text and "| 1 | 네 다음 주 수요일까지 정리하겠습니다. | 미정 |" in text
+    # The model left the owner and due date open; the cross-check filled them from the cited request.
+    assert "## 할 일" in text and "| 1 | 네 다음 주 수요일까지 정리하겠습니다. | 지훈 | " in text
+    assert " (다음 주 수요일까지) | [#3 00:00:06](#seq-3) |" in text
     assert '<a id="seq-3"></a>**[#3 00:00:06]**' in text
 
 

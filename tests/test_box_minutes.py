@@ -70,13 +70,16 @@ def until_minutes_done(queue: DropOldestQueue[LiveEvent], count: int) -> tuple[l
 
 
 def assert_valid(box: Box, meeting_id: str, status: str) -> None:
+    """stories260K writes schema-valid JSON that says nothing checkable: the quality gate rejects it and
+    the extractive minutes stand in, with the reason."""
     record = box.store.minutes(meeting_id)
     assert record is not None and record.status == status, record
-    assert record.error is None and record.llm_calls >= 1
+    assert record.llm_calls >= 1 and record.error is not None
+    assert "the model's minutes said nothing that can be checked" in record.error
     known = {segment.seq for segment in box.store.segments(meeting_id)}
     minutes = validate_minutes(record.minutes, meeting_id=meeting_id, known_seqs=known)
     assert minutes.cited_seqs() <= known
-    assert (minutes.model, minutes.language) == ("stories260K.gguf", "en")
+    assert (minutes.model, minutes.language) == ("extractive", "en")
 
 
 def test_a_ready_transcript_gets_minutes_with_live_progress(make_box: Callable[..., Box]) -> None:
@@ -91,7 +94,7 @@ def test_a_ready_transcript_gets_minutes_with_live_progress(make_box: Callable[.
         progress, ends = until_minutes_done(queue, 2)
 
     assert sorted(end["meeting_id"] for end in ends) == sorted([interrupted, meeting_id])
-    assert all(end == {"v": 1, "meeting_id": end["meeting_id"], "status": "draft", "error": None} for end in ends)
+    assert all(set(end) == {"v", "meeting_id", "status", "error"} and end["status"] == "draft" for end in ends)
     for meeting in (interrupted, meeting_id):
         events = [p for p in progress if p["meeting_id"] == meeting]
         assert events and all(set(p) == PROGRESS_KEYS for p in events)

@@ -77,3 +77,20 @@ def test_stop_drops_waiting_jobs_and_refuses_new_ones() -> None:
     worker.submit("after", lambda engine: ran.append("after"), when_quiet=False)
     time.sleep(0.2)
     assert ran == []
+
+
+def test_queue_says_what_runs_and_waits_before_a_job_and_first_jumps_the_queue() -> None:
+    gate = threading.Event()
+    worker = LlmWorker(LlmConfig(), quiet=lambda: True, engine_factory=FakeEngine)
+    worker.start()
+    worker.submit("correct:a", lambda engine: gate.wait(5))
+    assert wait_until(lambda: worker.current == "correct:a")
+    worker.submit("minutes:a", lambda engine: None)
+    worker.submit("ask:a", lambda engine: None, when_quiet=False, first=True)
+    assert worker.queue("correct:a") == ([], False)
+    assert worker.queue("ask:a") == (["correct:a"], False)  # a person waits on it: ahead of the minutes
+    assert worker.queue("minutes:a") == (["correct:a", "ask:a"], True)
+    assert worker.queue("nothing") is None
+    gate.set()
+    assert wait_until(worker.idle)
+    worker.stop()

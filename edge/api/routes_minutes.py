@@ -62,11 +62,46 @@ class MinutesOut(BaseModel):
         return cls(**record.to_dict())
 
 
+class QueueOut(BaseModel):
+    running: bool = Field(description="The LLM is writing these minutes now.")
+    ahead: list[str] = Field(description="LLM jobs that run or wait before them, the running one first.")
+    waiting_for: Literal["earlier_jobs", "live_transcription"] | None = Field(
+        description="Why they cannot start now: jobs ahead, or live transcription needs the processor (the LLM "
+        "runs in its pauses); null when running or about to start."
+    )
+    text: str = Field(description="The same, for a person (Korean, then English).")
+
+
 class MinutesStatusOut(BaseModel):
     meeting_id: str
     status: MinutesStatus | Literal["none"] = Field(description='As in GET .../minutes; "none" when none were written.')
     error: str | None
     updated_at: str | None
+    queue: QueueOut | None = Field(default=None, description="Where generating minutes wait on the LLM worker.")
+
+
+def queue_text(running: bool, ahead: list[str], waiting_for: str | None) -> str:
+    if running:
+        return "LLM이 회의록을 쓰고 있습니다. (The LLM is writing the minutes.)"
+    if waiting_for == "earlier_jobs":
+        first = ahead[0]
+        return (
+            f"대기 중: 앞에 LLM 작업 {len(ahead)}개가 있습니다 (지금: {first}). "
+            f"(Queued behind {len(ahead)} LLM job{'s' if len(ahead) > 1 else ''}; now: {first}.)"
+        )
+    if waiting_for == "live_transcription":
+        return (
+            "대기 중: 실시간 전사가 끝나거나 쉬는 틈에 시작합니다. "
+            "(Queued: the LLM starts when live transcription pauses or ends.)"
+        )
+    return "곧 시작합니다. (Starting now.)"
+
+
+def _queue(control: BoxControl, meeting_id: str) -> QueueOut | None:
+    place = control.minutes_queue(meeting_id)
+    if place is None:
+        return None
+    return QueueOut(**place, text=queue_text(place["running"], place["ahead"], place["waiting_for"]))
 
 
 class MinutesRequestedOut(BaseModel):
@@ -125,8 +160,9 @@ def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
             records.meeting(meeting_id)
             return MinutesStatusOut(meeting_id=meeting_id, status="none", error=None, updated_at=None)
         return MinutesStatusOut(
-            meeting_id=meeting_id, status=record.status, error=record.error, updated_at=record.updated_at
-        )
+            meeting_id=meeting_id, status=record.status, error=record.error, updated_at=record.updated_at,
+            queue=_queue(control, meeting_id) if record.status == "generating" else None,
+        )  # fmt: skip
 
     @router.get(
         "/minutes.md",
@@ -192,9 +228,9 @@ def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
             and record.minutes.get("model") == EXTRACTIVE_MODEL  # no LLM: written at once
         ):  # fmt: skip
             return MinutesRequestedOut(meeting_id=meeting_id, queued=False, detail=record.error or "")
-        return MinutesRequestedOut(
-            meeting_id=meeting_id, queued=True, detail="the minutes are being written; watch the live stream"
-        )
+        queue = _queue(control, meeting_id)
+        detail = queue.text if queue is not None else "the minutes are being written; watch the live stream"
+        return MinutesRequestedOut(meeting_id=meeting_id, queued=True, detail=detail)
 
     @router.post(
         "/minutes/approve",

@@ -54,14 +54,29 @@ class LlmWorker:
             seed=self.cfg.seed,
         )
 
-    def submit(self, key: str, job: Job, *, when_quiet: bool = True) -> None:
-        """Queue a job; a job with the same key already waiting is not queued twice."""
+    def submit(self, key: str, job: Job, *, when_quiet: bool = True, first: bool = False) -> None:
+        """Queue a job (`first`: ahead of those waiting, for a person waiting on the answer); a job
+        with the same key already waiting is not queued twice."""
         with self._cond:
             if self._stopping or key in self._jobs:
                 return
             self._jobs[key] = (job, when_quiet)
+            if first:
+                self._jobs.move_to_end(key, last=False)
             self.stats.waiting = len(self._jobs)
             self._cond.notify()
+
+    def queue(self, key: str) -> tuple[list[str], bool] | None:
+        """(keys of the jobs before `key`, the running one first; whether `key` waits for quiet), or
+        None when `key` is neither waiting nor running."""
+        with self._cond:
+            running = [self.current] if self.current is not None else []
+            if key == self.current:
+                return [], False
+            if key not in self._jobs:
+                return None
+            ahead = list(self._jobs)[: list(self._jobs).index(key)]
+            return running + ahead, self._jobs[key][1]
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="llm", daemon=True)

@@ -22,7 +22,10 @@ How a meeting becomes minutes (`MinutesGenerator.generate`):
    merge or final call that still fails, every chunk failing, a cancelled generation or an engine
    error ends in a failure with a one-line reason. Model trouble never raises.
 5. Owners are resolved against attendees and names in the transcript (`edge.minutes.owners`);
-   a due date the cited segments do not mention is dropped; glossary terms are spelled canonically.
+   a due date the cited segments do not mention is dropped; an owner or due date that contradicts
+   what the extractive rules read in the cited lines is repaired (`edge.minutes.crosscheck`);
+   glossary terms are spelled canonically. The final answer also passes quality gates
+   (`edge.minutes.quality`: no copied instructions, not just the first line, something checkable).
 
 `generate_minutes` runs this for a stored meeting and saves the result: published (minutes row and
 "minutes" outbox row in one transaction) or, with `minutes.require_approval` or gaps, a draft
@@ -43,8 +46,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import BaseModel, ValidationError
 
 from edge.llm.engine import FINISH_CANCELLED, FINISH_LENGTH, ContextOverflow, LlmResult, parse_json_output
+from edge.minutes.crosscheck import cross_check
+from edge.minutes.extractive import extract_minutes
 from edge.minutes.floor import save_floor_minutes
 from edge.minutes.owners import known_people, resolve_owner
+from edge.minutes.quality import gate_problem
 from edge.minutes.schema import (
     MAX_EVIDENCE,
     UNASSIGNED,
@@ -138,6 +144,10 @@ class TranscriptLine:
     t0_ms: int
     t1_ms: int
     text: str
+
+    @property
+    def display_text(self) -> str:
+        return self.text
 
     def render(self) -> str:
         return f"[#{self.seq}] {self.text}"
@@ -380,6 +390,9 @@ _FEEDBACK = {
     "added_han": "it used Chinese characters (Hanja); write Korean in Hangul only",
     "not_korean": "it was not written in Korean",
     "ungrounded": "most items cited segment numbers that are not in the input; cite only the numbers shown",
+    "echo": "it copied these instructions instead of describing the meeting",
+    "first_line": "it only repeated the first line of the transcript; summarize the whole meeting",
+    "nothing_checkable": "it listed no topic, decision or action item citing the transcript",
 }
 
 
@@ -599,6 +612,9 @@ class MinutesGenerator:
         self.usage = Usage()
         self.repairs: list[str] = []
         self._final_attempts = 0
+        self._texts: list[str] = []
+        self._language = ""
+        self._started_at: str | None = None
         self._chunks = 0
         self._rounds = 0
 
@@ -635,8 +651,10 @@ class MinutesGenerator:
         source_han: set[str],
         korean: bool,
         require_language: bool = False,
+        gate: Callable[[BaseModel, Messages], str | None] | None = None,
     ) -> tuple[BaseModel | None, str | None, int]:
-        """(value, None, attempts) or (None, last problem, attempts). Raises _Abort or _Overflow."""
+        """(value, None, attempts) or (None, last problem, attempts). `gate` may reject a valid value
+        (a quality problem, retried with feedback like any other). Raises _Abort or _Overflow."""
         model: type[BaseModel] = MinutesContent if kind == "final" else ChunkNotes
         feedback: str | None = None
         max_items = self.settings.max_items
@@ -674,6 +692,9 @@ class MinutesGenerator:
             )  # fmt: skip
             if checked.problem == "cancelled":
                 raise _Abort("minutes generation was cancelled")
+            gated = gate(checked.value, messages) if gate is not None and checked.value is not None else None
+            if gated is not None:
+                checked = Checked(None, gated, checked.repairs)
             if checked.value is not None and not checked.weak:
                 self.repairs += [f"{stage} {done + 1}/{total}: {r}" for r in checked.repairs]
                 return checked.value, None, attempt
@@ -709,9 +730,16 @@ class MinutesGenerator:
     # the stages
 
     def generate(
-        self, segments: Sequence[Segment], *, language: str, attendees: Sequence[str] = ()
+        self,
+        segments: Sequence[Segment],
+        *,
+        language: str,
+        attendees: Sequence[str] = (),
+        started_at: str | None = None,
     ) -> GenerationResult:
+        """The minutes of `segments`; `started_at` (the meeting's start) dates the due dates said."""
         lines = transcript_lines(segments)
+        self._language, self._started_at = language, started_at
         try:
             if not lines:
                 raise _Abort("the meeting has no transcript text to write minutes from")
@@ -731,6 +759,7 @@ class MinutesGenerator:
     def _generate(self, lines: list[TranscriptLine], language: str, attendees: Sequence[str]) -> GenerationResult:
         korean = is_korean("", language)
         texts = [line.text for line in lines]
+        self._texts = texts
         source_han = set(han_characters("".join(texts)))
         terms = tuple(self._prompt_terms(texts))
         context = PromptContext(language, tuple(attendees), terms, self.settings.max_items)
@@ -775,9 +804,15 @@ class MinutesGenerator:
     def _final(
         self, build: Callable[[str | None, int], Messages], allowed: set[int], source_han: set[str], korean: bool
     ) -> MinutesContent:
+        texts = self._texts
+
+        def gate(value: BaseModel, messages: Messages) -> str | None:
+            assert isinstance(value, MinutesContent)
+            return gate_problem(value, instructions=messages[0]["content"], lines=texts)
+
         value, problem, attempts = self._ask(
             STAGE_FINAL, 0, 1, build, "final", allowed, self.settings.output_tokens,
-            source_han=source_han, korean=korean, require_language=True,
+            source_han=source_han, korean=korean, require_language=True, gate=gate,
         )  # fmt: skip
         self._final_attempts = attempts
         if value is None:
@@ -908,7 +943,11 @@ class MinutesGenerator:
             if owner != item.owner:
                 self.repairs.append(f"action_items[{index}]: owner {item.owner!r} -> {owner!r}")
             items.append(item.model_copy(update={"owner": owner, "due": due}))
+        floor = extract_minutes(lines, language=self._language, attendees=attendees, started_at=self._started_at)
+        claimed = [item.owner for item in content.action_items]
         content = content.model_copy(update={"action_items": items})
+        content, crossed = cross_check(content, floor.content, floor.meeting_day, claimed)
+        self.repairs += [f"cross-check: {repair}" for repair in crossed]
         if self._glossary is not None:
             content = _apply_glossary(content, self._glossary)
         return content
@@ -1021,7 +1060,7 @@ def generate_minutes(
     generator = MinutesGenerator(
         engine, MinutesSettings.from_config(config), meeting_id=meeting_id, progress=progress, glossary=glossary
     )
-    result = generator.generate(segments, language=language, attendees=attendees)
+    result = generator.generate(segments, language=language, attendees=attendees, started_at=meeting.started_at)
     minutes: Minutes | None = None
     error = result.error
     if result.content is not None:

@@ -130,7 +130,7 @@ def render_minutes_markdown(
         meta.append(f"- {label['attendees']}: {', '.join(escape_inline(name) for name in attendees)}")
     if status:
         meta.append(f"- {label['status']}: {label.get(status, escape_inline(status))}")
-    if minutes.model == EXTRACTIVE_MODEL:
+    if minutes.model.startswith(EXTRACTIVE_MODEL):
         meta.append(f"- {label['written_by']}: {label['extractive']}")
     out += [*meta, ""]
 

@@ -56,8 +56,12 @@ class BoxControl(Protocol):
         and write its minutes when minutes.auto is on and an LLM is configured."""
 
     def request_minutes(self, meeting_id: str) -> None:
-        """Queue (re)generation of a meeting's minutes on the LLM worker; raises MeetingNotFound, or
-        UserError when no LLM is configured."""
+        """Queue (re)generation of a meeting's minutes on the LLM worker, or without an LLM write the
+        extractive minutes at once; raises MeetingNotFound."""
+
+    def minutes_queue(self, meeting_id: str) -> dict | None:
+        """Where the meeting's minutes wait on the LLM worker ({"running", "ahead", "waiting_for"}),
+        or None when they are neither waiting nor being written."""
 
     def state(self) -> dict:
         """edge.core.events.BoxState's payload: "idle" | "recording" | "processing", and the meeting_id."""

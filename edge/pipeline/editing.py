@@ -5,10 +5,12 @@ to the running pipeline (`glossary_changed`), so the next segment is corrected a
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 
 from edge.core.events import Segment
+from edge.minutes.authorship import author_after_edit
 from edge.minutes.schema import MinutesRecord
 from edge.store import GlossarySuggestion, Store
 from edge.text.glossary import Glossary, GlossaryError, GlossaryTerm
@@ -85,4 +87,13 @@ class Editing:
         return self._store.set_attendees(meeting_id, names)
 
     def approve_minutes(self, meeting_id: str, edited_json: dict | str | None = None) -> MinutesRecord:
+        """Approve (and publish) the minutes; an edited document's `model` says a person edited it."""
+        if edited_json is not None:
+            try:
+                edited = json.loads(edited_json) if isinstance(edited_json, str) else edited_json
+            except ValueError:
+                edited = None  # the store names the problem
+            current = self._store.minutes(meeting_id)
+            if isinstance(edited, dict) and current is not None and current.minutes is not None:
+                edited_json = {**edited, "model": author_after_edit(current.minutes, edited)}
         return self._store.approve_minutes(meeting_id, edited_json)

@@ -140,6 +140,24 @@ class LlmSchedule:
 
         worker.submit(f"minutes:{meeting_id}", job)
 
+    def minutes_queue(self, meeting_id: str) -> dict | None:
+        """Where the meeting's minutes stand on the LLM worker: {"running": bool, "ahead": [what runs
+        or waits before them], "waiting_for": why they cannot start now or null}; None when they are
+        neither waiting nor being written."""
+        worker = self.worker
+        place = worker.queue(f"minutes:{meeting_id}") if worker is not None else None
+        if place is None:
+            return None
+        ahead, when_quiet = place
+        running = not ahead and worker is not None and worker.current == f"minutes:{meeting_id}"
+        waiting_for = None
+        if not running:
+            if ahead:
+                waiting_for = "earlier_jobs"
+            elif when_quiet and not self.quiet():
+                waiting_for = "live_transcription"
+        return {"running": running, "ahead": [_job_text(key) for key in ahead], "waiting_for": waiting_for}
+
     def minutes_health(self) -> dict[str, int]:
         return asdict(self.minutes_counts)
 
@@ -149,3 +167,10 @@ class LlmSchedule:
             return None
         return {"current": worker.current, "waiting": worker.stats.waiting,
                 "done": worker.stats.jobs_done, "failed": worker.stats.jobs_failed}  # fmt: skip
+
+
+def _job_text(key: str) -> str:
+    kind, _, meeting_id = key.partition(":")
+    return {"correct": "correcting meeting", "minutes": "minutes of meeting", "ask": "a question on meeting"}.get(
+        kind, kind
+    ) + f" {meeting_id}"

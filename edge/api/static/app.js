@@ -631,11 +631,12 @@
         if (meetingId !== this.meetingId) return;
         this.record = record;
         this.status = record ? record.status : "none";
+        this.queueText = state.queue ? state.queue.text : "";
       } catch (err) {
         if (meetingId !== this.meetingId) return;
         showError("minutes-error", err);
       }
-      if (this.status === "generating") this.showProgress("Being written: waiting for the next step…", null);
+      if (this.status === "generating") this.showProgress(this.queueText || "Being written: waiting for the next step…", null);
       else this.hideProgress();
       if (!this.editing) this.render();
       else this.renderControls();
@@ -760,7 +761,8 @@
         view.append(list);
       }
 
-      const written = [minutes.model, localTime(minutes.generated_at), minutes.language].filter(Boolean).join(" · ");
+      const author = minutes.model === "extractive" ? "extraction (rules over the transcript, no LLM) · 추출 방식" : minutes.model;
+      const written = [author, localTime(minutes.generated_at), minutes.language].filter(Boolean).join(" · ");
       if (written) view.append(el("p", { class: "hint", text: `Written by ${written}` }));
     },
 
@@ -875,11 +877,14 @@
       const meetingId = this.meetingId;
       $("minutes-generate-button").disabled = true;
       try {
-        await api(`/meetings/${encodeURIComponent(meetingId)}/minutes`, { method: "POST" });
+        const requested = await api(`/meetings/${encodeURIComponent(meetingId)}/minutes`, { method: "POST" });
         if (meetingId !== this.meetingId) return;
-        if (this.status !== "generating") {
+        if (!requested.queued) {
+          // No LLM: the extractive minutes were written at once.
+          await this.load();
+        } else if (this.status !== "generating") {
           this.status = "queued";
-          this.showProgress("Queued: the LLM starts when live transcription allows…", null, "");
+          this.showProgress(requested.detail, null, "");
           if (!this.editing) this.render();
         }
       } catch (err) {
