@@ -108,15 +108,21 @@ class Box:
 
     def open(self) -> None:
         self.check_models()
-        for meeting_id in self.store.close_interrupted_meetings():
-            log.warning("meeting %s was interrupted by a crash or power loss; closed as 'interrupted'", meeting_id)
-            audio_path = self.store.meeting(meeting_id).audio_path
-            if audio_path and Path(audio_path).is_file():
-                repair_archive(Path(audio_path))
+        self.recover()
         prune_archives(self.cfg.audio_dir, self.cfg.audio.retention_days)
         self.asr.start()
         self.llm.start()
         self.jobs.start()
+
+    def recover(self) -> None:
+        """What a crash or power loss left half done: meetings recording or being transcribed end 'interrupted'
+        with the reason, their audio archives are repaired, and uploads no job will read are deleted."""
+        for meeting_id in self.store.close_interrupted_meetings():
+            meeting = self.store.meeting(meeting_id)
+            log.warning("meeting %s closed as 'interrupted': %s", meeting_id, meeting.error)
+            if meeting.audio_path and Path(meeting.audio_path).is_file():
+                repair_archive(Path(meeting.audio_path))
+        self.jobs.remove_leftovers()
 
     def close(self) -> None:
         if self.recordings.recording is not None:

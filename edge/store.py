@@ -161,6 +161,17 @@ class Meeting:
         return {field: getattr(self, field) for field in self.__dataclass_fields__}
 
 
+def _interruption(status: str, segments: int) -> str:
+    """Why a meeting a crash left half done was closed as 'interrupted', for a person to read."""
+    kept = f"{segments} segment{'' if segments == 1 else 's'}"
+    if status == "processing":
+        return (
+            f"the box stopped (a crash or power loss) while it was being transcribed; what was transcribed before "
+            f"that is kept ({kept}): upload the file again for the whole transcript"
+        )
+    return f"the box stopped (a crash or power loss) while recording; the transcript until then is kept ({kept})"
+
+
 @dataclass(frozen=True)
 class OutboxMessage:
     id: int
@@ -414,14 +425,20 @@ class Store:
             db.execute("UPDATE meetings SET audio_path = ? WHERE id = ?", (audio_path, meeting_id))
 
     def close_interrupted_meetings(self) -> list[str]:
-        """Meetings left 'recording' by a crash are closed as 'interrupted' (at start-up)."""
+        """Meetings a crash left 'recording', or 'processing' (an upload being transcribed), are closed as
+        'interrupted' with the reason (at start-up, before any job runs). Returns their ids."""
+        now = utc_now()
         with self.transaction() as db:
-            ids = [row[0] for row in db.execute("SELECT id FROM meetings WHERE status = 'recording'")]
-            db.execute(
-                "UPDATE meetings SET status = 'interrupted', ended_at = ? WHERE status = 'recording'",
-                (utc_now(),),
-            )
-        return ids
+            rows = db.execute(
+                "SELECT id, status, (SELECT count(*) FROM segments WHERE meeting_id = meetings.id) FROM meetings "
+                "WHERE status IN ('recording', 'processing') ORDER BY started_at"
+            ).fetchall()
+            for meeting_id, status, segments in rows:
+                db.execute(
+                    "UPDATE meetings SET status = 'interrupted', ended_at = ?, error = ? WHERE id = ?",
+                    (now, _interruption(status, segments), meeting_id),
+                )
+        return [row[0] for row in rows]
 
     def meeting(self, meeting_id: str) -> Meeting:
         with self._lock:

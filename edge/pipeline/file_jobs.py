@@ -16,6 +16,7 @@ from edge.pipeline.control import BoxBusy
 from edge.pipeline.current_recording import close_meeting
 from edge.pipeline.finals import AsrFeed
 from edge.pipeline.recording import Recording
+from edge.pipeline.records import upload_dir
 from edge.store import Meeting, Store
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,17 @@ class FileJobs:
 
     def close(self) -> None:
         self._jobs.close()
+
+    def remove_leftovers(self) -> None:
+        """Delete every file in the upload folder: at start-up no upload is being received and no job holds
+        one, so each is a leftover of a crash (a job that never finished, an upload cut off while received)."""
+        folder = upload_dir(self._store)
+        if not folder.is_dir():
+            return
+        for leftover in folder.iterdir():
+            if leftover.is_file() or leftover.is_symlink():
+                log.warning("deleting %s, left in the upload folder by a crash", leftover.name)
+                leftover.unlink(missing_ok=True)
 
     def submit(self, path: Path, *, title: str = "", language: str | None = None) -> Meeting:
         if len(self._jobs) >= MAX_FILE_JOBS:
