@@ -211,6 +211,13 @@ class MqttConfig(Section):
     max_inflight: int = Field(
         default=20, ge=1, le=1000, description="Outbox messages sent and awaiting their PUBACK at any time."
     )
+    command_burst: int = Field(
+        default=4, ge=1, le=100, description="Start/stop commands on recording/set taken at once; more wait for "
+        "command_interval_s, and commands beyond that are ignored (counted in stats as commands_limited)."
+    )
+    command_interval_s: float = Field(
+        default=5.0, gt=0, le=3600, description="After a burst, at most one start/stop command per this many seconds."
+    )
 
     @field_validator("topic_prefix", "discovery_prefix")
     @classmethod

@@ -36,6 +36,7 @@ from edge.core.live import LiveBus
 from edge.core.queues import DropOldestQueue, Empty, QueueClosed
 from edge.pipeline.control import BoxControl, MeetingAlreadyRunning, NoMeetingRunning
 from edge.publish.ha_discovery import discovery_messages
+from edge.publish.rate_limit import TokenBucket
 from edge.publish.topics import (
     CommandError,
     Topics,
@@ -53,6 +54,11 @@ log = logging.getLogger(__name__)
 # Room in paho's own in-flight window for the state, availability and discovery messages that are
 # published next to the outbox, so outbox messages are never held back in paho's queue.
 PAHO_INFLIGHT_EXTRA = 64
+# Bad commands are answered on `error` and logged up to this burst, then one a second; the rest are
+# counted and told in one summary line (a flood of them once gave one WARNING each).
+REFUSALS_BURST = 20
+REFUSALS_PER_S = 1.0
+LIMITED_SUMMARY_EVERY_S = 60.0
 
 
 @dataclass
@@ -69,6 +75,8 @@ class MqttCounters:
     partials_dropped: int = 0  # while offline, by design
     commands: int = 0
     command_errors: int = 0
+    commands_limited: int = 0  # ignored unanswered: over the rate limit
+    commands_dropped: int = 0  # pushed out of the full command queue before they were read
 
 
 @dataclass
@@ -112,6 +120,10 @@ class MqttPublisher:
         self._epoch = 0  # incremented by every successful CONNACK (paho thread)
         self._acks: deque[tuple[int, bool, str]] = deque()  # (mid, failed, reason) from on_publish
         self._commands: DropOldestQueue[tuple[bytes, bool]] = DropOldestQueue(100, name="mqtt-commands")
+        self._actions = TokenBucket(cfg.command_burst, 1 / cfg.command_interval_s)
+        self._refusals = TokenBucket(REFUSALS_BURST, REFUSALS_PER_S)
+        self._limited_logged = 0  # commands_limited (with queue drops) already told in a summary line
+        self._limited_since = 0.0
         self._state_lock = threading.Lock()
         self._state: dict = idle_state()
         self._state_dirty = False
@@ -557,6 +569,8 @@ class MqttPublisher:
             try:
                 payload, retained = self._commands.get(timeout=0.5)
             except Empty:
+                self.counters.commands_dropped = self._commands.dropped
+                self._summarize_limited()
                 if self._stopping.is_set():
                     return
                 continue
@@ -581,6 +595,9 @@ class MqttPublisher:
         if self.control is None:
             self._refuse_command(payload, "this box does not take commands")
             return
+        if not self._actions.take():
+            self._limited()
+            return
         try:
             if command.action == "start":
                 meeting = self.control.start_meeting(title=command.title, language=command.language)
@@ -598,8 +615,36 @@ class MqttPublisher:
         self._set_state(self._current_state())
 
     def _refuse_command(self, payload: bytes, reason: str) -> None:
+        if not self._refusals.take():
+            self._limited()
+            return
         self.counters.command_errors += 1
         log.warning("MQTT: ignored %s: %s", self.topics.recording_set, reason)
         if self._connected.is_set() and self._client is not None:
             message = error_payload(self.topics.recording_set, reason, payload)
             self._publish(self.topics.error, encode(message), qos=1, retain=False)
+
+    def _limited(self) -> None:
+        if self._limited_total() == self._limited_logged:
+            self._limited_since = time.monotonic()
+        self.counters.commands_limited += 1
+        if time.monotonic() - self._limited_since >= LIMITED_SUMMARY_EVERY_S:
+            self._summarize_limited()
+
+    def _limited_total(self) -> int:
+        return self.counters.commands_limited + self.counters.commands_dropped
+
+    def _summarize_limited(self) -> None:
+        """One line for a flood of commands, when it ends (or each minute while it lasts), not one per command."""
+        total = self._limited_total()
+        if total == self._limited_logged:
+            return
+        log.warning(
+            "MQTT: ignored %d commands on %s in the last %.0f s without answering: more than %d start/stop commands "
+            "at once or one per %g s (mqtt.command_burst, mqtt.command_interval_s), or more than %d bad commands at "
+            "once (stats: commands_limited)",
+            total - self._limited_logged, self.topics.recording_set, time.monotonic() - self._limited_since,
+            self.cfg.command_burst, self.cfg.command_interval_s, REFUSALS_BURST,
+        )  # fmt: skip
+        self._limited_logged = total
+        self._limited_since = time.monotonic()
