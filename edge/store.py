@@ -224,6 +224,17 @@ def _create(path: Path) -> None:
         partial.unlink(missing_ok=True)
 
 
+def _make_private(path: Path) -> None:
+    """The database, its WAL and shared memory readable by the service user only (SQLite gives the WAL and
+    shared-memory files the database's mode), also for a database made before this rule."""
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if file.is_file() and file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+        except OSError as exc:  # not ours to change (a read-only copy): it still opens
+            log.warning("cannot make %s private to its owner (%s)", file, exc.strerror)
+
+
 def _check_length(path: Path) -> None:
     """A file shorter than the page count its header declares lost its tail (a copy cut short, a full
     disk): SQLite reads the missing pages as zeros and its checks may pass until the next write."""
@@ -299,6 +310,7 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.path.exists():
             _create(self.path)
+        _make_private(self.path)
         _check_not_empty(self.path)
         _check_length(self.path)
         try:
@@ -444,7 +456,9 @@ class Store:
         with self._lock:
             row = self._db.execute(f"SELECT {MEETING_COLUMNS} FROM meetings WHERE id = ?", (meeting_id,)).fetchone()
         if row is None:
-            raise MeetingNotFound(f"no meeting with id {meeting_id!r}; `edge meetings` lists them")
+            raise MeetingNotFound(
+                f"no meeting with id {meeting_id!r}; the admin page and GET /api/v1/meetings list them"
+            )
         return Meeting(*row)
 
     def meetings(self, *, limit: int = 50, offset: int = 0) -> list[Meeting]:

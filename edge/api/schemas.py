@@ -111,7 +111,12 @@ class SegmentEditIn(BaseModel):
     @field_validator("text")
     @classmethod
     def _one_line(cls, value: str) -> str:
-        return " ".join(value.split())
+        text = " ".join(value.split())
+        control = next((char for char in text if ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0), None)
+        if control is not None:
+            # NUL ends a C string: exports, subtitles and MQTT consumers would cut the text there.
+            raise ValueError(f"the text contains the control character U+{ord(control):04X}; remove it")
+        return text
 
 
 class StateOut(BaseModel):

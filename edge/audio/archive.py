@@ -28,6 +28,7 @@ HEADER_BYTES = 44
 MAX_DATA_BYTES = 0xFFFFFFFF - HEADER_BYTES  # the WAV size fields are 32-bit: about 37 hours here
 MEETING_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 SILENCE_BLOCK = SAMPLE_RATE  # write long gaps one second at a time
+PRIVATE_FILE_MODE = 0o600
 
 
 def _header(data_bytes: int) -> bytes:
@@ -70,11 +71,14 @@ class MeetingAudioArchive:
         self.refused_samples = 0
         if self.path.exists() and self.path.stat().st_size > 0:
             self.samples = repair_archive(self.path)
+            self.path.chmod(PRIVATE_FILE_MODE)  # an archive written before this rule
             self._file: BinaryIO | None = open(self.path, "r+b")  # noqa: SIM115 - held open until close()
             self._file.seek(0, os.SEEK_END)
         else:
             self.samples = 0
-            self._file = open(self.path, "w+b")  # noqa: SIM115 - held open until close()
+            # What was said in a meeting: readable by the service user only, like the database.
+            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
+            self._file = os.fdopen(descriptor, "w+b")
             self._file.write(_header(0))
             self._sync()
         self._flushed = self.samples

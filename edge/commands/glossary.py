@@ -44,11 +44,19 @@ def run(args: argparse.Namespace) -> int:
         # Read and check the file before touching the database: a bad file changes nothing.
         incoming = Glossary.from_csv(args.file)
     cfg = load_config(args.config)
+    if not cfg.database_path.is_file():
+        # Opening a database creates it: a missing one must not become an empty database in the wrong place.
+        if args.config is None:
+            raise UserError(
+                f"there is no database at {cfg.database_path}; pass the box's configuration with --config FILE "
+                "(or set EDGE_CONFIG)"
+            )
+        if args.action != "import":  # the box has not run yet: its glossary is empty, and stays uncreated
+            _show(args, Glossary())
+            return 0
     store = Store(cfg.database_path, outbox=cfg.mqtt.enabled)
     try:
-        if args.action == "list":
-            _print_terms(store.glossary())
-        elif args.action == "import":
+        if args.action == "import":
             imported = store.import_glossary(incoming, replace=args.replace)
             print(
                 f"imported {_terms(imported)} from {args.file}; the glossary has {_terms(len(store.glossary()))}. "
@@ -56,10 +64,17 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         else:
-            _export(store.glossary(), args.file)
+            _show(args, store.glossary())
     finally:
         store.close()
     return 0
+
+
+def _show(args: argparse.Namespace, glossary: Glossary) -> None:
+    if args.action == "list":
+        _print_terms(glossary)
+    else:
+        _export(glossary, args.file)
 
 
 def _print_terms(glossary: Glossary) -> None:

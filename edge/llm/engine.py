@@ -13,7 +13,9 @@ so callers parse it with `parse_json_output` and validate the result themselves.
 from __future__ import annotations
 
 import codecs
+import functools
 import json
+import logging
 import queue
 import threading
 import time
@@ -25,6 +27,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from edge.core.errors import ModelError
+
+llama_log = logging.getLogger("edge.llm.llama_cpp")
 
 T = TypeVar("T")
 Message = Mapping[str, str]
@@ -137,12 +141,36 @@ class _Generation:
                 self._on_token(piece)
 
 
+@functools.cache
+def _route_llama_log() -> Any:
+    """Send llama.cpp's own log to Python logging (DEBUG, its errors INFO: `edge -vv` / `-v` show them)
+    instead of llama-cpp-python's printing to stderr, which prints some warnings even when not verbose
+    (Gemma 3's "using full-size SWA cache"). Cached: ctypes must keep the callback alive while it is set."""
+    import ctypes
+
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        message = text.decode("utf-8", "replace").rstrip()
+        if message:
+            llama_log.log(logging.INFO if level == LLAMA_LOG_ERROR else logging.DEBUG, "%s", message)
+
+    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+    return callback
+
+
+LLAMA_LOG_ERROR = 3  # ggml_log_level
+
+
 def _hooked_llama_class() -> type:
     """`Llama` whose `sample` reports every token to the current `_Generation` (if any). This is
     the one per-token Python call on both the chat and plain paths, and an exception raised there
     ends the generation cleanly (unlike llama-cpp-python's streaming mode, which re-decodes the
     pending tail on every token and goes quadratic on output that is not yet valid UTF-8)."""
     from llama_cpp import Llama
+
+    _route_llama_log()
 
     class HookedLlama(Llama):
         generation: _Generation | None = None
@@ -527,6 +555,7 @@ class RawLlama:
     def __init__(self, model_path: Path, *, n_ctx: int, threads: int, seed: int = 0) -> None:
         from llama_cpp import Llama
 
+        _route_llama_log()
         self.seed = seed
         # Typed as Any like the engine's own model: llama-cpp-python's response TypedDicts differ per call.
         self.llama: Any = Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,

@@ -149,9 +149,12 @@ def fetch_file(
                 attempt += 1
                 have = part.stat().st_size if part.exists() else 0
                 if attempt > retries:
-                    raise ModelError(
-                        f"{file.filename}: download interrupted after {have} of {file.size} bytes ({exc}); "
+                    kept = (
                         f"the partial file {part} is kept: run the same command again to resume"
+                        if have else "nothing was kept: check the network and run the same command again"
+                    )
+                    raise ModelError(
+                        f"{file.filename}: download interrupted after {have} of {file.size} bytes ({exc}); {kept}"
                     ) from None
                 log.warning(
                     "%s: %s; resuming from byte %d (attempt %d of %d)", file.filename, exc, have, attempt, retries

@@ -66,6 +66,9 @@ from edge.text.hangul import (
 CSV_HEADER = ("term", "aliases", "note")
 CSV_HEADER_WITH_SCOPE = (*CSV_HEADER, "scope")
 ALIAS_SEPARATOR = "|"
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...) in a term's note):
+# exported cells get a leading apostrophe, which spreadsheets show as text, and import takes it off again.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MAX_SPAN_WORDS = 4
 # ASR often splits the ending -ㄹ지라도 ("늦을 지라도"); after an ㄹ-final word these are grammar.
 GRAMMAR_AFTER_RIEUL = frozenset({"지라도", "지언정"})
@@ -223,7 +226,7 @@ class Glossary:
                         f"{source} line {line}: {len(row)} fields but the header has {len(header)}; "
                         "quote fields that contain commas"
                     )
-                cells = [*row, "", "", ""]
+                cells = [_from_cell(cell) for cell in row] + ["", "", ""]
                 aliases = tuple(alias for alias in cells[1].split(ALIAS_SEPARATOR) if alias.strip())
                 try:
                     term = GlossaryTerm(cells[0], aliases, cells[2], cells[3] if len(header) == 4 else "")
@@ -252,7 +255,7 @@ class Glossary:
         writer.writerow(CSV_HEADER_WITH_SCOPE if with_scope else CSV_HEADER)
         for term in self._terms:
             row = [term.term, ALIAS_SEPARATOR.join(term.aliases), term.note]
-            writer.writerow([*row, term.scope] if with_scope else row)
+            writer.writerow([_to_cell(cell) for cell in ([*row, term.scope] if with_scope else row)])
         return out.getvalue()
 
     def to_csv(self, path: str | Path) -> None:
@@ -646,3 +649,13 @@ def _latin_pattern(spelling: str) -> str:
         body = r"\s*".join(re.escape(part) for part in spelling.split())
     after = "" if re.search("[가-힣]$", spelling) else r"(?![0-9A-Za-z])"
     return f"(?:{body}){after}"
+
+
+def _to_cell(value: str) -> str:
+    """A CSV cell a spreadsheet shows as text, never runs as a formula (see FORMULA_STARTS)."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def _from_cell(value: str) -> str:
+    """The text `_to_cell` wrote."""
+    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_STARTS) else value
