@@ -130,7 +130,7 @@ def test_a_file_found_damaged_while_decoding_ends_its_meeting_failed_with_the_re
     })  # fmt: skip
     # MP3s whose first frames are real and the rest random: their headers pass, and decoding either fails
     # (seed 0) or gives up quietly after half a second of the 11 s the header declares (seed 2).
-    uploads = tmp_path / "data" / "uploads"
+    uploads = tmp_path / "incoming"  # not the box's upload folder, which it empties when it opens
     uploads.mkdir(parents=True)
     damaged = []
     for seed in (0, 2):
