@@ -27,6 +27,7 @@ from edge.core.config import Config
 from edge.core.errors import ModelError
 from edge.core.events import PAYLOAD_VERSION, BoxState, LiveEvent, Utterance
 from edge.core.queues import DropOldestQueue
+from edge.minutes.ask import Answer
 from edge.ops.storage_lock import StorageLock
 from edge.pipeline.commit import SegmentCommitter
 from edge.pipeline.current_glossary import CurrentGlossary
@@ -176,6 +177,9 @@ class Box:
 
     def minutes_queue(self, meeting_id: str) -> dict | None:
         return self.llm.minutes_queue(meeting_id)
+
+    def ask(self, meeting_id: str, question: str) -> Answer:
+        return self.llm.ask(meeting_id, question)
 
     def submit_file(self, path: Path, *, title: str = "", language: str | None = None) -> Meeting:
         return self.jobs.submit(path, title=title, language=language)

@@ -207,6 +207,13 @@ class FakeBox:
         self._minutes_threads.append(thread)
         thread.start()
 
+    def ask(self, meeting_id: str, question: str) -> Any:
+        """As the box answers without an LLM: the best-matching lines of the real retrieval."""
+        from edge.minutes.ask import ask
+
+        started_at = self.store.meeting(meeting_id).started_at
+        return ask(self.store.segments(meeting_id, limit=100_000), question, started_at=started_at)
+
     def minutes_queue(self, meeting_id: str) -> dict | None:
         """As the box's LLM worker reports it: a generation held at the gate is running."""
         if any(t.is_alive() for t in self._minutes_threads) and meeting_id in self.minutes_requests[-1:]:

@@ -196,3 +196,33 @@ def test_a_person_reviews_edits_and_approves_the_minutes(driver, box: FakeBox, t
             if entry["level"] == "SEVERE" and refused_edit not in entry["message"]
         ]
         assert errors == []  # no script errors, no blocked resources (the page works offline under its CSP)
+
+
+def test_a_person_asks_the_meeting_and_follows_a_citation(driver, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    box = FakeBox(tmp_path / "box", llm=False)
+    wait = WebDriverWait(driver, WAIT_S)
+    box.start_meeting(title="주간 인프라 회의")
+    for line in LINES:
+        box.inject_segment(line)
+    box.stop_meeting()
+    try:
+        with serving(box, TOKEN) as server:
+            driver.get(server.url + "/#meetings")
+            wait.until(ec.visibility_of_element_located((By.ID, "token-input"))).send_keys(TOKEN, Keys.ENTER)
+            wait.until(ec.text_to_be_present_in_element((By.ID, "meetings-list"), "주간 인프라 회의"))
+            driver.find_element(By.CSS_SELECTOR, "#meetings-list button.meeting").click()
+            wait.until(lambda _: len(driver.find_elements(By.CSS_SELECTOR, "#detail-segments li")) == len(LINES))
+            driver.find_element(By.ID, "ask-input").send_keys("재시작 원인은 누가 언제까지 정리하나요?", Keys.ENTER)
+            wait.until(ec.text_to_be_present_in_element((By.ID, "ask-answer-text"), "담당: 지훈"))
+            assert "LLM이 설정되지 않았습니다" in driver.find_element(By.ID, "ask-answer-note").text
+            link = driver.find_element(By.CSS_SELECTOR, '#ask-citations button.evidence-link[data-seq="3"]')
+            link.click()
+            cited = driver.find_element(By.CSS_SELECTOR, '#detail-segments li[data-seq="3"]')
+            wait.until(lambda _: "highlight" in cited.get_attribute("class"))
+    finally:
+        box.close()

@@ -141,3 +141,30 @@ def test_without_an_llm_the_extractive_minutes_are_written_at_once(
         assert box.health()["minutes"] == {"written": 0, "extractive": 1, "llm_failed": 0, "failed": 0}
     finally:
         box.close()
+
+
+def test_asking_a_box_runs_on_its_llm_worker_and_cites_the_meeting(make_box: Callable[..., Box]) -> None:
+    box = make_box(auto=False)
+    box.open()
+    meeting_id = import_transcript(box.store, VTT, name="weekly.vtt", language="en").meeting.id
+    answer = box.ask(meeting_id, "Who finds the cause of the restarts?")
+    known = {segment.seq for segment in box.store.segments(meeting_id)}
+    assert answer.citations and set(answer.citations) <= {hit.seq for hit in answer.hits} <= known
+    assert answer.model == "stories260K.gguf" and answer.attempts >= 1  # the model was asked
+    assert answer.source == "llm" or answer.rejected
+    assert box.health()["llm"]["done"] >= 1
+
+
+def test_asking_a_box_without_an_llm_gives_the_best_lines(
+    tmp_path: Path, fixture_file: Callable[[str], Path], random_whisper_tiny: Path
+) -> None:
+    config = box_config(tmp_path, fixture_file, random_whisper_tiny)
+    config.llm.model_path = None
+    box = Box(config)
+    try:
+        meeting_id = import_transcript(box.store, VTT, name="weekly.vtt", language="en").meeting.id
+        answer = box.ask(meeting_id, "Who finds the cause of the restarts?")
+        assert answer.source == "retrieval" and answer.note == "No LLM is configured"
+        assert answer.citations[0] == 4 and "owner: Tom" in answer.answer
+    finally:
+        box.close()

@@ -21,7 +21,15 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edge import __version__
-from edge.api import routes_glossary, routes_live, routes_meetings, routes_minutes, routes_status, routes_transcribe
+from edge.api import (
+    routes_ask,
+    routes_glossary,
+    routes_live,
+    routes_meetings,
+    routes_minutes,
+    routes_status,
+    routes_transcribe,
+)
 from edge.api.auth import BearerAuth, LiveTickets
 from edge.api.limits import MIB, BodySizeLimit, JsonBodyCheck
 from edge.core.config import ApiConfig
@@ -119,6 +127,7 @@ def create_app(control: BoxControl, cfg: ApiConfig, token: str) -> FastAPI:
     api.include_router(routes_meetings.build_router(control, auth))
     api.include_router(routes_glossary.build_router(control, auth))
     api.include_router(routes_minutes.build_router(control, auth))
+    api.include_router(routes_ask.build_router(control, auth))
     api.include_router(routes_live.build_router(control, auth, LiveTickets(), stopping))
     api.include_router(
         routes_transcribe.build_router(

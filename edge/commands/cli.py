@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "bench": "edge.commands.bench",
     "synth": "edge.commands.synth",
     "minutes": "edge.commands.minutes",
+    "ask": "edge.commands.ask",
     "glossary": "edge.commands.glossary",
     "backup": "edge.commands.backup",
 }

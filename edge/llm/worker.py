@@ -66,6 +66,14 @@ class LlmWorker:
             self.stats.waiting = len(self._jobs)
             self._cond.notify()
 
+    def discard(self, key: str) -> bool:
+        """Drop a job that still waits (its asker gave up); False when it is running or unknown."""
+        with self._cond:
+            if self._jobs.pop(key, None) is None:
+                return False
+            self.stats.waiting = len(self._jobs)
+            return True
+
     def queue(self, key: str) -> tuple[list[str], bool] | None:
         """(keys of the jobs before `key`, the running one first; whether `key` waits for quiet), or
         None when `key` is neither waiting nor running."""

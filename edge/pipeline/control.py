@@ -11,6 +11,7 @@ from typing import Protocol
 
 from edge.core.events import LiveEvent
 from edge.core.queues import DropOldestQueue
+from edge.minutes.ask import Answer
 from edge.pipeline.editing import Editing
 from edge.pipeline.records import Records
 from edge.store import Meeting
@@ -62,6 +63,11 @@ class BoxControl(Protocol):
     def minutes_queue(self, meeting_id: str) -> dict | None:
         """Where the meeting's minutes wait on the LLM worker ({"running", "ahead", "waiting_for"}),
         or None when they are neither waiting nor being written."""
+
+    def ask(self, meeting_id: str, question: str) -> Answer:
+        """Answer a question from the meeting's lines with citations (edge.minutes.ask): by the LLM when
+        one is configured and its answer passes the checks, else the best-matching lines with a note.
+        Blocks while the LLM answers; raises MeetingNotFound."""
 
     def state(self) -> dict:
         """edge.core.events.BoxState's payload: "idle" | "recording" | "processing", and the meeting_id."""

@@ -5,19 +5,26 @@ meeting records. Its revisions go into the store, whose listeners publish them."
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import asdict, dataclass, replace
 
 from edge.core.config import Config
 from edge.core.events import LiveEvent, MinutesDone, MinutesProgress
 from edge.llm.correction_stage import correct_pending
 from edge.llm.engine import LlmEngine
 from edge.llm.worker import LlmWorker
-from edge.minutes.generate import MinutesOutcome, generate_minutes, write_extractive_minutes
+from edge.minutes.ask import Answer, ask
+from edge.minutes.generate import MinutesOutcome, all_segments, generate_minutes, write_extractive_minutes
 from edge.pipeline.current_glossary import CurrentGlossary
 from edge.pipeline.current_recording import CurrentRecording
 from edge.pipeline.finals import AsrFeed
 from edge.store import Store
+from edge.text.han import contains_hangul
+
+ASK_WAIT_S = 90.0  # a person waits on the answer; past this the best-matching lines answer alone
 
 
 @dataclass
@@ -139,6 +146,34 @@ class LlmSchedule:
             self._publish(MinutesDone(meeting_id, outcome.status, outcome.error))
 
         worker.submit(f"minutes:{meeting_id}", job)
+
+    def ask(self, meeting_id: str, question: str, *, wait_s: float = ASK_WAIT_S) -> Answer:
+        """Answer a question from the meeting's lines: on the LLM worker, ahead of waiting jobs, for
+        at most `wait_s` (else the best-matching lines, saying the LLM was busy); without an LLM, the
+        best-matching lines. Raises MeetingNotFound."""
+        started_at = self._store.meeting(meeting_id).started_at
+        segments = all_segments(self._store, meeting_id)
+        worker = self.worker
+        if worker is None:
+            return ask(segments, question, started_at=started_at)
+        model = self._cfg.llm.model_path.name if self._cfg.llm.model_path else ""
+        answered: Future[Answer] = Future()
+
+        def job(engine: LlmEngine) -> None:
+            if answered.set_running_or_notify_cancel():
+                answered.set_result(ask(segments, question, engine=engine, model=model, started_at=started_at))
+
+        key = f"ask:{meeting_id}:{secrets.token_hex(4)}"
+        worker.submit(key, job, when_quiet=False, first=True)
+        try:
+            return answered.result(timeout=wait_s)
+        except FutureTimeout:
+            worker.discard(key)
+            answered.cancel()
+            busy = worker.current or "another job"
+            answer = ask(segments, question, started_at=started_at)
+            korean = "LLM이 다른 작업 중이라 기다리지 못했습니다" if contains_hangul(question) else "The LLM was busy"
+            return replace(answer, model=model, note=f"{korean} ({busy}); {answer.note or ''}".rstrip("; "))
 
     def minutes_queue(self, meeting_id: str) -> dict | None:
         """Where the meeting's minutes stand on the LLM worker: {"running": bool, "ahead": [what runs

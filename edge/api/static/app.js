@@ -608,6 +608,36 @@
       $("minutes-save-button").addEventListener("click", () => this.saveEdit());
       $("minutes-download-button").addEventListener("click", () => this.download());
       $("attendees-form").addEventListener("submit", (event) => this.saveAttendees(event));
+      $("ask-form").addEventListener("submit", (event) => this.ask(event));
+    },
+
+    // --- ask the meeting ---
+
+    async ask(event) {
+      event.preventDefault();
+      showError("ask-error", "");
+      const meetingId = this.meetingId;
+      const question = $("ask-input").value.trim();
+      if (!question) return;
+      const button = $("ask-button");
+      button.disabled = true;
+      $("ask-answer").hidden = false;
+      $("ask-answer-text").textContent = "…";
+      $("ask-answer-note").textContent = "";
+      clear($("ask-citations"));
+      try {
+        const answer = await api(`/meetings/${encodeURIComponent(meetingId)}/ask`, { method: "POST", json: { question } });
+        if (meetingId !== this.meetingId) return;
+        $("ask-answer-text").textContent = answer.answer;
+        const source = answer.source === "llm" ? `Answered by ${answer.model}` : "Best-matching lines (no LLM answer)";
+        $("ask-answer-note").textContent = [source, answer.note].filter(Boolean).join(" · ");
+        $("ask-citations").append(this.evidence(answer.citations));
+      } catch (err) {
+        $("ask-answer").hidden = true;
+        showError("ask-error", err);
+      } finally {
+        button.disabled = false;
+      }
     },
 
     async open(meetingId) {
@@ -615,6 +645,8 @@
       this.record = null;
       this.editing = false;
       showError("minutes-error", "");
+      showError("ask-error", "");
+      $("ask-answer").hidden = true;
       $("attendees-result").textContent = "";
       this.hideProgress();
       this.render();
