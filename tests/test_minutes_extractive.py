@@ -185,3 +185,17 @@ def test_an_empty_meeting_fails_with_its_reason(tmp_path: Path) -> None:
         assert outcome.error == "the meeting has no transcript text to write minutes from"
     finally:
         store.close()
+
+
+def test_an_acknowledged_promise_stays_one_item_of_the_one_who_promised() -> None:
+    content = extract_minutes(
+        segments([
+            ("최영호", "제가 다음 주 월요일까지 Grafana 알림 규칙을 정리하겠습니다."),
+            ("정수진", "네 알겠습니다 제가 맡을게요."),
+            ("김민수", "네 좋습니다."),
+        ]),
+        language="ko", started_at=STARTED,
+    ).content  # fmt: skip
+    assert [(a.owner, a.due, a.evidence) for a in content.action_items] == [
+        ("최영호", "2026-12-07 (다음 주 월요일까지)", [0, 1])
+    ]

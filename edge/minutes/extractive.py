@@ -72,6 +72,7 @@ _KO_ACCEPT = re.compile(
     r"(?:.*(?:하겠습니다|할게요|할께요|맡을게요|맡겠습니다|그렇게\s?할게요|알겠습니다|그러겠습니다|처리할게요|드릴게요|"
     r"드리겠습니다|[가-힣]겠습니다|[가-힣]게요))[.!]?\s*$"
 )
+_ACKNOWLEDGE = re.compile(r"^(?:네|넵|예|알겠습니다|좋아요|좋습니다|그럴게요|ok(?:ay)?|sure|got\s+it)\b", re.IGNORECASE)
 _KO_DECISION = re.compile(
     r"기로\s?(?:했습니다|했어요|했죠|하죠|합시다|하겠습니다|해요|결정|정했|합의)"
     r"|(?:걸로|것으로)\s?(?:하죠|합시다|하겠습니다|할게요|결정|확정|정하|가죠|갑시다|가겠습니다|하시죠)"
@@ -329,6 +330,13 @@ def extract_minutes(
             if accepted is not None and is_commitment(sentence, reply=True):
                 _accept(accepted, line, sentence, day, people)  # "네 알겠습니다. 금요일까지 할게요."
                 continue
+            promised = _recent_promise(actions, index, line.speaker) if accepted is None else None
+            if promised is not None and _ACKNOWLEDGE.match(sentence) and is_acceptance(sentence):
+                # "제가 금요일까지 정리하겠습니다." "네 알겠습니다 제가 맡을게요.": the same task, acknowledged.
+                promised.accepted_by = line.speaker or "?"
+                promised.evidence.append(line.seq)
+                accepted = promised
+                continue
             if is_request(sentence):
                 due = find_due(sentence, day)
                 owner = _addressed(sentence, people, line.speaker)
@@ -381,6 +389,16 @@ def _open_request(actions: list[_Action], index: int, speaker: str) -> _Action |
         if index - action.line_index > REPLY_WINDOW:
             return None
         if action.kind == "request" and action.accepted_by is None and (action.said_by != speaker or not speaker):
+            return action
+    return None
+
+
+def _recent_promise(actions: list[_Action], index: int, speaker: str) -> _Action | None:
+    """The latest commitment of the last REPLY_WINDOW lines, by someone else and not yet answered."""
+    for action in reversed(actions):
+        if index - action.line_index > REPLY_WINDOW:
+            return None
+        if action.kind == "commitment" and action.accepted_by is None and (action.said_by != speaker or not speaker):
             return action
     return None
 
