@@ -199,3 +199,18 @@ def test_an_acknowledged_promise_stays_one_item_of_the_one_who_promised() -> Non
     assert [(a.owner, a.due, a.evidence) for a in content.action_items] == [
         ("최영호", "2026-12-07 (다음 주 월요일까지)", [0, 1])
     ]
+
+
+def test_agenda_lines_name_topics_and_talk_about_the_agenda_does_not() -> None:
+    content = extract_minutes(
+        segments([
+            ("김민수", "네 그럼 시작하겠습니다 오늘 안건은 모두 10개입니다."),
+            ("김민수", "첫 번째 안건은 배포 파이프라인 개선입니다."),
+            ("김민수", "그럼 이 안건은 여기까지 하겠습니다."),
+            ("김민수", "네 그럼 다음 안건으로 넘어가겠습니다."),
+            ("김민수", "다음 안건은 보안 점검입니다."),
+        ]),
+        language="ko", started_at=STARTED,
+    ).content  # fmt: skip
+    assert [(t.title, t.evidence) for t in content.topics] == [("배포 파이프라인 개선", [1]), ("보안 점검", [4])]
+    assert content.action_items == [] and content.decisions == []

@@ -112,8 +112,12 @@ _EN_DECISION = re.compile(
 )
 _EN_VOCATIVE = re.compile(r"^\s*([A-Z][a-z]+(?:\s[A-Z][a-z]+)?),\s")
 _KO_AGENDA = re.compile(
-    r"(?:(?:첫|두|세|네|다섯|여섯|일곱|여덟|아홉|열|다음|마지막)\s?(?:번째\s?)?)?안건(?:은|으로는|으로)\s?"
-    r"(.{2,40}?)\s?(?:입니다|이에요|예요|인데요|이고요|건입니다|으로\s?넘어가|로\s?넘어가|$)"
+    r"(?:(?:첫|두|세|네|다섯|여섯|일곱|여덟|아홉|열|다음|마지막)\s?(?:번째\s?)?)?안건은\s?"
+    r"(.{2,40}?)\s?(?:입니다|이에요|예요|인데요|이고요|건입니다)"
+)
+# "오늘 안건은 모두 열 개입니다", "이 안건은 여기까지": about the agenda, not an item of it.
+_NOT_AGENDA = re.compile(
+    r"^(?:모두|총|전부|여기까지|이상)|(?:\d+|한|두|세|네|다섯|여섯|일곱|여덟|아홉|열)\s?(?:개|가지)$"
 )
 _EN_AGENDA = re.compile(
     r"\b(?:next|first|second|third|last|final)\s+(?:topic|item|agenda\s+item)\s+is\s+(.{2,60}?)[.!]?$"
@@ -247,8 +251,8 @@ def agenda_title(sentence: str) -> str | None:
     match = _KO_AGENDA.search(sentence) or _EN_AGENDA.search(sentence)
     if match is None:
         return None
-    title = next(group for group in match.groups() if group)
-    return title.strip(" ,.") or None
+    title = next(group for group in match.groups() if group).strip(" ,.")
+    return title if title and not _NOT_AGENDA.search(title) else None
 
 
 def _addressed(sentence: str, people: Sequence[Person], speaker: str) -> str | None:
