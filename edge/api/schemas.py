@@ -12,8 +12,9 @@ from edge.store import Meeting
 LANGUAGE_PATTERN = r"^([a-z]{2,3}|auto)$"
 MAX_TITLE_CHARS = 200
 MAX_SEGMENT_TEXT_CHARS = 10_000
-# A character that is not white space in both Python's and JavaScript's regular expressions.
-NOT_BLANK_PATTERN = r"[^\s\x1c-\x1f\x85\ufeff]"
+# Segment text: not blank, and no control character other than white space (which becomes a space).
+_NOT_CONTROL = r"[^\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]"
+SEGMENT_TEXT_PATTERN = rf"^{_NOT_CONTROL}*[^\s\x00-\x1f\x7f-\x9f\ufeff]{_NOT_CONTROL}*$"
 # Bounds on paging numbers keep them inside SQLite's 64-bit integers.
 MAX_OFFSET = 1_000_000_000
 MAX_SEQ = 2**31 - 1
@@ -104,8 +105,9 @@ class SegmentEditIn(BaseModel):
     text: str = Field(
         min_length=1,
         max_length=MAX_SEGMENT_TEXT_CHARS,
-        pattern=NOT_BLANK_PATTERN,
-        description="The corrected text (not blank; runs of spaces become one).",
+        # Documented here, checked by `_one_line` so that the refusal names the character.
+        json_schema_extra={"pattern": SEGMENT_TEXT_PATTERN},
+        description="The corrected text (not blank, no control characters; runs of white space become one space).",
     )
 
     @field_validator("text")
@@ -116,6 +118,8 @@ class SegmentEditIn(BaseModel):
         if control is not None:
             # NUL ends a C string: exports, subtitles and MQTT consumers would cut the text there.
             raise ValueError(f"the text contains the control character U+{ord(control):04X}; remove it")
+        if not text.replace("\ufeff", "").strip():
+            raise ValueError("the text is blank; write the corrected text")
         return text
 
 
