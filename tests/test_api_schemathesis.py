@@ -53,7 +53,7 @@ def test_generated_requests_never_get_a_server_error(tmp_path: Path, mode: Gener
     box = FakeBox(tmp_path)
     box.start_meeting(title="running")
     box.inject_segment("회의를 시작하겠습니다")
-    app = create_app(box, ApiConfig(max_upload_mb=1), TOKEN)
+    app = create_app(box, ApiConfig(max_upload_mb=1, allowed_hosts=["testserver"]), TOKEN)  # its client's Host
     config = schemathesis.Config.from_dict({"auth": {"openapi": {"HTTPBearer": {"bearer": TOKEN}}}})
     schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app, config=config)
     tested: list[str] = []

@@ -165,7 +165,7 @@ def test_the_app_itself_never_trusts_content_length(tmp_path: Path) -> None:
         "query_string": b"",
         "root_path": "",
         "headers": [
-            (b"host", b"box"),
+            (b"host", b"127.0.0.1:8080"),
             (b"authorization", f"Bearer {TOKEN}".encode()),
             (b"content-type", f"multipart/form-data; boundary={BOUNDARY}".encode()),
             (b"content-length", b"100"),

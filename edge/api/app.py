@@ -31,7 +31,7 @@ from edge.api import (
     routes_transcribe,
 )
 from edge.api.auth import BearerAuth, LiveTickets
-from edge.api.limits import MIB, BodySizeLimit, JsonBodyCheck
+from edge.api.limits import MIB, BodySizeLimit, HostCheck, JsonBodyCheck, allowed_host_names
 from edge.core.config import ApiConfig
 from edge.core.errors import UserError
 from edge.pipeline.control import BoxBusy, BoxControl, MeetingAlreadyRunning, NoMeetingRunning
@@ -164,5 +164,8 @@ def create_app(control: BoxControl, cfg: ApiConfig, token: str) -> FastAPI:
             f"{API_PREFIX}/import": routes_transcribe.IMPORT_MAX_BYTES,
         },
     )
+    allowed = allowed_host_names(cfg.host, cfg.allowed_hosts)
+    if allowed is not None:
+        app.add_middleware(HostCheck, allowed=allowed)
     app.add_middleware(SecurityHeaders)
     return app

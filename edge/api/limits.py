@@ -111,6 +111,47 @@ async def _send_error(send: Send, status_code: int, detail: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+WILDCARD_ADDRESSES = frozenset({"", "0.0.0.0", "::"})
+
+
+def allowed_host_names(listen_host: str, extra: list[str]) -> frozenset[str] | None:
+    """The Host names a box listening on `listen_host` answers to; None: any (listening on every interface,
+    with no names configured, the names people use on the LAN are unknown)."""
+    if listen_host in WILDCARD_ADDRESSES and not extra:
+        return None
+    names = {*LOOPBACK_NAMES, *extra}
+    if listen_host not in WILDCARD_ADDRESSES:
+        names.add(listen_host)
+    return frozenset(name.lower().strip("[]") for name in names)
+
+
+def _host_name(header: bytes) -> str:
+    host = header.decode("latin-1").strip().lower()
+    if host.startswith("["):  # [::1]:8080
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+class HostCheck:
+    """ASGI middleware: a request whose Host header names none of `allowed` is answered with 400, so a page
+    on another site cannot reach a box on loopback by pointing a DNS name it controls at 127.0.0.1."""
+
+    def __init__(self, app: ASGIApp, *, allowed: frozenset[str]) -> None:
+        self.app = app
+        self.allowed = allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        header = dict(scope["headers"]).get(b"host") if scope["type"] == "http" else None
+        if header is not None and _host_name(header) not in self.allowed:
+            await _send_error(
+                send, 400, f"Host {header.decode('latin-1')[:100]!r} is not a name of this box; use its address, "
+                "or add the name to api.allowed_hosts",
+            )  # fmt: skip
+            return
+        await self.app(scope, receive, send)
+
+
 def _json_content_type(scope: Scope) -> bool:
     """Whether FastAPI would parse this request's body as JSON: no Content-Type, or application/(*+)json."""
     header = dict(scope["headers"]).get(b"content-type")

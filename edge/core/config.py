@@ -238,6 +238,12 @@ class ApiConfig(Section):
     max_upload_minutes: float = Field(
         default=600.0, gt=0, description="Longest audio upload accepted, in minutes (read from its header)."
     )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names the API answers to besides loopback and api.host (for example "
+        '["meeting-room.local"]). Other Host headers are refused, so a web page cannot reach the box through a DNS '
+        "name it controls; with api.host 0.0.0.0 and no names here, every Host is accepted.",
+    )
 
 
 class LlmConfig(Section):
