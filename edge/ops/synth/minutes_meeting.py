@@ -48,9 +48,9 @@ TASKS = (
     ("테스트 계획서를", "작성"), ("릴리스 노트를", "정리"), ("접근 권한 목록을", "점검"),
 )  # fmt: skip
 DECISIONS = (
-    "그럼 {topic}은 {term} 기반으로 가죠.",
+    "그럼 {topic_topic} {term} 기반으로 가죠.",
     "{topic} 관련해서 {term} 도입은 다음 분기로 미루기로 하죠.",
-    "좋습니다 {topic}은 {term}로 먼저 진행하는 걸로 하겠습니다.",
+    "좋습니다 {topic_topic} {term} 쪽으로 먼저 진행하는 걸로 하겠습니다.",
     "논의한 대로 {term} 설정은 지금 버전으로 유지하기로 했습니다.",
     "최종적으로 {topic} 일정은 2주 늦추는 걸로 결정하겠습니다.",
     "{term} 로그 보관 기간은 90일로 가겠습니다.",
@@ -139,7 +139,8 @@ class _Composer:
 
     def values(self, speaker: str, topic: str) -> dict[str, str]:
         other = self.rng.choice([s for s in SPEAKERS if s != speaker])
-        return {"term": self.rng.choice(TERMS), "topic": topic, "given": GIVEN[other]}
+        particle = "은" if (ord(topic[-1]) - 0xAC00) % 28 else "는"  # after a final consonant, or not
+        return {"term": self.rng.choice(TERMS), "topic": topic, "topic_topic": topic + particle, "given": GIVEN[other]}
 
     def filler(self, topic: str, count: int) -> None:
         for _ in range(count):
