@@ -144,3 +144,29 @@ def test_the_api_answers_without_an_llm_and_checks_its_input(tmp_path: Path) -> 
         missing = client.post("/meetings/nope/ask", json={"question": "who?"})
         assert missing.status_code == 404 and "nope" in missing.json()["detail"]
     box.close()
+
+
+def test_edge_ask_prints_the_answer_and_its_cited_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from edge.commands.cli import main
+    from edge.store import Store
+
+    config = tmp_path / "edge.toml"
+    config.write_text(f'[storage]\npath = "{tmp_path / "data"}"\n', encoding="utf-8")
+    store = Store(tmp_path / "data" / "edge.db")
+    meeting = store.create_meeting(language="en", source="test", started_at="2026-12-02T10:00:00+09:00")
+    store.add_segments(meeting.id, [
+        {"t0_ms": s.t0_ms, "t1_ms": s.t1_ms, "text_raw": s.text_raw, "language": "en"} for s in english()
+    ])  # fmt: skip
+    store.close()
+    assert main(["ask", meeting.id, "Who finds the cause of the restarts?", "--config", str(config)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == (
+        "can you find the cause of the restarts by next Wednesday? — owner: Maria, due: 2026-12-09 (by next Wednesday)"
+    )
+    assert out[1] == "(No LLM is configured)"
+    assert out[2:] == [
+        "  [#3 00:00:15] Alex: Maria, can you find the cause of the restarts by next Wednesday?",
+        "  [#4 00:00:20] Maria: Sure, I will write it up in a GitHub issue.",
+    ]
+    assert main(["ask", meeting.id, " ", "--config", str(config)]) == 2
+    assert "the question is empty" in capsys.readouterr().err
