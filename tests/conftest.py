@@ -147,6 +147,8 @@ def driver(tmp_path: Path) -> Iterator[object]:
         f"--user-data-dir={tmp_path / 'chromium-profile'}",
     ):
         options.add_argument(flag)
+    # A Korean person's browser (--lang alone does not reach navigator.languages in headless mode).
+    options.add_experimental_option("prefs", {"intl.accept_languages": "ko-KR,ko"})
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     browser = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     try:

@@ -53,20 +53,21 @@ def test_a_person_runs_a_meeting_from_the_admin_page(driver, box: FakeBox, tmp_p
         # log in: a wrong token is refused, the right one opens the page
         visible("token-input").send_keys("not-the-token-at-all")
         driver.find_element(By.ID, "login-button").click()
-        wait.until(ec.text_to_be_present_in_element((By.ID, "login-error"), "not accepted"))
+        # the Korean page: the browser prefers ko-KR
+        wait.until(ec.text_to_be_present_in_element((By.ID, "login-error"), "토큰이 맞지 않습니다"))
         driver.find_element(By.ID, "token-input").clear()
         driver.find_element(By.ID, "token-input").send_keys(TOKEN)
         driver.find_element(By.ID, "login-button").click()
         visible("start-button")
-        wait.until(ec.text_to_be_present_in_element((By.ID, "live-connection"), "connected"))
-        assert driver.find_element(By.ID, "state-badge").text == "Idle"
+        wait.until(ec.text_to_be_present_in_element((By.ID, "live-connection"), "연결됨"))
+        assert driver.find_element(By.ID, "state-badge").text == "대기 중"
 
         # start a meeting
         driver.find_element(By.ID, "meeting-title-input").send_keys("주간 인프라 회의")
         driver.find_element(By.ID, "start-button").click()
         visible("stop-button")
         wait.until(lambda _: box.recording_id is not None)
-        wait.until(ec.text_to_be_present_in_element((By.ID, "state-badge"), "Recording"))
+        wait.until(ec.text_to_be_present_in_element((By.ID, "state-badge"), "녹음 중"))
         meeting_id = box.recording_id
         assert box.store.meeting(meeting_id).title == "주간 인프라 회의"
 
@@ -98,7 +99,7 @@ def test_a_person_runs_a_meeting_from_the_admin_page(driver, box: FakeBox, tmp_p
         first = driver.find_element(By.CSS_SELECTOR, '#live-segments li[data-seq="0"]')
         ActionChains(driver).move_to_element(first).perform()
         first.find_element(By.CSS_SELECTOR, "button.edit").click()
-        field = first.find_element(By.CSS_SELECTOR, "input.edit-input")
+        field = first.find_element(By.CSS_SELECTOR, "textarea.edit-input")
         field.clear()
         field.send_keys("Kubernetes 클러스터를 업그레이드합니다", Keys.ENTER)
         wait.until(lambda _: box.store.segments(meeting_id)[0].display_text == "Kubernetes 클러스터를 업그레이드합니다")
@@ -108,7 +109,7 @@ def test_a_person_runs_a_meeting_from_the_admin_page(driver, box: FakeBox, tmp_p
         # stop it
         driver.find_element(By.ID, "stop-button").click()
         visible("start-button")
-        wait.until(ec.text_to_be_present_in_element((By.ID, "state-badge"), "Idle"))
+        wait.until(ec.text_to_be_present_in_element((By.ID, "state-badge"), "대기 중"))
         assert box.state()["state"] == "idle"
         assert box.store.meeting(meeting_id).status == "stopped"
 
@@ -117,7 +118,7 @@ def test_a_person_runs_a_meeting_from_the_admin_page(driver, box: FakeBox, tmp_p
         wait.until(ec.text_to_be_present_in_element((By.ID, "meetings-list"), "주간 인프라 회의"))
         driver.find_element(By.CSS_SELECTOR, "#meetings-list button.meeting").click()
         wait.until(lambda _: len(driver.find_elements(By.CSS_SELECTOR, "#detail-segments li")) == 3)
-        assert "stopped" in driver.find_element(By.ID, "detail-meta").text
+        assert "종료됨" in driver.find_element(By.ID, "detail-meta").text
         exports = [b.text for b in driver.find_elements(By.CSS_SELECTOR, "#detail-exports button")]
         assert exports == ["txt", "md", "srt", "vtt", "json"]
         if os.environ.get("EDGE_SCREENSHOT_DIR"):

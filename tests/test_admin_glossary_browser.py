@@ -67,6 +67,9 @@ def test_a_person_teaches_the_glossary_from_a_transcript(driver, box: FakeBox, t
 
     with serving(box, TOKEN) as server:
         driver.get(server.url + "/#meetings")
+        # This test reads the English texts: the language choice is remembered (the browser says ko-KR).
+        driver.execute_script("localStorage.setItem('edge.language', 'en')")
+        driver.refresh()
         visible("token-input").send_keys(TOKEN)
         driver.find_element(By.ID, "login-button").click()
 
@@ -77,7 +80,7 @@ def test_a_person_teaches_the_glossary_from_a_transcript(driver, box: FakeBox, t
         first = driver.find_element(By.CSS_SELECTOR, '#detail-segments li[data-seq="0"]')
         ActionChains(driver).move_to_element(first).perform()
         first.find_element(By.CSS_SELECTOR, "button.edit").click()
-        field = first.find_element(By.CSS_SELECTOR, "input.edit-input")
+        field = first.find_element(By.CSS_SELECTOR, "textarea.edit-input")
         field.clear()
         field.send_keys("Kubernetes 클러스터를 재시작했어요", Keys.ENTER)
         wait.until(lambda _: box.store.segments(meeting.id)[0].display_text == "Kubernetes 클러스터를 재시작했어요")
@@ -166,7 +169,7 @@ def test_a_person_teaches_the_glossary_from_a_transcript(driver, box: FakeBox, t
         good.write_text("term,aliases,note\nSlack,슬랙,메신저\n", encoding="utf-8")
         driver.find_element(By.ID, "glossary-file-input").send_keys(str(good))
         driver.find_element(By.ID, "glossary-import-button").click()
-        wait.until(ec.text_to_be_present_in_element((By.ID, "glossary-import-result"), "Imported 1 terms"))
+        wait.until(ec.text_to_be_present_in_element((By.ID, "glossary-import-result"), "Imported 1 term from team.csv"))
         wait.until(lambda _: list(term_rows()) == ["Kubernetes", "Jira", "Slack"])
         broken = tmp_path / "broken.csv"
         broken.write_text("term,aliases,note\nGrafana,그라파나,\nLoki,로키,a,b\n", encoding="utf-8")

@@ -85,6 +85,9 @@ def test_a_person_reviews_edits_and_approves_the_minutes(driver, box: FakeBox, t
 
     with serving(box, TOKEN) as server:
         driver.get(server.url + "/#meetings")
+        # This test reads the English texts: the language choice is remembered (the browser says ko-KR).
+        driver.execute_script("localStorage.setItem('edge.language', 'en')")
+        driver.refresh()
         wait.until(ec.visibility_of_element_located((By.ID, "token-input"))).send_keys(TOKEN, Keys.ENTER)
         # the live stream (in the hidden live panel) brings the minutes' progress
         wait.until(lambda _: driver.execute_script("return document.getElementById('live-connection').textContent")

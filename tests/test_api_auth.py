@@ -160,8 +160,8 @@ def test_the_admin_page_and_its_assets_need_no_token(anonymous: httpx.Client) ->
     assert page.status_code == 200
     assert "text/html" in page.headers["content-type"]
     assert "script-src 'self'" in page.headers["content-security-policy"]
-    for asset in ("/static/app.js", "/static/app.css"):
-        assert anonymous.get(asset).status_code == 200
+    for asset in ("app.js", "app.css", "i18n.js", "messages-ko.json", "messages-en.json"):
+        assert anonymous.get(f"/static/{asset}").status_code == 200
 
 
 # live tickets

@@ -230,7 +230,7 @@ def test_admin_page_shows_the_real_korean_and_english_words(
     driver.get(f"http://127.0.0.1:{box.port}/")
     wait.until(ec.visibility_of_element_located((By.ID, "token-input"))).send_keys(box.token_file.read_text().strip())
     driver.find_element(By.ID, "login-button").click()
-    wait.until(ec.text_to_be_present_in_element((By.ID, "live-connection"), "connected"))
+    wait.until(ec.text_to_be_present_in_element((By.ID, "live-connection"), "연결됨"))  # the Korean page
     driver.find_element(By.ID, "meeting-title-input").send_keys("주간 회의 (실제 모델)")
     driver.find_element(By.ID, "start-button").click()
 
@@ -246,4 +246,4 @@ def test_admin_page_shows_the_real_korean_and_english_words(
     if os.environ.get("EDGE_SCREENSHOT_DIR"):
         shutil.copy(screenshot, Path(os.environ["EDGE_SCREENSHOT_DIR"]) / "admin-real-words.png")
     driver.find_element(By.ID, "stop-button").click()
-    wait.until(ec.text_to_be_present_in_element((By.ID, "state-badge"), "Idle"))
+    wait.until(ec.text_to_be_present_in_element((By.ID, "state-badge"), "대기 중"))

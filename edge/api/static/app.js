@@ -15,6 +15,8 @@
   const EXPORT_FORMATS = ["txt", "md", "srt", "vtt", "json"];
 
   const $ = (id) => document.getElementById(id);
+  const i18n = window.edgeI18n;
+  const t = i18n.t;
 
   // --- DOM helpers -----------------------------------------------------------------------------
 
@@ -48,11 +50,11 @@
     return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
   }
 
-  function localTime(iso) {
-    if (!iso) return "";
-    const date = new Date(iso);
-    return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
-  }
+  const localTime = (iso) => i18n.dateTime(iso);
+
+  const known = (key, value) => (t(key) === key ? value : t(key));
+  const meetingStatus = (status) => known(`meetingStatus.${status}`, status);
+  const languageName = (code) => known(`language.${code}`, code);
 
   function showError(id, error) {
     $(id).textContent = error ? String(error.message || error) : "";
@@ -93,11 +95,11 @@
     try {
       response = await fetch(API + path, { method, headers, body, cache: "no-store" });
     } catch (err) {
-      throw new ApiError(0, "The box cannot be reached. Check the network and try again.");
+      throw new ApiError(0, t("error.unreachable"));
     }
     if (response.status === 401) {
-      logout("The token was not accepted. Paste the token from api.token_file.");
-      throw new ApiError(401, "Not logged in.");
+      logout(t("login.refused"));
+      throw new ApiError(401, t("login.notLoggedIn"));
     }
     if (!response.ok) {
       let message = `${response.status} ${response.statusText}`;
@@ -116,10 +118,10 @@
   const panels = [];
   let currentPanel = null;
 
-  function registerPanel(id, title, onShow) {
-    panels.push({ id, title, onShow });
+  function registerPanel(id, onShow) {
+    panels.push({ id, onShow });
     $("tabs").append(
-      el("button", { type: "button", id: `tab-${id}`, class: "tab", text: title, onclick: () => showPanel(id) })
+      el("button", { type: "button", id: `tab-${id}`, class: "tab", text: t(`tab.${id}`), onclick: () => showPanel(id) })
     );
   }
 
@@ -170,9 +172,8 @@
 
   function setBadge(boxState) {
     const badge = $("state-badge");
-    const labels = { idle: "Idle", recording: "Recording", processing: "Processing", unknown: "…" };
     badge.dataset.state = boxState.state;
-    badge.textContent = labels[boxState.state] || boxState.state;
+    badge.textContent = boxState.state === "unknown" ? "…" : t(`state.${boxState.state}`);
   }
 
   // --- transcript lists (live and detail share them) ----------------------------------------------
@@ -216,25 +217,46 @@
   function fillSegment(item, segment) {
     clear(item);
     item.classList.toggle("edited", Boolean(segment.edited));
-    const text = el("span", { class: "text", text: segment.text });
-    if (segment.text !== segment.text_raw) text.title = `Recognized as: ${segment.text_raw}`;
+    const text = el("span", { class: "text", text: segment.text, lang: segmentLanguage(segment) });
+    if (segment.text !== segment.text_raw) text.title = t("segment.recognizedAs", { text: segment.text_raw });
     item.append(
+      segmentNumber(segment),
       el("span", { class: "time", text: clock(segment.t0_ms) }),
       text,
-      segment.edited ? el("span", { class: "tag", text: "edited" }) : "",
+      segment.edited ? el("span", { class: "tag", text: t("segment.edited") }) : "",
       el("button", {
         type: "button",
         class: "quiet small edit",
-        text: "Edit",
-        "aria-label": `Edit segment ${segment.seq}`,
+        text: t("common.edit"),
+        "aria-label": t("segment.editLabel", { seq: segment.seq }),
         onclick: () => editSegment(item, segment),
       })
     );
   }
 
+  // The segment's own language ("ko", "en") so fonts, line breaking and screen readers follow it.
+  const segmentLanguage = (segment) => (/^[a-z]{2,3}$/.test(segment.language || "") ? segment.language : undefined);
+
+  // Minutes cite segments by number ("#12"): every line shows its own.
+  const segmentNumber = (segment) =>
+    el("span", { class: "seq", text: `#${segment.seq}`, "aria-label": t("segment.number", { seq: segment.seq }) });
+
   function editSegment(item, segment) {
     clear(item);
-    const input = el("input", { type: "text", class: "edit-input", value: segment.text, maxLength: 10000 });
+    // A text area that grows with the text, for long segments. Enter saves (a segment is one utterance,
+    // it has no line breaks), Escape cancels.
+    const input = el("textarea", {
+      class: "edit-input",
+      value: segment.text,
+      maxLength: 10000,
+      lang: segmentLanguage(segment),
+      "aria-label": t("segment.editLabel", { seq: segment.seq }),
+    });
+    const fit = () => {
+      input.style.height = "auto";
+      input.style.height = `${input.scrollHeight + 2}px`;
+    };
+    input.addEventListener("input", fit);
     const error = el("span", { class: "error" });
     const cancel = () => fillSegment(item, segment);
     const save = async () => {
@@ -252,16 +274,26 @@
       }
     };
     input.addEventListener("keydown", (event) => {
-      if (event.key === "Enter") save();
+      if (event.isComposing) return; // Enter that ends a Hangul syllable's composition is not "save"
+      if (event.key === "Enter") {
+        event.preventDefault();
+        save();
+      }
       if (event.key === "Escape") cancel();
     });
     item.append(
+      segmentNumber(segment),
       el("span", { class: "time", text: clock(segment.t0_ms) }),
-      input,
-      el("button", { type: "button", class: "small", text: "Save", onclick: save }),
-      el("button", { type: "button", class: "quiet small", text: "Cancel", onclick: cancel }),
-      error
+      el(
+        "span",
+        { class: "edit-form" },
+        input,
+        el("button", { type: "button", class: "small", text: t("common.save"), onclick: save }),
+        el("button", { type: "button", class: "quiet small", text: t("common.cancel"), onclick: cancel }),
+        error
+      )
     );
+    fit();
     input.focus();
   }
 
@@ -288,7 +320,7 @@
 
     connect() {
       this.disconnect();
-      $("live-connection").textContent = "connecting…";
+      $("live-connection").textContent = t("live.connecting");
       api("/live/ticket", { method: "POST" })
         .then(({ ticket }) => this.open(ticket))
         .catch((err) => {
@@ -301,7 +333,7 @@
       const source = new EventSource(`${API}/live?ticket=${encodeURIComponent(ticket)}`);
       this.source = source;
       source.addEventListener("open", () => {
-        $("live-connection").textContent = "connected";
+        $("live-connection").textContent = t("live.connected");
         this.reload = true;
       });
       source.addEventListener("state", (event) => this.onState(JSON.parse(event.data)));
@@ -319,7 +351,7 @@
 
     retry() {
       this.source = null;
-      $("live-connection").textContent = "reconnecting…";
+      $("live-connection").textContent = t("live.reconnecting");
       clearTimeout(this.timer);
       this.timer = setTimeout(() => this.connect(), RECONNECT_MS);
     },
@@ -346,7 +378,7 @@
         this.showTitle();
       }
       this.reload = false;
-      if (!recording) $("live-title").textContent = this.meetingId ? "Last meeting (stopped)" : "Live transcript";
+      if (!recording) $("live-title").textContent = t(this.meetingId ? "live.lastMeeting" : "live.title");
       this.updateEmpty();
     },
 
@@ -355,7 +387,7 @@
       api(`/meetings/${encodeURIComponent(meetingId)}`)
         .then((meeting) => {
           if (meetingId === this.meetingId && $("stop-row").hidden === false) {
-            $("live-title").textContent = `Live: ${meeting.title || "Untitled meeting"}`;
+            $("live-title").textContent = t("live.meeting", { title: meeting.title || t("meetings.untitled") });
           }
         })
         .catch((err) => showError("live-error", err));
@@ -454,7 +486,7 @@
         this.offset = page.next_offset ?? this.offset + page.items.length;
         $("meetings-more").hidden = page.next_offset === null;
         if (!page.items.length && !$("meetings-list").childElementCount) {
-          $("meetings-list").append(el("li", { class: "hint", text: "No meetings yet." }));
+          $("meetings-list").append(el("li", { class: "hint", text: t("meetings.none") }));
         }
       } catch (err) {
         showError("meetings-error", err);
@@ -468,9 +500,12 @@
         el(
           "button",
           { type: "button", class: "meeting", onclick: () => this.open(meeting.id) },
-          el("span", { class: "meeting-title", text: meeting.title || "Untitled meeting" }),
-          el("span", { class: `status status-${meeting.status}`, text: meeting.status }),
-          el("span", { class: "hint", text: `${localTime(meeting.started_at)} · ${meeting.segment_count} segments` })
+          el("span", { class: "meeting-title", text: meeting.title || t("meetings.untitled") }),
+          el("span", { class: `status status-${meeting.status}`, text: meetingStatus(meeting.status) }),
+          el("span", {
+            class: "hint",
+            text: `${localTime(meeting.started_at)} · ${t("meetings.segments", { n: meeting.segment_count })}`,
+          })
         )
       );
     },
@@ -483,11 +518,11 @@
       minutesView.open(meetingId);
       try {
         const meeting = await api(`/meetings/${encodeURIComponent(meetingId)}`);
-        $("detail-title").textContent = meeting.title || "Untitled meeting";
+        $("detail-title").textContent = meeting.title || t("meetings.untitled");
         $("detail-meta").textContent =
-          `${meeting.status} · ${meeting.language} · ${localTime(meeting.started_at)}` +
+          `${meetingStatus(meeting.status)} · ${languageName(meeting.language)} · ${localTime(meeting.started_at)}` +
           (meeting.ended_at ? ` – ${localTime(meeting.ended_at)}` : "") +
-          ` · ${meeting.segment_count} segments · ${meeting.id}` +
+          ` · ${t("meetings.segments", { n: meeting.segment_count })} · ${meeting.id}` +
           (meeting.error ? ` · ${meeting.error}` : "");
         this.renderExports(meeting);
         this.detailNext = await loadSegments(meetingId, this.transcript, { limit: 200, all: false });
@@ -514,7 +549,7 @@
     renderExports(meeting) {
       const exports = $("detail-exports");
       clear(exports);
-      exports.append(el("span", { class: "hint", text: "Export:" }));
+      exports.append(el("span", { class: "hint", text: t("detail.export") }));
       for (const format of EXPORT_FORMATS) {
         exports.append(
           el("button", { type: "button", class: "quiet small", text: format, onclick: () => this.download(meeting, format) })
@@ -546,7 +581,7 @@
       showError("meetings-error", "");
       const file = $("upload-input").files[0];
       if (!file) {
-        showError("meetings-error", "Choose a file first.");
+        showError("meetings-error", t("meetings.chooseFile"));
         return;
       }
       const action = event.submitter && event.submitter.value === "transcribe" ? "transcribe" : "import";
@@ -574,21 +609,12 @@
   // regenerate button and the attendees owners are resolved against. Everything shown came from the LLM
   // or from people: textContent and input values only.
 
-  const MINUTES_STATUS = {
-    none: "Not written yet",
-    queued: "Queued",
-    generating: "Being written…",
-    draft: "Draft: awaiting approval",
-    approved: "Approved and published",
-    published: "Published",
-    failed: "Failed",
-  };
   const MINUTES_LISTS = [
-    // key, heading, fields edited per item, label of the "add" button
-    ["topics", "Topics", [["title", "Topic"], ["summary", "Summary"]], "Add topic"],
-    ["decisions", "Decisions", [["text", "Decision"]], "Add decision"],
-    ["action_items", "Action items", [["task", "Task"], ["owner", "Owner"], ["due", "Due"]], "Add action item"],
-    ["open_questions", "Open questions", [["text", "Question"]], "Add question"],
+    // key (its heading is minutes.list.KEY, its "add" button minutes.add.KEY), fields edited per item
+    ["topics", ["title", "summary"]],
+    ["decisions", ["text"]],
+    ["action_items", ["task", "owner", "due"]],
+    ["open_questions", ["text"]],
   ];
   const UNASSIGNED = "unassigned";
   const PARTIAL_TAIL_CHARS = 1200;
@@ -629,7 +655,7 @@
         const answer = await api(`/meetings/${encodeURIComponent(meetingId)}/ask`, { method: "POST", json: { question } });
         if (meetingId !== this.meetingId) return;
         $("ask-answer-text").textContent = answer.answer;
-        const source = answer.source === "llm" ? `Answered by ${answer.model}` : "Best-matching lines (no LLM answer)";
+        const source = answer.source === "llm" ? t("ask.byModel", { model: answer.model }) : t("ask.extractive");
         $("ask-answer-note").textContent = [source, answer.note].filter(Boolean).join(" · ");
         $("ask-citations").append(this.evidence(answer.citations));
       } catch (err) {
@@ -668,7 +694,7 @@
         if (meetingId !== this.meetingId) return;
         showError("minutes-error", err);
       }
-      if (this.status === "generating") this.showProgress(this.queueText || "Being written: waiting for the next step…", null);
+      if (this.status === "generating") this.showProgress(this.queueText || t("minutes.waiting"), null);
       else this.hideProgress();
       if (!this.editing) this.render();
       else this.renderControls();
@@ -703,7 +729,7 @@
         view.append(
           el("p", {
             class: "hint",
-            text: this.status === "none" ? "No minutes yet. They are written when the meeting's transcript is complete." : "",
+            text: this.status === "none" ? t("minutes.none") : "",
             hidden: this.status !== "none",
           })
         );
@@ -714,11 +740,12 @@
     },
 
     renderDocument(view, minutes) {
+      view.lang = /^[a-z]{2,3}$/.test(minutes.language || "") ? minutes.language : "";
       view.append(el("h4", { class: "minutes-title", text: minutes.title }));
       view.append(el("p", { class: "minutes-summary", text: minutes.summary }));
 
       if (minutes.topics.length) {
-        view.append(el("h5", { text: "Topics" }));
+        view.append(el("h5", { text: t("minutes.list.topics") }));
         const list = el("ul", { class: "minutes-topics" });
         for (const topic of minutes.topics) {
           list.append(
@@ -735,7 +762,7 @@
         view.append(list);
       }
 
-      view.append(el("h5", { text: "Decisions" }));
+      view.append(el("h5", { text: t("minutes.list.decisions") }));
       if (minutes.decisions.length) {
         const list = el("ol", { class: "minutes-decisions" });
         for (const decision of minutes.decisions) {
@@ -743,14 +770,14 @@
         }
         view.append(list);
       } else {
-        view.append(el("p", { class: "hint", text: "None." }));
+        view.append(el("p", { class: "hint", text: t("minutes.empty") }));
       }
 
-      view.append(el("h5", { text: "Action items" }));
+      view.append(el("h5", { text: t("minutes.list.action_items") }));
       if (minutes.action_items.length) {
         const body = el("tbody");
         minutes.action_items.forEach((item, index) => {
-          const owner = item.owner === UNASSIGNED ? el("span", { class: "hint", text: "unassigned" }) : item.owner;
+          const owner = item.owner === UNASSIGNED ? el("span", { class: "hint", text: t("minutes.unassigned") }) : item.owner;
           body.append(
             el(
               "tr",
@@ -765,14 +792,16 @@
           );
         });
         const head = el("tr");
-        for (const title of ["#", "Task", "Owner", "Due", "Evidence", "Confidence"]) head.append(el("th", { text: title }));
+        for (const column of ["number", "task", "owner", "due", "evidence", "confidence"]) {
+          head.append(el("th", { text: t(`minutes.column.${column}`) }));
+        }
         view.append(el("div", { class: "table-wrap" }, el("table", { class: "todo" }, el("thead", {}, head), body)));
       } else {
-        view.append(el("p", { class: "hint", text: "None." }));
+        view.append(el("p", { class: "hint", text: t("minutes.empty") }));
       }
 
       if (minutes.open_questions.length) {
-        view.append(el("h5", { text: "Open questions" }));
+        view.append(el("h5", { text: t("minutes.list.open_questions") }));
         const list = el("ul", { class: "minutes-questions" });
         for (const question of minutes.open_questions) {
           list.append(el("li", {}, question.text, " ", this.evidence(question.evidence)));
@@ -781,7 +810,7 @@
       }
 
       if (minutes.gaps.length) {
-        view.append(el("h5", { text: "Not summarized" }));
+        view.append(el("h5", { text: t("minutes.gaps") }));
         const list = el("ul", { class: "minutes-gaps" });
         for (const gap of minutes.gaps) {
           list.append(
@@ -793,9 +822,9 @@
         view.append(list);
       }
 
-      const author = minutes.model === "extractive" ? "extraction (rules over the transcript, no LLM) · 추출 방식" : minutes.model;
+      const author = minutes.model === "extractive" ? t("minutes.extractive") : minutes.model;
       const written = [author, localTime(minutes.generated_at), minutes.language].filter(Boolean).join(" · ");
-      if (written) view.append(el("p", { class: "hint", text: `Written by ${written}` }));
+      if (written) view.append(el("p", { class: "hint", text: t("minutes.writtenBy", { who: written }) }));
     },
 
     // Links to the cited segments: "#12 01:02" scrolls the transcript below to segment 12.
@@ -827,7 +856,7 @@
       }
       const item = meetings.transcript.items.get(seq);
       if (!item) {
-        showError("minutes-error", `Segment #${seq} is not in the transcript.`);
+        showError("minutes-error", t("minutes.segmentMissing", { seq }));
         return;
       }
       item.scrollIntoView({ block: "center", behavior: "smooth" });
@@ -840,7 +869,7 @@
       const status = this.status;
       const pill = $("minutes-status");
       pill.dataset.status = status;
-      pill.textContent = MINUTES_STATUS[status] || status;
+      pill.textContent = t(`minutes.status.${status}`);
       const hasDocument = Boolean(this.record && this.record.minutes);
       const busy = status === "generating" || status === "queued";
       const written = ["draft", "approved", "published"].includes(status) && hasDocument;
@@ -852,7 +881,7 @@
       const generate = $("minutes-generate-button");
       generate.hidden = this.editing;
       generate.disabled = busy;
-      generate.textContent = status === "none" ? "Write minutes" : "Regenerate";
+      generate.textContent = t(status === "none" ? "minutes.generate" : "minutes.regenerate");
     },
 
     // --- progress (live stream) ---
@@ -864,14 +893,10 @@
         if (this.editing) this.renderControls();
         else this.render();
       }
-      const step = event.total > 1 ? ` ${Math.min(event.done + 1, event.total)} of ${event.total}` : "";
-      const labels = {
-        map: `Summarizing part${step} of the transcript`,
-        reduce: `Merging notes${step}`,
-        final: "Writing the minutes",
-        repair: `Retrying${step} (attempt ${event.attempt})`,
-      };
-      const label = labels[event.stage] || event.stage;
+      const steps = event.total > 1;
+      const params = { step: Math.min(event.done + 1, event.total), total: event.total, attempt: event.attempt };
+      const key = `minutes.progress.${event.stage}${steps && event.stage !== "final" ? "Steps" : ""}`;
+      const label = ["map", "reduce", "final", "repair"].includes(event.stage) ? t(key, params) : event.stage;
       // One call (total 1) has no steps to count: the bar then only says that work goes on.
       const fraction = event.total > 1 || event.done > 0 ? event.done / event.total : null;
       this.showProgress(`${label}…`, fraction, event.partial);
@@ -977,7 +1002,7 @@
         this.attendees = result.names;
         $("attendees-input").value = result.names.join(", ");
         $("attendees-result").textContent =
-          `Saved ${result.names.length} attendees; the next minutes assign action items to them.`;
+t("attendees.saved", { n: result.names.length });
       } catch (err) {
         $("attendees-result").textContent = "";
         showError("minutes-error", err);
@@ -997,20 +1022,20 @@
       for (const name of [...this.attendees, UNASSIGNED]) owners.append(el("option", { value: name }));
       form.append(
         owners,
-        el("label", { htmlFor: "minutes-title-input", text: "Title" }),
+        el("label", { htmlFor: "minutes-title-input", text: t("minutes.form.title") }),
         el("input", { id: "minutes-title-input", type: "text", name: "title", value: minutes.title, maxLength: 500 }),
-        el("label", { htmlFor: "minutes-summary-input", text: "Summary" }),
+        el("label", { htmlFor: "minutes-summary-input", text: t("minutes.form.summary") }),
         el("textarea", { id: "minutes-summary-input", name: "summary", rows: 4, value: minutes.summary })
       );
-      for (const [key, heading, fields, addLabel] of MINUTES_LISTS) {
+      for (const [key, fields] of MINUTES_LISTS) {
         const list = el("ol", { class: "edit-items", "data-list": key });
         for (const item of minutes[key]) list.append(this.itemEditor(key, fields, item));
         form.append(
-          el("fieldset", {}, el("legend", { text: heading }), list,
+          el("fieldset", {}, el("legend", { text: t(`minutes.list.${key}`) }), list,
             el("button", {
               type: "button",
               class: "quiet small",
-              text: addLabel,
+              text: t(`minutes.add.${key}`),
               onclick: () => list.append(this.itemEditor(key, fields, null)),
             })
           )
@@ -1026,7 +1051,8 @@
       const row = el("li", { class: "edit-item", "data-list": key });
       // Fields the form does not show are kept; a person's own action item is certain.
       row.original = item || (key === "action_items" ? { confidence: 1 } : {});
-      for (const [field, label] of fields) {
+      for (const field of fields) {
+        const label = t(`minutes.field.${key}.${field}`);
         const input = el("input", {
           type: "text",
           name: field,
@@ -1043,13 +1069,13 @@
           name: "evidence",
           class: "evidence-input",
           value: item ? item.evidence.join(", ") : "",
-          placeholder: "Segments, e.g. 3, 4",
-          "aria-label": "Evidence: segment numbers",
+          placeholder: t("minutes.evidencePlaceholder"),
+          "aria-label": t("minutes.evidenceLabel"),
         }),
         el("button", {
           type: "button",
           class: "quiet small remove-item",
-          text: "Remove",
+          text: t("common.remove"),
           onclick: () => row.remove(),
         })
       );
@@ -1063,18 +1089,18 @@
         title: $("minutes-title-input").value.trim(),
         summary: $("minutes-summary-input").value.trim(),
       };
-      for (const [key, , fields] of MINUTES_LISTS) {
+      for (const [key, fields] of MINUTES_LISTS) {
         edited[key] = [];
         form.querySelectorAll(`li.edit-item[data-list="${key}"]`).forEach((row, index) => {
           const item = { ...row.original };
-          for (const [field] of fields) {
+          for (const field of fields) {
             const value = row.querySelector(`input[name="${field}"]`).value.trim();
             item[field] = field === "due" ? value || null : field === "owner" ? value || UNASSIGNED : value;
           }
           const evidence = row.querySelector('input[name="evidence"]').value.trim();
           const seqs = evidence ? evidence.split(/[\s,#]+/).filter(Boolean) : [];
           if (seqs.some((seq) => !/^\d+$/.test(seq))) {
-            throw new Error(`${key}.${index}.evidence: use segment numbers separated by commas, e.g. 3, 4`);
+            throw new Error(t("minutes.evidenceInvalid", { where: `${key}.${index}.evidence` }));
           }
           item.evidence = seqs.map(Number);
           edited[key].push(item);
@@ -1117,9 +1143,9 @@
       try {
         const response = await fetch(`${API}/health`, { cache: "no-store" });
         this.render(await response.json());
-        $("health-updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
+        $("health-updated").textContent = t("health.updated", { time: i18n.time() });
       } catch (err) {
-        $("health-updated").textContent = "the box cannot be reached";
+        $("health-updated").textContent = t("health.unreachable");
       }
       this.timer = setTimeout(() => this.refresh(), HEALTH_REFRESH_MS);
     },
@@ -1134,12 +1160,12 @@
         if (key === "v") continue;
         if (value && typeof value === "object") {
           const entries = Object.entries(value);
-          if (!entries.length) add(key, "none");
+          if (!entries.length) add(key, t("health.none"));
           for (const [sub, subValue] of entries) {
             add(`${key}: ${sub}`, String(subValue), key === "drops" && Number(subValue) > 0);
           }
         } else if (key === "uptime_s") {
-          add("uptime", clock(Number(value) * 1000));
+          add(t("health.uptime"), clock(Number(value) * 1000));
         } else {
           add(key, value === null ? "—" : String(value), key === "status" && value !== "ok");
         }
@@ -1197,10 +1223,12 @@
           [term.term, term.note, term.scope, ...term.aliases].some((field) => field.toLowerCase().includes(query))
       );
       $("glossary-count").textContent =
-        query ? `${shown.length} of ${this.terms.length} terms` : `${this.terms.length} terms`;
+        query
+          ? t("glossary.countFiltered", { shown: shown.length, n: this.terms.length })
+          : t("glossary.count", { n: this.terms.length });
       if (!shown.length) {
         list.append(
-          el("li", { class: "hint", text: this.terms.length ? "No term matches the search." : "No terms yet." })
+          el("li", { class: "hint", text: t(this.terms.length ? "glossary.noMatch" : "glossary.empty") })
         );
       }
       for (const term of shown) list.append(this.termItem(term));
@@ -1209,7 +1237,7 @@
     termItem(term) {
       const aliases = el("p", { class: "aliases" });
       for (const alias of term.aliases) aliases.append(el("span", { class: "alias", text: alias }));
-      if (!term.aliases.length) aliases.append(el("span", { class: "hint", text: "no aliases" }));
+      if (!term.aliases.length) aliases.append(el("span", { class: "hint", text: t("glossary.noAliases") }));
       return el(
         "li",
         { "data-term": term.term },
@@ -1228,15 +1256,15 @@
             el("button", {
               type: "button",
               class: "quiet small edit-term",
-              text: "Edit",
-              "aria-label": `Edit ${term.term}`,
+              text: t("common.edit"),
+              "aria-label": t("glossary.editLabel", { term: term.term }),
               onclick: () => this.edit(term),
             }),
             el("button", {
               type: "button",
               class: "quiet small delete-term",
-              text: "Delete",
-              "aria-label": `Delete ${term.term}`,
+              text: t("common.delete"),
+              "aria-label": t("glossary.deleteLabel", { term: term.term }),
               onclick: () => this.remove(term),
             })
           )
@@ -1252,7 +1280,7 @@
       $("glossary-aliases-input").value = term.aliases.join(` ${ALIAS_SEPARATOR} `);
       $("glossary-note-input").value = term.note;
       $("glossary-scope-input").value = term.scope;
-      $("glossary-save-button").textContent = "Save changes";
+      $("glossary-save-button").textContent = t("glossary.saveChanges");
       $("glossary-cancel-button").hidden = false;
       $("glossary-term-input").focus();
     },
@@ -1260,7 +1288,7 @@
     resetForm() {
       this.editing = null;
       $("glossary-form").reset();
-      $("glossary-save-button").textContent = "Add term";
+      $("glossary-save-button").textContent = t("glossary.add");
       $("glossary-cancel-button").hidden = true;
     },
 
@@ -1294,7 +1322,7 @@
     },
 
     async remove(term) {
-      if (!window.confirm(`Delete "${term.term}" and its aliases from the glossary?`)) return;
+      if (!window.confirm(t("glossary.confirmDelete", { term: term.term }))) return;
       showError("glossary-error", "");
       try {
         await api(`/glossary/terms/${encodeURIComponent(term.term)}`, { method: "DELETE", raw: true });
@@ -1311,9 +1339,9 @@
         const page = await api("/glossary/suggestions?status=pending");
         const list = $("suggestions-list");
         clear(list);
-        $("suggestions-count").textContent = page.items.length ? `${page.items.length} pending` : "";
+        $("suggestions-count").textContent = page.items.length ? t("suggestions.pending", { n: page.items.length }) : "";
         if (!page.items.length) {
-          list.append(el("li", { class: "hint", text: "No pending suggestions." }));
+          list.append(el("li", { class: "hint", text: t("suggestions.none") }));
         }
         for (const suggestion of page.items) list.append(this.suggestionItem(suggestion));
       } catch (err) {
@@ -1323,7 +1351,7 @@
 
     suggestionItem(suggestion) {
       const where = suggestion.meeting_id
-        ? `from segment ${suggestion.seq} of meeting ${suggestion.meeting_id} · ${localTime(suggestion.created_at)}`
+        ? `${t("suggestions.from", { seq: suggestion.seq, meeting: suggestion.meeting_id })} · ${localTime(suggestion.created_at)}`
         : localTime(suggestion.created_at);
       return el(
         "li",
@@ -1332,7 +1360,7 @@
           "p",
           { class: "suggestion" },
           el("span", { class: "alias", text: suggestion.alias }),
-          el("span", { class: "arrow", text: "→", "aria-label": "becomes" }),
+          el("span", { class: "arrow", text: "→", "aria-label": t("suggestions.becomes") }),
           el("span", { class: "term", text: suggestion.term })
         ),
         el("p", { class: "hint", text: where }),
@@ -1342,13 +1370,13 @@
           el("button", {
             type: "button",
             class: "small accept",
-            text: "Accept",
+            text: t("suggestions.accept"),
             onclick: () => this.decide(suggestion, "accept"),
           }),
           el("button", {
             type: "button",
             class: "quiet small reject",
-            text: "Reject",
+            text: t("suggestions.reject"),
             onclick: () => this.decide(suggestion, "reject"),
           })
         )
@@ -1374,7 +1402,7 @@
         );
         if (!page.items.length) return;
         const pairs = page.items.map((s) => `${s.alias} → ${s.term}`).join(", ");
-        this.toast(`Glossary suggestion: ${pairs}`);
+        this.toast(t("suggestions.toast", { pairs }));
         if (currentPanel === "glossary") this.refreshSuggestions();
       } catch (err) {
         // The edit itself was saved; a missing hint is not worth an error message.
@@ -1389,13 +1417,13 @@
         el("button", {
           type: "button",
           class: "small",
-          text: "Review",
+          text: t("suggestions.review"),
           onclick: () => {
             toast.hidden = true;
             showPanel("glossary");
           },
         }),
-        el("button", { type: "button", class: "quiet small", text: "Dismiss", onclick: () => (toast.hidden = true) })
+        el("button", { type: "button", class: "quiet small", text: t("common.dismiss"), onclick: () => (toast.hidden = true) })
       );
       toast.hidden = false;
       clearTimeout(this.toastTimer);
@@ -1408,7 +1436,7 @@
       $("glossary-import-result").textContent = "";
       const file = $("glossary-file-input").files[0];
       if (!file) {
-        showError("glossary-import-error", "Choose a CSV file first.");
+        showError("glossary-import-error", t("glossary.chooseCsv"));
         return;
       }
       const form = new FormData();
@@ -1419,7 +1447,7 @@
       try {
         const result = await api("/glossary/import", { method: "POST", form });
         $("glossary-import-result").textContent =
-          `Imported ${result.imported} terms from ${file.name}; the glossary has ${result.terms} terms.`;
+          t("glossary.imported", { n: result.imported, file: file.name, total: result.terms });
         $("glossary-file-input").value = "";
         $("glossary-replace-input").checked = false;
         await this.refreshTerms();
@@ -1449,16 +1477,25 @@
 
   // --- start ---------------------------------------------------------------------------------------
 
-  document.addEventListener("DOMContentLoaded", () => {
+  document.addEventListener("DOMContentLoaded", async () => {
+    try {
+      await i18n.load();
+    } catch (err) {
+      // Without the catalogues every text shows as its key; the page still works.
+    }
+    i18n.apply();
+    document.body.classList.remove("loading");
+    $("language-select").value = i18n.language;
+    $("language-select").addEventListener("change", (event) => i18n.choose(event.target.value));
     live.transcript = new Transcript($("live-segments"));
     meetings.transcript = new Transcript($("detail-segments"));
 
-    registerPanel("live", "Live", null);
-    registerPanel("meetings", "Meetings", () => meetings.refresh());
-    registerPanel("glossary", "Glossary", () => glossary.refresh());
+    registerPanel("live", null);
+    registerPanel("meetings", () => meetings.refresh());
+    registerPanel("glossary", () => glossary.refresh());
     glossary.init();
     minutesView.init();
-    registerPanel("health", "Health", () => health.refresh());
+    registerPanel("health", () => health.refresh());
 
     $("login-form").addEventListener("submit", (event) => {
       event.preventDefault();
