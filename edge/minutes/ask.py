@@ -180,19 +180,23 @@ def check_answer(raw: dict[str, Any] | None, hits: Sequence[Hit], instructions: 
 
 
 def _lines_answer(hits: Sequence[Hit], korean: bool, floor: MinutesContent | None) -> tuple[str, tuple[int, ...]]:
-    """The answer without the model: the extractive minutes' action item or decision on the best
-    lines when there is one (owner and due date included), else the best lines themselves."""
+    """The answer without the model: the extractive minutes' action items and decisions on the best
+    three lines (owner and due date included), else the best lines themselves."""
+    found: list[tuple[str, list[int]]] = []
     for hit in hits[:3]:
         for item in floor.action_items if floor is not None else ():
             if hit.seq in item.evidence:
                 owner = item.owner if item.owner != UNASSIGNED else ("미정" if korean else "unassigned")
                 due = item.due or ("기한 없음" if korean else "no due date")
-                if korean:
-                    return f"{item.task} — 담당: {owner}, 기한: {due}", tuple(item.evidence)
-                return f"{item.task} — owner: {owner}, due: {due}", tuple(item.evidence)
+                said = f"담당: {owner}, 기한: {due}" if korean else f"owner: {owner}, due: {due}"
+                found.append((f"{item.task} — {said}", item.evidence))
         for decision in floor.decisions if floor is not None else ():
             if hit.seq in decision.evidence:
-                return (f"결정: {decision.text}" if korean else f"Decided: {decision.text}"), tuple(decision.evidence)
+                found.append(((f"결정: {decision.text}" if korean else f"Decided: {decision.text}"), decision.evidence))
+    if found:
+        unique = list(dict.fromkeys(text for text, _ in found))
+        cited = sorted({seq for _, evidence in found for seq in evidence})
+        return " / ".join(unique), tuple(cited)
     lead = "가장 관련 있는 발언입니다" if korean else "The best-matching lines"
     best = hits[:3]
     return f"{lead}: " + " / ".join(f"[#{h.seq}] {h.text}" for h in best), tuple(h.seq for h in best)
