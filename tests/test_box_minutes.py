@@ -5,6 +5,7 @@ at the next start. The API and MQTT are off; whisper (a random-weight tiny model
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -168,3 +169,25 @@ def test_asking_a_box_without_an_llm_gives_the_best_lines(
         assert answer.citations[0] == 4 and "owner: Tom" in answer.answer
     finally:
         box.close()
+
+
+def test_a_question_the_busy_llm_cannot_take_in_time_gets_the_best_lines_saying_why(
+    make_box: Callable[..., Box],
+) -> None:
+    box = make_box(auto=False)
+    box.open()
+    meeting_id = import_transcript(box.store, VTT, name="weekly.vtt", language="en").meeting.id
+    gate = threading.Event()
+    assert box.llm.worker is not None
+    running = threading.Event()
+    box.llm.worker.submit("minutes:other", lambda engine: (running.set(), gate.wait(WAIT_S)), when_quiet=False)
+    assert running.wait(WAIT_S)
+    try:
+        answer = box.llm.ask(meeting_id, "Who finds the cause of the restarts?", wait_s=0.5)
+    finally:
+        gate.set()
+    assert answer.source == "retrieval" and answer.model == "stories260K.gguf" and answer.attempts == 0
+    assert answer.note == (
+        "the LLM is busy (minutes:other); no answer within 0.5 s, so the best-matching lines answer."
+    )
+    assert answer.citations[0] == 4

@@ -148,9 +148,9 @@ class LlmSchedule:
         worker.submit(f"minutes:{meeting_id}", job)
 
     def ask(self, meeting_id: str, question: str, *, wait_s: float = ASK_WAIT_S) -> Answer:
-        """Answer a question from the meeting's lines: on the LLM worker, ahead of waiting jobs, for
-        at most `wait_s` (else the best-matching lines, saying the LLM was busy); without an LLM, the
-        best-matching lines. Raises MeetingNotFound."""
+        """Answer a question from the meeting's lines on the LLM worker: ahead of waiting jobs, in a
+        quiet moment (live transcription comes first), for at most `wait_s`; past that, or without an
+        LLM, the best-matching lines answer, and the note says why. Raises MeetingNotFound."""
         started_at = self._store.meeting(meeting_id).started_at
         segments = all_segments(self._store, meeting_id)
         worker = self.worker
@@ -164,16 +164,25 @@ class LlmSchedule:
                 answered.set_result(ask(segments, question, engine=engine, model=model, started_at=started_at))
 
         key = f"ask:{meeting_id}:{secrets.token_hex(4)}"
-        worker.submit(key, job, when_quiet=False, first=True)
+        worker.submit(key, job, first=True)
         try:
             return answered.result(timeout=wait_s)
         except FutureTimeout:
-            worker.discard(key)
-            answered.cancel()
-            busy = worker.current or "another job"
+            busy = worker.current
+            if worker.discard(key):
+                answered.cancel()
             answer = ask(segments, question, started_at=started_at)
-            korean = "LLM이 다른 작업 중이라 기다리지 못했습니다" if contains_hangul(question) else "The LLM was busy"
-            return replace(answer, model=model, note=f"{korean} ({busy}); {answer.note or ''}".rstrip("; "))
+            korean = contains_hangul(question)
+            if busy is not None:
+                why = f"LLM이 다른 작업({busy}) 중입니다" if korean else f"the LLM is busy ({busy})"
+            else:
+                why = "실시간 전사가 먼저입니다" if korean else "live transcription comes first"
+            note = (
+                f"{why}; {wait_s:g}초 안에 답하지 못해 가장 관련 있는 발언을 보여 드립니다."
+                if korean
+                else f"{why}; no answer within {wait_s:g} s, so the best-matching lines answer."
+            )
+            return replace(answer, model=model, note=note)
 
     def minutes_queue(self, meeting_id: str) -> dict | None:
         """Where the meeting's minutes stand on the LLM worker: {"running": bool, "ahead": [what runs
