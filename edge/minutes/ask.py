@@ -30,6 +30,7 @@ TOP_K = 8
 MAX_QUESTION_CHARS = 500
 ANSWER_TOKENS = 256
 MAX_ATTEMPTS = 2
+REJECTED_SHOWN = 120  # characters of a rejected answer kept with the reason
 _HANGUL_RUN = re.compile("[가-힣]+")
 _LATIN_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9+#./-]*")
 # Question words and endings that match nearly every line.
@@ -61,7 +62,8 @@ class Hit:
 @dataclass(frozen=True)
 class Answer:
     """`source`: "llm" (the model's answer, checked) or "retrieval" (the best lines alone, with
-    `note` saying why: no LLM, or the model's answers were rejected)."""
+    `note` saying why: no LLM, or the model's answers were rejected; `rejected` has each reason and
+    the start of the answer it rejected)."""
 
     question: str
     answer: str
@@ -237,9 +239,10 @@ def ask(
             citations = tuple(sorted(dict.fromkeys(int(c) for c in raw["citations"])))
             return Answer(question, " ".join(str(raw["answer"]).split()), citations, hits, "llm", model,
                           attempts=attempt, rejected=tuple(rejected))  # fmt: skip
-        rejected.append(problem or "unusable")
+        shown = " ".join(str(raw.get("answer", "")).split())[:REJECTED_SHOWN] if raw is not None else result.text[:80]
+        rejected.append(f"{problem or 'unusable'}: {shown!r}")
         feedback = problem
-    why = rejected[-1] if rejected else "unknown"
+    why = rejected[-1].split(": ", 1)[0] if rejected else "unknown"
     note = (
         f"모델의 답을 쓰지 않았습니다({why}); 가장 관련 있는 발언을 보여 드립니다."
         if korean
