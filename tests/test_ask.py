@@ -83,6 +83,14 @@ def test_answers_citing_nothing_unknown_lines_or_nothing_they_say_are_rejected()
     }
     for reason, raw in cases.items():
         assert check_answer(raw, hits, instructions, korean=reason == "it was not written in Korean") == reason
+    # A bare name is grounded by the speaker label only when that line is about the question.
+    lines = [Hit(163, 0, "최영호: 혹시 Sentry 로그는 어디까지 보관하고 있는지 아시는 분 있나요?", 1.0),
+             Hit(1204, 0, "최영호: Terraform 모듈을 제 쪽에서 모레까지 리뷰해서 챙길게요.", 1.0)]  # fmt: skip
+    name = {"answer": "최영호", "citations": [163]}
+    assert check_answer(name, lines, instructions, True, "Jira 티켓 정리는 누가 하나요?") == (
+        "the lines it rests on are not about the question"
+    )
+    assert check_answer({**name, "citations": [1204]}, lines, instructions, True, "Terraform 모듈 리뷰는 누가?") is None
 
 
 @pytest.fixture(scope="module")

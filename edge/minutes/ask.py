@@ -39,7 +39,17 @@ _STOP = frozenset(
      "the", "a", "an", "is", "are", "was", "who", "what", "when", "how", "does", "did", "do", "of", "to", "and",
      "by", "for", "in", "on", "it", "this", "that", "which", "will", "be"}
 )  # fmt: skip
-_LABEL = re.compile(r"^\s*[^\s:][^:\n]{0,30}?\s*:\s+")
+
+
+_ENDINGS = tuple(sorted(
+    ("인가요", "하나요", "했나요", "됐나요", "됐어요", "인지", "나요", "는지", "은지", "에서", "으로", "까지",
+     "부터", "에게", "한테", "이랑", "하고", "예요", "이에요", "은", "는", "이", "가", "을", "를", "의", "에", "로",
+     "도", "만", "요"),
+    key=len, reverse=True,
+))  # fmt: skip
+_QUESTION_WORDS = frozenset(
+    ("누구", "누구예", "무엇", "무엇인", "어떻게", "언제", "어디", "얼마", "담당", "하나", "것은", "것이", "뭔가")
+)
 
 
 class AskEngine(Protocol):
@@ -154,11 +164,16 @@ def messages(question: str, hits: Sequence[Hit], korean: bool, feedback: str | N
 
 
 def _words(text: str) -> set[str]:
-    return {t for t in tokens(_LABEL.sub("", text)) if t not in _STOP and (len(t) >= 3 or contains_hangul(t))}
+    """Content words of a text: Hangul bigrams and Latin words of 3+ letters (a speaker label counts:
+    "최영호" answers "who" from the line "최영호: ... 챙길게요")."""
+    return {t for t in tokens(text) if t not in _STOP and (len(t) >= 3 or contains_hangul(t))}
 
 
-def check_answer(raw: dict[str, Any] | None, hits: Sequence[Hit], instructions: str, korean: bool) -> str | None:
-    """Why an answer is rejected, or None."""
+def check_answer(
+    raw: dict[str, Any] | None, hits: Sequence[Hit], instructions: str, korean: bool, question: str = ""
+) -> str | None:
+    """Why an answer is rejected, or None. With `question`, some cited line must share a word with
+    the answer and one with the question (a name alone is grounded only by a line on the subject)."""
     if raw is None:
         return "it was not valid JSON"
     answer, citations = raw.get("answer"), raw.get("citations")
@@ -176,9 +191,29 @@ def check_answer(raw: dict[str, Any] | None, hits: Sequence[Hit], instructions: 
         return "it was not written in Korean"
     if answer.rstrip().endswith("?"):
         return "it answered with a question"
-    if not _words(answer) & set().union(*(_words(shown[c].text) for c in citations)):
+    said = _words(answer)
+    supporting = [_words(shown[c].text) for c in citations if said & _words(shown[c].text)]
+    if not supporting:
         return "it shares no word with the lines it cites"
+    asked = _stems(question)
+    texts = [shown[c].text.casefold() for c in citations if said & _words(shown[c].text)]
+    if asked and not any(stem in text for text in texts for stem in asked):
+        return "the lines it rests on are not about the question"
     return None
+
+
+def _stems(question: str) -> set[str]:
+    """The question's subject words: Latin words of 3+ letters, Hangul words without their particle
+    or ending ("정리는" -> "정리"), question words left out."""
+    stems = {w.casefold() for w in _LATIN_WORD.findall(question) if len(w) >= 3 and w.casefold() not in _STOP}
+    for word in _HANGUL_RUN.findall(question):
+        for ending in _ENDINGS:
+            if word.endswith(ending) and len(word) - len(ending) >= 2:
+                word = word[: -len(ending)]
+                break
+        if len(word) >= 2 and word not in _STOP and word not in _QUESTION_WORDS:
+            stems.add(word)
+    return stems
 
 
 def _lines_answer(hits: Sequence[Hit], korean: bool, floor: MinutesContent | None) -> tuple[str, tuple[int, ...]]:
@@ -234,7 +269,7 @@ def ask(
             rejected.append("the LLM was stopped")
             break
         raw = parse_json_output(result.text)
-        problem = check_answer(raw, hits, prompt[0]["content"], korean)
+        problem = check_answer(raw, hits, prompt[0]["content"], korean, question)
         if problem is None and raw is not None:
             citations = tuple(sorted(dict.fromkeys(int(c) for c in raw["citations"])))
             return Answer(question, " ".join(str(raw["answer"]).split()), citations, hits, "llm", model,
