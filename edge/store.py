@@ -24,6 +24,7 @@ from edge.core.errors import UserError
 from edge.core.events import FilteredSegment, Segment, SegmentCommitted, SegmentDropped, SegmentRevised, StoreChange
 from edge.minutes.schema import MinutesInvalid, MinutesNotFound, MinutesRecord, validate_minutes
 from edge.text.glossary import Glossary, GlossaryError, GlossaryTerm, match_key
+from edge.text.search_terms import SearchTerm
 
 # Append only: a released migration is never edited, a change is a new entry.
 MIGRATIONS: tuple[str, ...] = (
@@ -128,6 +129,57 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE meetings ADD COLUMN error TEXT;
     """,
+    # Search across meetings: FTS5 with the trigram tokenizer finds any part of a word of three characters
+    # or more (Korean with its particles attached, English in any case) without a morphological analyser.
+    # Triggers keep it in step with every write. The index's rowid is segment_search_keys.id, an INTEGER
+    # PRIMARY KEY: the segments table's own rowid may change on VACUUM.
+    """
+    CREATE TABLE segment_search_keys (
+        id INTEGER PRIMARY KEY,
+        meeting_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        UNIQUE (meeting_id, seq)
+    );
+    CREATE VIRTUAL TABLE segment_search USING fts5(body, tokenize = 'trigram');
+    CREATE TRIGGER segment_search_insert AFTER INSERT ON segments BEGIN
+        INSERT INTO segment_search_keys (meeting_id, seq) VALUES (new.meeting_id, new.seq);
+        INSERT INTO segment_search (rowid, body) VALUES (
+            (SELECT id FROM segment_search_keys WHERE meeting_id = new.meeting_id AND seq = new.seq),
+            coalesce(new.text, new.text_raw));
+    END;
+    CREATE TRIGGER segment_search_update AFTER UPDATE OF text, text_raw ON segments BEGIN
+        UPDATE segment_search SET body = coalesce(new.text, new.text_raw)
+        WHERE rowid = (SELECT id FROM segment_search_keys WHERE meeting_id = old.meeting_id AND seq = old.seq);
+    END;
+    CREATE TRIGGER segment_search_delete AFTER DELETE ON segments BEGIN
+        DELETE FROM segment_search
+        WHERE rowid = (SELECT id FROM segment_search_keys WHERE meeting_id = old.meeting_id AND seq = old.seq);
+        DELETE FROM segment_search_keys WHERE meeting_id = old.meeting_id AND seq = old.seq;
+    END;
+    INSERT INTO segment_search_keys (meeting_id, seq) SELECT meeting_id, seq FROM segments ORDER BY meeting_id, seq;
+    INSERT INTO segment_search (rowid, body)
+        SELECT k.id, coalesce(s.text, s.text_raw) FROM segments s
+        JOIN segment_search_keys k ON k.meeting_id = s.meeting_id AND k.seq = s.seq;
+    CREATE VIRTUAL TABLE minutes_search USING fts5(meeting_id UNINDEXED, body, tokenize = 'trigram');
+    CREATE TRIGGER minutes_search_insert AFTER INSERT ON minutes BEGIN
+        INSERT INTO minutes_search (meeting_id, body)
+            SELECT new.meeting_id, group_concat(value, char(10)) FROM json_tree(new.json)
+            WHERE type = 'text' AND key IN ('title', 'summary', 'text', 'task', 'owner') HAVING count(*) > 0;
+    END;
+    CREATE TRIGGER minutes_search_update AFTER UPDATE OF json ON minutes BEGIN
+        DELETE FROM minutes_search WHERE meeting_id = old.meeting_id;
+        INSERT INTO minutes_search (meeting_id, body)
+            SELECT new.meeting_id, group_concat(value, char(10)) FROM json_tree(new.json)
+            WHERE type = 'text' AND key IN ('title', 'summary', 'text', 'task', 'owner') HAVING count(*) > 0;
+    END;
+    CREATE TRIGGER minutes_search_delete AFTER DELETE ON minutes BEGIN
+        DELETE FROM minutes_search WHERE meeting_id = old.meeting_id;
+    END;
+    INSERT INTO minutes_search (meeting_id, body)
+        SELECT m.meeting_id, (SELECT group_concat(value, char(10)) FROM json_tree(m.json)
+            WHERE type = 'text' AND key IN ('title', 'summary', 'text', 'task', 'owner'))
+        FROM minutes m WHERE m.json IS NOT NULL;
+    """,
 )
 
 MEETING_COLUMNS = "id, title, room, language, source, status, started_at, ended_at, audio_path, error"
@@ -187,6 +239,58 @@ class MeetingNotFound(UserError):
 def _segment(row: sqlite3.Row | tuple) -> Segment:
     meeting_id, seq, t0, t1, raw, language, confidence, text, corrections, revision = row
     return Segment(meeting_id, seq, t0, t1, raw, language, confidence, text, json.loads(corrections), revision)
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The SQL statements of a migration script; a trigger's body holds semicolons of its own."""
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending
+            pending = ""
+    if pending.strip(" \n;"):
+        raise ValueError(f"incomplete SQL statement in a migration: {pending.strip()[:80]}")
+
+
+TRIGRAM = 3
+"""The search index matches a word of three characters or more; a shorter one is a LIKE over its text."""
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    kind: str  # "segment" or "minutes"
+    meeting_id: str
+    meeting_title: str
+    started_at: str
+    seq: int | None
+    t0_ms: int | None
+    language: str
+    text: str
+
+
+def _fts_phrase(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _like_pattern(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _search_filter(column: str, terms: Sequence[SearchTerm]) -> tuple[str, list[str], bool]:
+    """The WHERE clause (all terms), its parameters, and whether it uses the index (its rank orders)."""
+    indexed = [term for term in terms if len(term.shortest) >= TRIGRAM]
+    clauses: list[str] = []
+    params: list[str] = []
+    if indexed:
+        clauses.append(f"{column} MATCH ?")
+        params.append(" AND ".join("(" + " OR ".join(map(_fts_phrase, term.forms)) + ")" for term in indexed))
+    for term in terms:
+        if len(term.shortest) < TRIGRAM:
+            clauses.append(f"{column} LIKE ? ESCAPE '\\'")
+            params.append(_like_pattern(term.shortest))
+    return " AND ".join(clauses), params, bool(indexed)
 
 
 class DatabaseDamaged(UserError):
@@ -343,9 +447,8 @@ class Store:
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 with self.transaction() as db:
                     # executescript() would commit on its own; statements run one by one instead.
-                    for statement in script.split(";"):
-                        if statement.strip():
-                            db.execute(statement)
+                    for statement in _statements(script):
+                        db.execute(statement)
                     db.execute(f"PRAGMA user_version={number}")
 
     @contextmanager
@@ -521,6 +624,44 @@ class Store:
     def segment_count(self, meeting_id: str) -> int:
         with self._lock:
             return self._db.execute("SELECT count(*) FROM segments WHERE meeting_id = ?", (meeting_id,)).fetchone()[0]
+
+    # search
+
+    def search_segments(self, terms: Sequence[SearchTerm], *, limit: int = 20) -> list[SearchHit]:
+        """Segments of every meeting holding all `terms`, best match first (BM25) or, when every term is
+        shorter than the index's three characters, the `limit` last written (a scan that stops there),
+        newest meeting first and in transcript order."""
+        where, params, ranked = _search_filter("s.body", terms)
+        if not where:
+            return []
+        order = "s.rank" if ranked else "s.rowid DESC"
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT 'segment', k.meeting_id, m.title, m.started_at, k.seq, g.t0_ms, g.language, s.body "
+                "FROM segment_search s JOIN segment_search_keys k ON k.id = s.rowid "
+                "JOIN segments g ON g.meeting_id = k.meeting_id AND g.seq = k.seq "
+                f"JOIN meetings m ON m.id = k.meeting_id WHERE {where} ORDER BY {order} LIMIT ?",
+                (*params, limit),
+            ).fetchall()
+        hits = [SearchHit(*row) for row in rows]
+        if not ranked:
+            hits.sort(key=lambda hit: (hit.meeting_id, hit.seq or 0))
+            hits.sort(key=lambda hit: hit.started_at, reverse=True)
+        return hits
+
+    def search_minutes(self, terms: Sequence[SearchTerm], *, limit: int = 5) -> list[SearchHit]:
+        """Minutes (title, summary, topics, decisions, action items, questions) holding all `terms`."""
+        where, params, ranked = _search_filter("s.body", terms)
+        if not where:
+            return []
+        order = "s.rank" if ranked else "m.started_at DESC"
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT 'minutes', s.meeting_id, m.title, m.started_at, NULL, NULL, m.language, s.body "
+                f"FROM minutes_search s JOIN meetings m ON m.id = s.meeting_id WHERE {where} ORDER BY {order} LIMIT ?",
+                (*params, limit),
+            ).fetchall()
+        return [SearchHit(*row) for row in rows]
 
     def add_filtered(self, item: FilteredSegment) -> None:
         with self.transaction() as db:

@@ -27,6 +27,7 @@ from edge.api import (
     routes_live,
     routes_meetings,
     routes_minutes,
+    routes_search,
     routes_status,
     routes_transcribe,
 )
@@ -127,6 +128,7 @@ def create_app(control: BoxControl, cfg: ApiConfig, token: str) -> FastAPI:
     api.include_router(routes_meetings.build_router(control, auth))
     api.include_router(routes_glossary.build_router(control, auth))
     api.include_router(routes_minutes.build_router(control, auth))
+    api.include_router(routes_search.build_router(control, auth))
     api.include_router(routes_ask.build_router(control, auth))
     api.include_router(routes_live.build_router(control, auth, LiveTickets(), stopping))
     api.include_router(

@@ -123,6 +123,30 @@ class SegmentEditIn(BaseModel):
         return text
 
 
+class SearchPart(BaseModel):
+    text: str
+    match: bool = Field(description="This part matched a word of the query (show it highlighted).")
+
+
+class SearchItem(BaseModel):
+    kind: Literal["segment", "minutes"]
+    meeting_id: str
+    meeting_title: str
+    started_at: str = Field(description="ISO 8601 UTC time the meeting started.")
+    seq: int | None = Field(description="The segment (GET /api/v1/meetings/{id}/segments); null for minutes.")
+    t0_ms: int | None = Field(description="Start of the segment in meeting time; null for minutes.")
+    language: str
+    parts: list[SearchPart] = Field(
+        description="The matching text, cut to about 160 characters around the first match, as parts."
+    )
+
+
+class SearchOut(BaseModel):
+    query: str
+    items: list[SearchItem] = Field(description="Matching minutes first (at most 5), then segments, best first.")
+    limit: int
+
+
 class StateOut(BaseModel):
     v: int
     state: Literal["idle", "recording", "processing"]

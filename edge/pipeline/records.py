@@ -4,13 +4,15 @@ straight into the store, so every change is checked, published and followed the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
 from edge.core.events import Segment
 from edge.minutes.schema import MinutesRecord
-from edge.store import GlossarySuggestion, Meeting
+from edge.store import GlossarySuggestion, Meeting, SearchHit
 from edge.text.glossary import Glossary
+from edge.text.search_terms import SearchTerm
 
 PAGE = 5000
 
@@ -36,6 +38,10 @@ class Records(Protocol):
     def attendees(self, meeting_id: str) -> list[str]: ...
 
     def glossary(self) -> Glossary: ...
+
+    def search_segments(self, terms: Sequence[SearchTerm], *, limit: int = 20) -> list[SearchHit]: ...
+
+    def search_minutes(self, terms: Sequence[SearchTerm], *, limit: int = 5) -> list[SearchHit]: ...
 
     def suggestions(
         self, status: str | None = "pending", *, meeting_id: str | None = None, seq: int | None = None,

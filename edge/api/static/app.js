@@ -601,6 +601,85 @@
     },
   };
 
+  // --- search across meetings (in the meetings panel) -----------------------------------------------
+  //
+  // GET /search finds segments and minutes of every meeting; each hit opens its meeting at the segment.
+  // Snippets are parts marked as matched or not: <mark> elements with textContent, never markup.
+
+  const SEARCH_LIMIT = 50;
+  const SEARCH_PUNCTUATION = /[\s"'`.,!?;:()[\]{}<>“”‘’·…]/g; // the server ignores these around words
+
+  const search = {
+    init() {
+      $("search-form").addEventListener("submit", (event) => this.run(event));
+      $("search-clear").addEventListener("click", () => this.clear());
+    },
+
+    async run(event) {
+      event.preventDefault();
+      showError("meetings-error", "");
+      const query = $("search-input").value.trim();
+      if (!query) return this.clear();
+      if (!query.replace(SEARCH_PUNCTUATION, "")) {
+        showError("meetings-error", t("search.noWords"));
+        return;
+      }
+      const button = $("search-button");
+      button.disabled = true;
+      try {
+        const result = await api(`/search?q=${encodeURIComponent(query)}&limit=${SEARCH_LIMIT}`);
+        this.render(query, result.items);
+      } catch (err) {
+        showError("meetings-error", err);
+      } finally {
+        button.disabled = false;
+      }
+    },
+
+    render(query, items) {
+      const list = $("search-results");
+      clear(list);
+      $("search-box").hidden = false;
+      $("search-summary").textContent = items.length
+        ? t("search.count", { n: items.length, query })
+        : t("search.none", { query });
+      for (const item of items) list.append(this.item(item));
+    },
+
+    item(item) {
+      const snippet = el("span", { class: "snippet", lang: segmentLanguage(item) });
+      for (const part of item.parts) snippet.append(part.match ? el("mark", { text: part.text }) : part.text);
+      const where =
+        item.kind === "minutes"
+          ? t("search.inMinutes")
+          : `#${item.seq} ${clock(item.t0_ms)}`;
+      return el(
+        "li",
+        { "data-meeting": item.meeting_id, "data-seq": item.seq ?? "" },
+        el(
+          "button",
+          { type: "button", class: "meeting search-hit", onclick: () => this.open(item) },
+          el("span", { class: "meeting-title", text: item.meeting_title || t("meetings.untitled") }),
+          el("span", { class: "hint", text: where }),
+          snippet,
+          el("span", { class: "hint", text: localTime(item.started_at) })
+        )
+      );
+    },
+
+    async open(item) {
+      await meetings.open(item.meeting_id);
+      if (item.kind === "minutes") $("minutes").scrollIntoView({ block: "start", behavior: "smooth" });
+      else await minutesView.showSegment(item.seq);
+    },
+
+    clear() {
+      $("search-input").value = "";
+      $("search-box").hidden = true;
+      clear($("search-results"));
+    },
+  };
+
   // --- minutes (inside the meeting detail) ---------------------------------------------------------
   //
   // The meeting's minutes: status, live progress while the LLM writes them (the partial output streams
@@ -1495,6 +1574,7 @@ t("attendees.saved", { n: result.names.length });
     registerPanel("glossary", () => glossary.refresh());
     glossary.init();
     minutesView.init();
+    search.init();
     registerPanel("health", () => health.refresh());
 
     $("login-form").addEventListener("submit", (event) => {
