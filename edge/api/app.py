@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from edge import __version__
 from edge.api import (
     routes_ask,
+    routes_audio,
     routes_glossary,
     routes_live,
     routes_meetings,
@@ -46,9 +47,11 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 JSON_BODY_MAX_BYTES = 1 * MIB
 
 SECURITY_HEADERS = {
-    # The page loads only its own files; transcript text can never become script or markup.
+    # The page loads only its own files; transcript text can never become script or markup. A segment's
+    # audio plays from a blob the page made of the bytes it fetched (media-src blob:).
     "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "connect-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'",
     "x-content-type-options": "nosniff",
     # Keeps a live-stream ticket in a URL out of Referer headers.
     "referrer-policy": "no-referrer",
@@ -129,6 +132,7 @@ def create_app(control: BoxControl, cfg: ApiConfig, token: str) -> FastAPI:
     api.include_router(routes_glossary.build_router(control, auth))
     api.include_router(routes_minutes.build_router(control, auth))
     api.include_router(routes_search.build_router(control, auth))
+    api.include_router(routes_audio.build_router(control, auth))
     api.include_router(routes_ask.build_router(control, auth))
     api.include_router(routes_live.build_router(control, auth, LiveTickets(), stopping))
     api.include_router(

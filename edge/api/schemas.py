@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path as FilePath
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -41,11 +42,16 @@ class MeetingOut(BaseModel):
         description="Why the meeting failed or was interrupted (for example, an upload found damaged).",
     )
 
+    has_audio: bool = Field(
+        default=False, description="Its audio archive is on the box: GET /api/v1/meetings/{id}/audio plays it."
+    )
+
     @classmethod
     def of(cls, meeting: Meeting, segment_count: int) -> MeetingOut:
         fields = meeting.to_dict()
-        fields.pop("audio_path")  # a path on the box is nobody's business on the network
-        return cls(**fields, segment_count=segment_count)
+        audio_path = fields.pop("audio_path")  # a path on the box is nobody's business on the network
+        has_audio = bool(audio_path) and FilePath(audio_path).is_file()
+        return cls(**fields, segment_count=segment_count, has_audio=has_audio)
 
 
 class MeetingPage(BaseModel):

@@ -83,8 +83,8 @@
 
   // Every request carries the bearer token; that header is also what makes forged
   // cross-site requests impossible (browsers never add it on their own).
-  async function api(path, { method = "GET", json, form, raw = false } = {}) {
-    const headers = { Authorization: `Bearer ${token()}` };
+  async function api(path, { method = "GET", json, form, raw = false, headers: extra = {} } = {}) {
+    const headers = { ...extra, Authorization: `Bearer ${token()}` };
     let body;
     if (form) body = form;
     else if (json !== undefined) {
@@ -179,8 +179,10 @@
   // --- transcript lists (live and detail share them) ----------------------------------------------
 
   class Transcript {
-    constructor(list) {
+    // `playable`: its segments get a play button when their meeting's audio archive is there.
+    constructor(list, { playable = false } = {}) {
       this.list = list;
+      this.playable = playable;
       this.items = new Map(); // seq -> <li>
     }
 
@@ -202,6 +204,7 @@
         return;
       }
       const item = el("li", { "data-seq": segment.seq });
+      if (this.playable) item.dataset.playable = "true";
       fillSegment(item, segment);
       let before = null;
       if (segment.seq < this.lastSeq) {
@@ -216,10 +219,12 @@
 
   function fillSegment(item, segment) {
     clear(item);
+    item.segment = segment;
     item.classList.toggle("edited", Boolean(segment.edited));
     const text = el("span", { class: "text", text: segment.text, lang: segmentLanguage(segment) });
     if (segment.text !== segment.text_raw) text.title = t("segment.recognizedAs", { text: segment.text_raw });
     item.append(
+      item.dataset.playable && player.canPlay(segment.meeting_id) ? player.button(segment) : "",
       segmentNumber(segment),
       el("span", { class: "time", text: clock(segment.t0_ms) }),
       text,
@@ -308,6 +313,154 @@
       after = page.next_after_seq;
     }
   }
+
+  // --- playing segments from the meeting's audio archive ---------------------------------------------
+  //
+  // <audio> cannot send the bearer header: the page fetches the bytes of one segment with a Range
+  // request, puts a WAV header in front and plays the blob. The archive's own header (read once per
+  // meeting) says where the samples start and how many bytes a millisecond is. After a segment, the
+  // next one plays (follow-along: the playing segment is marked and kept in view) until stopped.
+
+  const WAV_HEADER_BYTES = 44;
+
+  function parseWavHeader(buffer) {
+    const view = new DataView(buffer);
+    const tag = (offset) => String.fromCharCode(...new Uint8Array(buffer, offset, 4));
+    if (buffer.byteLength < WAV_HEADER_BYTES || tag(0) !== "RIFF" || tag(8) !== "WAVE" || tag(36) !== "data") {
+      return null;
+    }
+    const format = { channels: view.getUint16(22, true), rate: view.getUint32(24, true), bits: view.getUint16(34, true) };
+    if (view.getUint16(20, true) !== 1 || !format.channels || !format.rate || format.bits % 8) return null;
+    return { ...format, frameBytes: (format.channels * format.bits) / 8, dataStart: WAV_HEADER_BYTES };
+  }
+
+  function wavHeader(dataBytes, format) {
+    const header = new DataView(new ArrayBuffer(WAV_HEADER_BYTES));
+    const put = (offset, text) => [...text].forEach((c, i) => header.setUint8(offset + i, c.charCodeAt(0)));
+    put(0, "RIFF");
+    header.setUint32(4, WAV_HEADER_BYTES - 8 + dataBytes, true);
+    put(8, "WAVE");
+    put(12, "fmt ");
+    header.setUint32(16, 16, true);
+    header.setUint16(20, 1, true);
+    header.setUint16(22, format.channels, true);
+    header.setUint32(24, format.rate, true);
+    header.setUint32(28, format.rate * format.frameBytes, true);
+    header.setUint16(32, format.frameBytes, true);
+    header.setUint16(34, format.bits, true);
+    put(36, "data");
+    header.setUint32(40, dataBytes, true);
+    return header.buffer;
+  }
+
+  const player = {
+    audio: null,
+    meetingId: null,
+    format: null,
+    playingSeq: null,
+    url: null,
+    run: 0, // a newer play or stop makes an older fetch's answer stale
+
+    init() {
+      this.audio = new Audio();
+      this.audio.addEventListener("ended", () => this.next());
+      this.audio.addEventListener("error", () => {
+        if (this.playingSeq === null) return;
+        showError("detail-error", t("segment.audioMissing", { seq: this.playingSeq }));
+        this.stop();
+      });
+    },
+
+    canPlay(meetingId) {
+      return this.format !== null && meetingId === this.meetingId;
+    },
+
+    // The archive's header: without an archive (an import, an upload) segments get no play button.
+    async load(meeting) {
+      const meetingId = meeting.id;
+      this.stop();
+      this.meetingId = meetingId;
+      this.format = null;
+      if (!meeting.has_audio) return;
+      try {
+        const path = `/meetings/${encodeURIComponent(meetingId)}/audio`;
+        const response = await api(path, { raw: true, headers: { Range: `bytes=0-${WAV_HEADER_BYTES - 1}` } });
+        const format = parseWavHeader(await response.arrayBuffer());
+        if (meetingId === this.meetingId) this.format = format;
+      } catch (err) {
+        showError("detail-error", err);
+      }
+    },
+
+    button(segment) {
+      const playing = this.playingSeq === segment.seq;
+      return el("button", {
+        type: "button",
+        class: "quiet small play",
+        text: playing ? "■" : "▶",
+        "aria-label": t(playing ? "segment.stop" : "segment.play", { seq: segment.seq }),
+        onclick: () => (this.playingSeq === segment.seq ? this.stop() : this.play(segment.seq)),
+      });
+    },
+
+    async play(seq) {
+      const item = meetings.transcript.items.get(seq);
+      if (!item || !this.format) return;
+      const run = ++this.run;
+      const { t0_ms: t0, t1_ms: t1, meeting_id: meetingId } = item.segment;
+      const { rate, frameBytes, dataStart } = this.format;
+      const first = dataStart + Math.floor((t0 * rate) / 1000) * frameBytes;
+      const last = dataStart + Math.ceil((t1 * rate) / 1000) * frameBytes - 1;
+      this.mark(seq);
+      try {
+        const response = await api(`/meetings/${encodeURIComponent(meetingId)}/audio`, {
+          raw: true,
+          headers: { Range: `bytes=${first}-${last}` },
+        });
+        if (response.status !== 206) throw new Error(t("segment.audioNoRange"));
+        const samples = await response.arrayBuffer();
+        if (run !== this.run) return;
+        URL.revokeObjectURL(this.url);
+        this.url = URL.createObjectURL(
+          new Blob([wavHeader(samples.byteLength, this.format), samples], { type: "audio/wav" })
+        );
+        this.audio.src = this.url;
+        await this.audio.play();
+      } catch (err) {
+        if (run !== this.run) return;
+        this.stop();
+        showError("detail-error", err.status === 416 ? t("segment.audioMissing", { seq }) : err);
+      }
+    },
+
+    // Follow-along: the next segment of the transcript plays after this one.
+    next() {
+      const later = [...meetings.transcript.items.keys()].filter((seq) => seq > this.playingSeq);
+      if (later.length) this.play(Math.min(...later));
+      else this.stop();
+    },
+
+    stop() {
+      this.run += 1;
+      if (this.audio) this.audio.pause();
+      this.mark(null);
+    },
+
+    mark(seq) {
+      const previous = meetings.transcript && meetings.transcript.items.get(this.playingSeq);
+      this.playingSeq = seq;
+      if (previous) {
+        previous.classList.remove("playing");
+        if (!previous.querySelector(".edit-input")) fillSegment(previous, previous.segment);
+      }
+      const item = seq === null ? null : meetings.transcript.items.get(seq);
+      if (item) {
+        item.classList.add("playing");
+        if (!item.querySelector(".edit-input")) fillSegment(item, item.segment);
+        item.scrollIntoView({ block: "nearest" });
+      }
+    },
+  };
 
   // --- live panel --------------------------------------------------------------------------------
 
@@ -518,6 +671,7 @@
       minutesView.open(meetingId);
       try {
         const meeting = await api(`/meetings/${encodeURIComponent(meetingId)}`);
+        await player.load(meeting); // before the segments: they get play buttons when there is audio
         $("detail-title").textContent = meeting.title || t("meetings.untitled");
         $("detail-meta").textContent =
           `${meetingStatus(meeting.status)} · ${languageName(meeting.language)} · ${localTime(meeting.started_at)}` +
@@ -1567,7 +1721,8 @@ t("attendees.saved", { n: result.names.length });
     $("language-select").value = i18n.language;
     $("language-select").addEventListener("change", (event) => i18n.choose(event.target.value));
     live.transcript = new Transcript($("live-segments"));
-    meetings.transcript = new Transcript($("detail-segments"));
+    meetings.transcript = new Transcript($("detail-segments"), { playable: true });
+    player.init();
 
     registerPanel("live", null);
     registerPanel("meetings", () => meetings.refresh());
