@@ -122,6 +122,7 @@ class FakeBox:
         self._recording: str | None = None
         self._lock = threading.Lock()
         self._started = time.monotonic()
+        self.health_overrides: dict = {}  # fields of health() a test sets (a slow ASR, drops)
 
     def start_meeting(self, *, title: str = "", language: str | None = None) -> Meeting:
         with self._lock:
@@ -177,6 +178,7 @@ class FakeBox:
             "queues": {"asr_pending": 0},
             "drops": {"asr_utterances": 0},
             "outbox_backlog": self.store.outbox_backlog(),
+            **self.health_overrides,
         }
 
     def subscribe_live(self) -> AbstractContextManager[DropOldestQueue[LiveEvent]]:

@@ -125,9 +125,28 @@ def test_a_person_runs_a_meeting_from_the_admin_page(driver, box: FakeBox, tmp_p
             driver.set_window_size(820, 1180)  # a tablet, portrait
             driver.save_screenshot(str(Path(os.environ["EDGE_SCREENSHOT_DIR"]) / "admin-meetings-tablet.png"))
 
-        # health panel
+        # health at a glance: one verdict line, values in words, the header's state, raw counters folded away
         driver.find_element(By.ID, "tab-health").click()
+        wait.until(ec.text_to_be_present_in_element((By.ID, "health-verdict"), "정상: 박스가 제때 처리하고 있습니다"))
+        assert driver.find_element(By.ID, "health-state").text == driver.find_element(By.ID, "state-badge").text
+        assert "실시간 배율 0.25 (1보다 작으면 따라잡음)" in driver.find_element(By.ID, "health-summary").text
+        assert not driver.find_element(By.ID, "health-list").is_displayed()
+        driver.find_element(By.CSS_SELECTOR, ".health-details summary").click()
         wait.until(ec.text_to_be_present_in_element((By.ID, "health-list"), "asr_pending"))
+        box.health_overrides = {"rtf": 1.6, "queues": {"asr_pending": 9}, "drops": {"asr_utterances": 3}}
+        wait.until(ec.text_to_be_present_in_element((By.ID, "health-verdict"), "주의: "))
+        verdict = driver.find_element(By.ID, "health-verdict").text
+        assert "음성 인식이 말하는 속도보다 느립니다 (실시간 배율 1.6)" in verdict
+        assert "발화 9개가 인식을 기다립니다" in verdict and "오디오 3개가 버려졌습니다" in verdict
+        warned = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#health-summary dd.warn")]
+        assert warned == ["실시간 배율 1.6 (1보다 작으면 따라잡음)", "9개", "3개"]
+        if os.environ.get("EDGE_SCREENSHOT_DIR"):
+            driver.save_screenshot(str(Path(os.environ["EDGE_SCREENSHOT_DIR"]) / "admin-health-ko.png"))
+        # a health report that disagrees with the header makes the page read the state again; both show it
+        box.health_overrides = {"state": "recording"}
+        wait.until(ec.text_to_be_present_in_element((By.ID, "health-verdict"), "정상: "))
+        assert driver.find_element(By.ID, "health-state").text == driver.find_element(By.ID, "state-badge").text
+        assert driver.find_element(By.ID, "state-badge").text == "대기 중"  # /state says idle
 
         errors = [
             entry["message"]

@@ -170,10 +170,15 @@
     showPanel(location.hash.slice(1) || "live");
   }
 
-  function setBadge(boxState) {
+  // The box's state as last told (live stream, /state): the header and the health panel show this one.
+  let boxState = { state: "unknown", meeting_id: null };
+
+  function setBadge(state) {
+    boxState = state;
     const badge = $("state-badge");
-    badge.dataset.state = boxState.state;
-    badge.textContent = boxState.state === "unknown" ? "…" : t(`state.${boxState.state}`);
+    badge.dataset.state = state.state;
+    badge.textContent = state.state === "unknown" ? "…" : t(`state.${state.state}`);
+    health.showState();
   }
 
   // --- transcript lists (live and detail share them) ----------------------------------------------
@@ -1366,6 +1371,15 @@ t("attendees.saved", { n: result.names.length });
   };
 
   // --- health panel ------------------------------------------------------------------------------
+  //
+  // One verdict line first (all well, or what needs attention, in words), then the values that matter
+  // with their thresholds, then every raw counter under "details". The box's state shown here is the
+  // header's: both read `boxState`, and a state in /health that differs from it is re-read from /state.
+
+  // Above these a value needs attention; they say what "keeping up" means for a meeting-room box.
+  const HEALTH_LIMITS = { rtf: 1.0, asrBacklog: 5, outboxBacklog: 100 };
+
+  const sum = (counters) => Object.values(counters || {}).reduce((total, n) => total + (Number(n) || 0), 0);
 
   const health = {
     timer: null,
@@ -1379,30 +1393,83 @@ t("attendees.saved", { n: result.names.length });
         $("health-updated").textContent = t("health.updated", { time: i18n.time() });
       } catch (err) {
         $("health-updated").textContent = t("health.unreachable");
+        this.verdict("bad", t("health.unreachable"));
       }
       this.timer = setTimeout(() => this.refresh(), HEALTH_REFRESH_MS);
     },
 
+    // The values that matter, each [label, value in words, needs attention, problem sentence].
+    checks(data) {
+      const rtf = data.rtf === null || data.rtf === undefined ? null : Number(data.rtf);
+      const backlog = Number((data.queues || {}).asr_pending || 0);
+      const drops = sum(data.drops);
+      const gaps = Number(data.capture_gaps || 0);
+      const errors = Number(data.asr_errors || 0);
+      const outbox = Number(data.outbox_backlog || 0);
+      const checks = [
+        [t("health.status"), data.status === "ok" ? t("health.statusOk") : String(data.status), data.status !== "ok",
+          t("health.problem.status", { status: data.status })],
+        [t("health.rtf"), rtf === null ? t("health.rtfNone") : t("health.rtfValue", { rtf: i18n.number(rtf) }),
+          rtf !== null && rtf > HEALTH_LIMITS.rtf, t("health.problem.rtf", { rtf: i18n.number(rtf ?? 0) })],
+        [t("health.asrBacklog"), t("health.asrBacklogValue", { n: backlog }), backlog > HEALTH_LIMITS.asrBacklog,
+          t("health.problem.asrBacklog", { n: backlog })],
+        [t("health.drops"), t("health.dropsValue", { n: drops }), drops > 0, t("health.problem.drops", { n: drops })],
+        [t("health.gaps"), t("health.gapsValue", { n: gaps }), gaps > 0, t("health.problem.gaps", { n: gaps })],
+        [t("health.asrErrors"), t("health.asrErrorsValue", { n: errors }), errors > 0,
+          t("health.problem.asrErrors", { n: errors })],
+        [t("health.outbox"), t("health.outboxValue", { n: outbox }), outbox > HEALTH_LIMITS.outboxBacklog,
+          t("health.problem.outbox", { n: outbox })],
+      ];
+      if (data.uptime_s !== null && data.uptime_s !== undefined) {
+        checks.push([t("health.uptime"), clock(Number(data.uptime_s) * 1000), false, ""]);
+      }
+      return checks;
+    },
+
     render(data) {
+      if (data.state && data.state !== boxState.state) {
+        // The header missed a change (or this is older): the state is read again, for both.
+        api("/state").then((state) => live.onState(state)).catch(() => {});
+      }
+      const checks = this.checks(data);
+      const problems = checks.filter(([, , attention]) => attention).map(([, , , problem]) => problem);
+      if (problems.length) this.verdict(data.status === "ok" ? "warn" : "bad", problems.join(" · "));
+      else this.verdict("ok", t("health.verdictOk"));
+
+      const summary = $("health-summary");
+      clear(summary);
+      summary.append(el("dt", { text: t("health.state") }), el("dd", { id: "health-state" }));
+      this.showState();
+      for (const [label, value, attention] of checks) {
+        summary.append(el("dt", { text: label }), el("dd", { text: value, class: attention ? "warn" : "" }));
+      }
+
       const list = $("health-list");
       clear(list);
-      const add = (name, value, warn) => {
-        list.append(el("dt", { text: name }), el("dd", { text: value, class: warn ? "warn" : "" }));
-      };
+      const add = (name, value) => list.append(el("dt", { text: name }), el("dd", { text: value }));
       for (const [key, value] of Object.entries(data)) {
         if (key === "v") continue;
         if (value && typeof value === "object") {
           const entries = Object.entries(value);
           if (!entries.length) add(key, t("health.none"));
           for (const [sub, subValue] of entries) {
-            add(`${key}: ${sub}`, String(subValue), key === "drops" && Number(subValue) > 0);
+            add(`${key}: ${sub}`, subValue && typeof subValue === "object" ? JSON.stringify(subValue) : String(subValue));
           }
-        } else if (key === "uptime_s") {
-          add(t("health.uptime"), clock(Number(value) * 1000));
         } else {
-          add(key, value === null ? "—" : String(value), key === "status" && value !== "ok");
+          add(key, value === null ? "—" : String(value));
         }
       }
+    },
+
+    verdict(level, text) {
+      const line = $("health-verdict");
+      line.dataset.level = level;
+      line.textContent = `${t(`health.level.${level}`)}: ${text}`;
+    },
+
+    showState() {
+      const state = $("health-state");
+      if (state) state.textContent = boxState.state === "unknown" ? "…" : t(`state.${boxState.state}`);
     },
   };
 
