@@ -173,3 +173,40 @@ def test_a_korean_browser_gets_the_korean_page_and_can_switch_to_english(driver,
 
         errors = [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
         assert errors == []
+
+
+@pytest.mark.browser
+def test_dark_mode_follows_the_system(driver, box: FakeBox) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def luminance(css_color: str) -> float:
+        red, green, blue = (int(part) for part in re.findall(r"\d+", css_color)[:3])
+        return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+    meeting = box.start_meeting(title="주간 인프라 회의", language="ko")
+    box.inject_segment("쿠버네티스 업그레이드는 다음 주 수요일까지 마무리하도록 부탁드려요")
+    box.stop_meeting()
+    wait = WebDriverWait(driver, WAIT_S)
+    with serving(box, TOKEN) as server:
+        driver.get(server.url + "/#meetings")
+        wait.until(ec.visibility_of_element_located((By.ID, "token-input"))).send_keys(TOKEN)
+        driver.find_element(By.ID, "login-button").click()
+        wait.until(ec.text_to_be_present_in_element((By.ID, "meetings-list"), "주간 인프라 회의"))
+        light = luminance(driver.find_element(By.TAG_NAME, "html").value_of_css_property("background-color"))
+        driver.execute_cdp_cmd(
+            "Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]}
+        )
+        driver.find_element(By.CSS_SELECTOR, "#meetings-list button.meeting").click()
+        wait.until(lambda _: len(driver.find_elements(By.CSS_SELECTOR, "#detail-segments li")) == 1)
+        page = driver.find_element(By.TAG_NAME, "html")
+        text = driver.find_element(By.CSS_SELECTOR, "#detail-segments .text")
+        assert light > 200 and luminance(page.value_of_css_property("background-color")) < 60
+        assert luminance(text.value_of_css_property("color")) > 180  # light text on the dark card
+        button = driver.find_element(By.ID, "search-button")  # dark text on the light accent
+        colors = [luminance(button.value_of_css_property(name)) for name in ("color", "background-color")]
+        assert colors[0] < colors[1]
+        assert meeting.id in driver.find_element(By.ID, "detail-meta").text
+        if os.environ.get("EDGE_SCREENSHOT_DIR"):
+            driver.save_screenshot(str(Path(os.environ["EDGE_SCREENSHOT_DIR"]) / "admin-meeting-ko-dark.png"))
