@@ -75,8 +75,10 @@ def test_a_person_runs_a_meeting_from_the_admin_page(driver, box: FakeBox, tmp_p
         box.inject_partial("쿠버네티스 클러스터를 업그레")
         wait.until(ec.text_to_be_present_in_element((By.ID, "live-partial"), "쿠버네티스 클러스터를 업그레"))
         assert driver.find_element(By.CSS_SELECTOR, "#live-partial").value_of_css_property("font-style") == "italic"
+        wait.until(lambda _: driver.find_element(By.ID, "live-partial").get_attribute("lang") == "ko")
         box.inject_segment("쿠버네티스 클러스터를 업그레이드합니다")
         wait.until(lambda _: live_texts() == ["쿠버네티스 클러스터를 업그레이드합니다"])
+        assert driver.find_element(By.CSS_SELECTOR, "#live-segments li .text").get_attribute("lang") == "ko"
         assert driver.find_element(By.ID, "live-partial").text == ""
         hostile = '<img src=x onerror="document.title=\'pwned\'">배포는 금요일 & <b>PR</b> 리뷰'
         box.inject_segment(hostile)

@@ -546,6 +546,7 @@
         .then((meeting) => {
           if (meetingId === this.meetingId && $("stop-row").hidden === false) {
             $("live-title").textContent = t("live.meeting", { title: meeting.title || t("meetings.untitled") });
+            $("live-partial").lang = segmentLanguage(meeting) || ""; // the words still being recognized
           }
         })
         .catch((err) => showError("live-error", err));
