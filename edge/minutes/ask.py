@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from edge.llm.engine import FINISH_CANCELLED, LlmResult, parse_json_output
-from edge.minutes.extractive import extract_minutes
+from edge.minutes.extractive import TranscriptSegment, extract_minutes
 from edge.minutes.quality import echoes_instructions
 from edge.minutes.schema import UNASSIGNED, MinutesContent
 from edge.text.han import contains_hangul
@@ -102,18 +102,7 @@ def tokens(text: str) -> list[str]:
     return [token for token in out if token]
 
 
-class _Segment(Protocol):
-    @property
-    def seq(self) -> int: ...
-
-    @property
-    def t0_ms(self) -> int: ...
-
-    @property
-    def display_text(self) -> str: ...
-
-
-def retrieve(segments: Sequence[_Segment], question: str, *, k: int = TOP_K) -> list[Hit]:
+def retrieve(segments: Sequence[TranscriptSegment], question: str, *, k: int = TOP_K) -> list[Hit]:
     """The `k` segments that best match `question` (BM25 over FTS5), best first."""
     terms = [t for t in dict.fromkeys(tokens(question)) if t not in _STOP]
     if not terms or not segments:
@@ -240,7 +229,7 @@ def _lines_answer(hits: Sequence[Hit], korean: bool, floor: MinutesContent | Non
 
 
 def ask(
-    segments: Sequence[_Segment], question: str, *, engine: AskEngine | None = None, model: str = "",
+    segments: Sequence[TranscriptSegment], question: str, *, engine: AskEngine | None = None, model: str = "",
     k: int = TOP_K, started_at: str | None = None,
 ) -> Answer:  # fmt: skip
     """Answer `question` from `segments` (see the module docstring); never raises for model trouble.
@@ -288,12 +277,12 @@ def ask(
                   tuple(rejected))  # fmt: skip
 
 
-def _floor(segments: Sequence[_Segment], started_at: str | None) -> MinutesContent | None:
+def _floor(segments: Sequence[TranscriptSegment], started_at: str | None) -> MinutesContent | None:
     language = "ko" if any(contains_hangul(s.display_text) for s in segments[:50]) else "en"
     return extract_minutes(segments, language=language, started_at=started_at).content
 
 
-def _with(hits: tuple[Hit, ...], cited: Sequence[int], segments: Sequence[_Segment]) -> tuple[Hit, ...]:
+def _with(hits: tuple[Hit, ...], cited: Sequence[int], segments: Sequence[TranscriptSegment]) -> tuple[Hit, ...]:
     """The hits, and every cited segment among them (a reply next to a hit, cited by its item)."""
     have = {h.seq for h in hits}
     by_seq = {s.seq: s for s in segments}
