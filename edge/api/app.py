@@ -33,6 +33,7 @@ from edge.api import (
     routes_transcribe,
 )
 from edge.api.auth import BearerAuth, LiveTickets
+from edge.api.health_history import DEFAULT_INTERVAL_S, HealthHistory
 from edge.api.limits import MIB, BodySizeLimit, HostCheck, JsonBodyCheck, allowed_host_names
 from edge.core.config import ApiConfig
 from edge.core.errors import UserError
@@ -44,6 +45,9 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+# Browser libraries installed by `make setup` (web/package-lock.json), served from the box, never a CDN.
+WEB_LIBRARIES_DIR = Path(__file__).resolve().parents[2] / "build" / "web" / "node_modules"
+UPLOT_DIR = WEB_LIBRARIES_DIR / "uplot" / "dist"
 JSON_BODY_MAX_BYTES = 1 * MIB
 
 SECURITY_HEADERS = {
@@ -110,10 +114,14 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return Response(body, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, media_type="application/json")
 
 
-def create_app(control: BoxControl, cfg: ApiConfig, token: str) -> FastAPI:
-    """The API and admin page for one box. `app.state.stopping` ends open live streams (ApiServer.stop)."""
+def create_app(
+    control: BoxControl, cfg: ApiConfig, token: str, *, health_sample_s: float = DEFAULT_INTERVAL_S
+) -> FastAPI:
+    """The API and admin page for one box. `app.state.start_background()` starts the health sampler and
+    `app.state.stopping` ends it and open live streams (ApiServer.start and stop)."""
     auth = BearerAuth(token)
     stopping = threading.Event()
+    history = HealthHistory(control.health, control.records.path.parent, interval_s=health_sample_s)
     max_upload_bytes = int(cfg.max_upload_mb * MIB)
 
     app = FastAPI(
@@ -125,9 +133,10 @@ def create_app(control: BoxControl, cfg: ApiConfig, token: str) -> FastAPI:
         redoc_url=None,
     )
     app.state.stopping = stopping
+    app.state.health_history = history
 
     api = APIRouter(prefix=API_PREFIX)
-    api.include_router(routes_status.build_router(control, auth))
+    api.include_router(routes_status.build_router(control, auth, history))
     api.include_router(routes_meetings.build_router(control, auth))
     api.include_router(routes_glossary.build_router(control, auth))
     api.include_router(routes_minutes.build_router(control, auth))
@@ -159,6 +168,8 @@ def create_app(control: BoxControl, cfg: ApiConfig, token: str) -> FastAPI:
     def admin_page() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
+    if UPLOT_DIR.is_dir():  # without it the Health tab says how to install it (make setup)
+        app.mount("/static/vendor/uplot", StaticFiles(directory=UPLOT_DIR), name="uplot")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     app.add_middleware(JsonBodyCheck, max_bytes=JSON_BODY_MAX_BYTES)
@@ -174,4 +185,6 @@ def create_app(control: BoxControl, cfg: ApiConfig, token: str) -> FastAPI:
     if allowed is not None:
         app.add_middleware(HostCheck, allowed=allowed)
     app.add_middleware(SecurityHeaders)
+    # Started by ApiServer.start, so an app that is never served (a test client) samples nothing.
+    app.state.start_background = lambda: history.start(stopping)
     return app

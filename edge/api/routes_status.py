@@ -1,4 +1,5 @@
-"""Health (no token: monitoring and the login screen use it) and the box's current state."""
+"""Health (no token: monitoring and the login screen use it), its last hour (token) and the box's current
+state."""
 
 from __future__ import annotations
 
@@ -6,16 +7,27 @@ from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
 from edge.api.auth import BearerAuth
-from edge.api.schemas import UNAUTHORIZED, HealthOut, StateOut
+from edge.api.health_history import HealthHistory
+from edge.api.schemas import UNAUTHORIZED, HealthHistoryOut, HealthOut, StateOut
 from edge.pipeline.control import BoxControl
 
 
-def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
+def build_router(control: BoxControl, auth: BearerAuth, history: HealthHistory) -> APIRouter:
     router = APIRouter(tags=["status"])
 
     @router.get("/health", response_model=HealthOut, summary="Health: queues, drops, real-time factor, uptime")
     async def health() -> HealthOut:
         return HealthOut.model_validate(await run_in_threadpool(control.health))
+
+    @router.get(
+        "/health/history",
+        response_model=HealthHistoryOut,
+        dependencies=[Depends(auth)],
+        responses=UNAUTHORIZED,
+        summary="The last hour of health, one sample every interval_s seconds, for plots",
+    )
+    def health_history() -> HealthHistoryOut:
+        return HealthHistoryOut(interval_s=history.interval_s, series=history.series())
 
     @router.get(
         "/state",

@@ -174,6 +174,17 @@ class HealthOut(BaseModel):
     outbox_backlog: int | None = Field(default=None, description="Messages not yet delivered over MQTT.")
 
 
+class HealthHistoryOut(BaseModel):
+    """Columns of equal length, oldest first; null where the platform does not expose a value."""
+
+    interval_s: float = Field(description="Seconds between samples; an hour of them is kept.")
+    series: dict[str, list[float | None]] = Field(
+        description="t (Unix seconds); rtf (real-time factor); asr_backlog (utterances waiting for recognition); "
+        "drops (items dropped so far); outbox_backlog (MQTT messages waiting); memory_mb (the box process's "
+        "resident memory); temperature_c (hottest thermal zone); disk_free_gb (free space beside the records)."
+    )
+
+
 class TicketOut(BaseModel):
     ticket: str = Field(description="Single-use; pass as ?ticket= to GET /api/v1/live.")
     expires_in_s: float

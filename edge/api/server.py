@@ -89,6 +89,9 @@ class ApiServer:
                 self.stop()
                 raise UserError(f"the API server did not start on {self.url} ({self._failure or 'timed out'})")
             time.sleep(0.01)
+        start_background = getattr(self.app.state, "start_background", None)
+        if start_background is not None:
+            start_background()
         log.info("API listening on %s", self.url)
 
     def _run(self, sock: socket.socket) -> None:

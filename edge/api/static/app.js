@@ -1396,6 +1396,7 @@ t("attendees.saved", { n: result.names.length });
         $("health-updated").textContent = t("health.unreachable");
         this.verdict("bad", t("health.unreachable"));
       }
+      await healthPlots.refresh();
       this.timer = setTimeout(() => this.refresh(), HEALTH_REFRESH_MS);
     },
 
@@ -1471,6 +1472,78 @@ t("attendees.saved", { n: result.names.length });
     showState() {
       const state = $("health-state");
       if (state) state.textContent = boxState.state === "unknown" ? "…" : t(`state.${boxState.state}`);
+    },
+  };
+
+  // The last hour, one plot per series of GET /health/history, drawn with uPlot (served by the box from
+  // what `make setup` installed). A series the platform does not expose is said so, never drawn as zero.
+  // The limit, where one applies, is a dashed line: above it the verdict line asks for attention.
+  const HEALTH_PLOTS = [
+    ["rtf", "health.plot.rtf", HEALTH_LIMITS.rtf],
+    ["asr_backlog", "health.plot.asrBacklog", HEALTH_LIMITS.asrBacklog],
+    ["drops", "health.plot.drops", null],
+    ["outbox_backlog", "health.plot.outbox", HEALTH_LIMITS.outboxBacklog],
+    ["memory_mb", "health.plot.memory", null],
+    ["temperature_c", "health.plot.temperature", null],
+    ["disk_free_gb", "health.plot.disk", null],
+  ];
+
+  const healthPlots = {
+    charts: [],
+
+    async refresh() {
+      const missing = typeof window.uPlot !== "function";
+      $("health-plots-missing").hidden = !missing;
+      if (missing) return;
+      let history;
+      try {
+        history = await api("/health/history");
+      } catch (err) {
+        return; // the verdict line already says when the box cannot be reached
+      }
+      this.draw(history.series || {});
+    },
+
+    draw(series) {
+      for (const chart of this.charts) chart.destroy();
+      this.charts = [];
+      const box = $("health-plots");
+      clear(box);
+      const times = series.t || [];
+      const colours = getComputedStyle(document.body);
+      const colour = (name) => colours.getPropertyValue(name).trim();
+      for (const [name, key, limit] of HEALTH_PLOTS) {
+        const values = series[name] || [];
+        const known = values.filter((v) => v !== null && v !== undefined);
+        const latest = known.length ? i18n.number(known[known.length - 1]) : "";
+        const chart = el("div", { class: "chart" });
+        box.append(el("figure", { class: "plot", "data-series": name, "data-points": known.length },
+          el("figcaption", {}, el("span", { text: t(key) }), el("span", { class: "latest", text: latest })), chart));
+        if (!known.length) {
+          chart.className = "unavailable";
+          chart.textContent = t(times.length ? "health.plots.unavailable" : "health.plots.waiting");
+          continue;
+        }
+        const lines = [{}, { stroke: colour("--accent"), width: 2, fill: colour("--accent-bg") }];
+        const data = [times, values];
+        if (limit !== null) {
+          lines.push({ stroke: colour("--danger"), width: 1, dash: [6, 4], points: { show: false } });
+          data.push(times.map(() => limit));
+        }
+        const axis = { stroke: colour("--muted"), grid: { stroke: colour("--line"), width: 1 }, ticks: { show: false } };
+        this.charts.push(new uPlot({
+          width: Math.max(200, chart.clientWidth),
+          height: 120,
+          legend: { show: false },
+          cursor: { show: false },
+          series: lines,
+          scales: { y: { range: (u, min, max) => [Math.min(0, min), Math.max(max, limit ?? max, min + 1)] } },
+          axes: [
+            { ...axis, values: (u, splits) => splits.map((s) => i18n.shortTime(new Date(s * 1000))) },
+            { ...axis, size: 48 },
+          ],
+        }, data, chart));
+      }
     },
   };
 

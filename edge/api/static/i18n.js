@@ -102,6 +102,10 @@ window.edgeI18n = (() => {
     return dateTimeFormat({ timeStyle: "medium" }).format(date);
   }
 
+  function shortTime(date) {
+    return dateTimeFormat({ timeStyle: "short" }).format(date);
+  }
+
   function number(value) {
     return new Intl.NumberFormat(state.locale).format(value);
   }
@@ -114,6 +118,7 @@ window.edgeI18n = (() => {
     choose,
     dateTime,
     time,
+    shortTime,
     number,
     get language() {
       return state.language;
