@@ -28,6 +28,7 @@ from edge.api import (
     routes_live,
     routes_meetings,
     routes_minutes,
+    routes_retranscribe,
     routes_search,
     routes_status,
     routes_transcribe,
@@ -150,6 +151,7 @@ def create_app(
             max_upload_minutes=cfg.max_upload_minutes,
         )
     )
+    api.include_router(routes_retranscribe.build_router(control, auth, upload_dir=upload_dir(control.records)))
     app.include_router(api)
 
     for exc_type, code in (

@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "ask": "edge.commands.ask",
     "glossary": "edge.commands.glossary",
     "backup": "edge.commands.backup",
+    "retranscribe": "edge.commands.retranscribe",
 }
 
 
