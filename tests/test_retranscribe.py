@@ -5,13 +5,14 @@ archive, or an unknown one, is refused with the reason."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 from fake_box import FakeBox, serving
+from mosquitto import wait_until
 
 from edge.audio.archive import MeetingAudioArchive
 from edge.commands.cli import main
@@ -19,6 +20,7 @@ from edge.commands.cli import main
 TOKEN = "retranscribe-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SAMPLE_RATE = 16000
+WAIT_S = 300  # an upper bound for a stuck job on two shared cores, not a performance expectation
 
 
 @pytest.fixture
@@ -41,7 +43,7 @@ def recorded_meeting(box: FakeBox, tmp_path: Path, *, language: str = "ko", titl
 
 def snapshot(box: FakeBox, meeting_id: str) -> tuple[dict, list[str], bytes]:
     meeting = box.store.meeting(meeting_id)
-    texts = [s.text for s in box.store.segments(meeting_id, limit=100)]
+    texts = [s.display_text for s in box.store.segments(meeting_id, limit=100)]
     return meeting.to_dict(), texts, Path(meeting.audio_path or "").read_bytes()
 
 
@@ -63,7 +65,7 @@ def test_the_archive_becomes_a_new_meeting_and_the_old_one_is_untouched(box: Fak
     assert other["meeting"]["title"] == f"Weekly sync (re-transcribed from {english})"
     archive_bytes = len(before[2])
     assert box.submitted[0][1] == archive_bytes == body["bytes"]  # the whole archive went to the file job
-    assert snapshot(box, old) == before
+    assert snapshot(box, old) == before and before[1] == ["쿠버네티스 업그레이드"]
     assert list((box.store.path.parent / "uploads").glob("*")) == []  # the job owned the copy and deleted it
     assert "/api/v1/meetings/{meeting_id}/retranscribe" in schema["paths"]
 
@@ -95,3 +97,54 @@ def test_the_command_asks_the_running_box(box: FakeBox, tmp_path: Path, capsys: 
         assert "the box refused" in capsys.readouterr().err
     assert main(["retranscribe", old, "--config", str(config)]) != 0  # the box has stopped
     assert "cannot reach the box" in capsys.readouterr().err
+
+
+def old_meeting(box, meeting_id: str) -> tuple[dict, list[str]]:
+    return box.store.meeting(meeting_id).to_dict(), [s.display_text for s in box.store.segments(meeting_id, limit=10)]
+
+
+def test_the_real_box_transcribes_the_archive_again_with_its_current_model(
+    tmp_path: Path, fixture_file: Callable[[str], Path], dev_model: Callable[[str], Path]
+) -> None:
+    """The real box (Whisper base through whisper.cpp, the file-job path) makes a new meeting of a recorded
+    meeting's archive; the old meeting's lines (written by an older model, say) stay as they were."""
+    from edge.api.app import create_app
+    from edge.api.server import ApiServer
+    from edge.app import Box
+    from edge.core.config import ApiConfig, Config
+
+    cfg = Config.model_validate({
+        "storage": {"path": str(tmp_path / "data")}, "api": {"enabled": False}, "mqtt": {"enabled": False},
+        "asr": {"model_path": str(dev_model("ggml-base.bin")), "threads": 2, "language": "en"},
+        "vad": {"model_path": str(fixture_file("models/silero_vad_v6.2.onnx"))},
+    })  # fmt: skip
+    archive = tmp_path / "archive" / "recorded.wav"  # what the box archived while recording (16 kHz PCM WAV)
+    archive.parent.mkdir()
+    archive.write_bytes(fixture_file("audio/jfk.wav").read_bytes())
+    box = Box(cfg)
+    box.open()
+    try:
+        old = box.store.create_meeting(language="en", source="pyaudio:test", title="Inaugural address",
+                                       status="stopped")  # fmt: skip
+        box.store.set_audio_path(old.id, str(archive))
+        box.store.add_segments(old.id, [{"t0_ms": 0, "t1_ms": 11000, "text_raw": "and so my fellow americas",
+                                         "language": "en"}])  # fmt: skip
+        before = old_meeting(box, old.id)
+        server = ApiServer(create_app(box, ApiConfig(), TOKEN), "127.0.0.1", 0)
+        server.start()
+        try:
+            response = httpx.post(f"{server.url}/api/v1/meetings/{old.id}/retranscribe", headers=AUTH, timeout=60)
+        finally:
+            server.stop()
+        assert response.status_code == 202, response.text
+        new_id = response.json()["meeting"]["id"]
+        assert wait_until(lambda: box.store.meeting(new_id).status != "processing", WAIT_S)
+        new = box.store.meeting(new_id)
+        text = " ".join(s.display_text for s in box.store.segments(new_id, limit=100)).lower()
+        after = old_meeting(box, old.id)
+    finally:
+        box.close()
+    assert new.status == "stopped" and new.title == f"Inaugural address (re-transcribed from {old.id})", new
+    assert "fellow americans" in text and "what your country can do for you" in text
+    assert after == before and before[1] == ["and so my fellow americas"]
+    assert archive.read_bytes() == fixture_file("audio/jfk.wav").read_bytes()
