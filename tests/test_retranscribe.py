@@ -148,3 +148,34 @@ def test_the_real_box_transcribes_the_archive_again_with_its_current_model(
     assert "fellow americans" in text and "what your country can do for you" in text
     assert after == before and before[1] == ["and so my fellow americas"]
     assert archive.read_bytes() == fixture_file("audio/jfk.wav").read_bytes()
+
+
+@pytest.mark.browser
+def test_the_page_transcribes_a_recorded_meeting_again(driver, box: FakeBox, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(driver, 20)  # an upper bound for the page to react, not a performance expectation
+    old = recorded_meeting(box, tmp_path)
+    imported = box.store.create_meeting(language="ko", source="import:test", title="가져온 회의", status="imported")
+    before = snapshot(box, old)
+    with serving(box, TOKEN) as server:
+        driver.get(server.url + "/#meetings")
+        wait.until(ec.visibility_of_element_located((By.ID, "token-input"))).send_keys(TOKEN, Keys.ENTER)
+        wait.until(ec.text_to_be_present_in_element((By.ID, "meetings-list"), imported.title))
+        driver.find_element(By.XPATH, "//ul[@id='meetings-list']//button[contains(., '가져온 회의')]").click()
+        wait.until(ec.text_to_be_present_in_element((By.ID, "detail-title"), "가져온 회의"))
+        assert driver.find_elements(By.ID, "retranscribe-button") == []  # no archive, no button
+
+        driver.find_element(By.XPATH, "//ul[@id='meetings-list']//button[contains(., '주간 인프라 회의')]").click()
+        button = wait.until(ec.element_to_be_clickable((By.ID, "retranscribe-button")))
+        assert button.text == "다시 전사"
+        button.click()
+        title = f"주간 인프라 회의 (다시 전사: {old})"
+        wait.until(ec.text_to_be_present_in_element((By.ID, "detail-title"), title))
+        assert driver.find_element(By.ID, "detail-error").text == ""
+    [(name, size)] = box.submitted
+    assert name.startswith("retranscribe-") and size == len(before[2])
+    assert snapshot(box, old) == before

@@ -715,6 +715,26 @@
           el("button", { type: "button", class: "quiet small", text: format, onclick: () => this.download(meeting, format) })
         );
       }
+      if (meeting.has_audio) {
+        exports.append(el("button", {
+          type: "button", id: "retranscribe-button", class: "quiet small", text: t("detail.retranscribe"),
+          title: t("detail.retranscribeHint"), onclick: (event) => this.retranscribe(meeting, event.currentTarget),
+        }));
+      }
+    },
+
+    // The archive becomes a new meeting (the old one stays as it is); it opens while it is transcribed.
+    async retranscribe(meeting, button) {
+      showError("detail-error", "");
+      button.disabled = true;
+      try {
+        const submitted = await api(`/meetings/${encodeURIComponent(meeting.id)}/retranscribe`, { method: "POST" });
+        await this.refresh();
+        await this.open(submitted.meeting.id);
+      } catch (err) {
+        showError("detail-error", err);
+        button.disabled = false;
+      }
     },
 
     // A plain link cannot carry the bearer header, so the file is fetched and handed over as a blob.
