@@ -468,3 +468,123 @@ def test_end_of_speech_to_commit_latency_is_reported():
     health = asr_health(stats)
     assert health["latency_p95_s"] == stats.latency_p95_s and health["utterances"] == 4
     assert health["real_time_factor"] is not None and health["replacement_chars"] == 0
+
+
+def said(
+    meeting_id: str, uid: int, *, final: bool = True, samples: int = 1600, start_ms: int | None = None
+) -> Utterance:
+    """An utterance of a meeting: a live meeting and a file job both number theirs from 0."""
+    start = uid * 1000 if start_ms is None else start_ms
+    return Utterance(uid, start, np.full(samples, 0.1, dtype=np.float32), final, meeting_id=meeting_id)
+
+
+def test_finals_evicted_by_a_full_queue_are_accounted_to_their_meeting_and_drain_returns():
+    """Issue 17, finding 11: 300 finals into a queue of 256 behind a stuck decode lost 44 that never
+    reported back; the meeting's count must still reach 0 and drain() must say so."""
+    gate = threading.Event()
+    model, rec = FakeTranscriber(gate), Recorder()
+    stage = make_stage(model, rec)
+    stage.start()
+    stage.submit(said("live", 0))
+    assert model.entered.wait(WAIT_S)
+    for uid in range(1, 300):
+        stage.submit(said("live", uid))
+    stage.submit(said("upload", 0))  # evicts one more of the live meeting, none of its own
+    assert stage.stats.dropped == 44
+    assert (stage.pending("live"), stage.pending("upload"), stage.pending()) == (256, 1, 257)
+    assert not stage.drain("live", timeout=0)  # always returns, here with finals still to come
+    gate.set()
+    assert stage.drain("live", timeout=WAIT_S) and stage.drain("upload", timeout=WAIT_S)
+    assert (stage.pending("live"), stage.pending()) == (0, 0)
+    assert len(rec.finals) == 257
+    assert stage.stop(timeout=WAIT_S)
+
+
+def test_a_failed_partial_decode_does_not_count_as_a_final_and_failed_finals_do():
+    gate = threading.Event()
+    model, rec = FakeTranscriber(gate, fail_on=(5000, 7000)), Recorder()
+    pending_at_errors: list[int] = []
+    stage = AsrStage(
+        lambda: model, rec.on_partial, rec.on_final, partial_interval_ms=1,
+        on_error=lambda utt, exc: pending_at_errors.append(stage.pending("a")),
+    )
+    stage.start()
+    stage.submit(said("a", 1, final=False, start_ms=5000))
+    assert model.entered.wait(WAIT_S)  # the partial decode is under way (and will fail)
+    stage.submit(said("a", 2, start_ms=6000))
+    stage.submit(said("a", 3, start_ms=7000))  # this final fails
+    gate.set()
+    assert stage.drain("a", timeout=WAIT_S)
+    assert pending_at_errors == [2, 1]  # the partial's error left both finals counted
+    assert [uid for uid, _ in rec.finals] == [2] and stage.pending() == 0
+    assert stage.stop(timeout=WAIT_S)
+
+
+def test_stop_without_drain_and_finals_after_stop_are_accounted_and_drain_returns():
+    gate = threading.Event()
+    model, rec = FakeTranscriber(gate), Recorder()
+    stage = make_stage(model, rec)
+    stage.start()
+    stage.submit(said("a", 0))
+    assert model.entered.wait(WAIT_S)
+    for uid in range(1, 4):
+        stage.submit(said("a", uid))
+    stopper = threading.Thread(target=stage.stop, kwargs={"drain": False, "timeout": WAIT_S})
+    stopper.start()
+    wait_until(lambda: stage.backlog == 0)
+    stage.submit(said("a", 4))
+    gate.set()
+    stopper.join(WAIT_S)
+    assert stage.drain("a", timeout=None)  # the stage's thread has ended: returns at once
+    assert stage.pending() == 0 and stage.stats.dropped == 4
+
+
+def test_utterances_of_two_meetings_with_the_same_numbers_never_share_partial_text():
+    """Issue 17, finding 12: a live meeting and an upload both number utterances from 0; the upload's
+    partial must not carry the live meeting's stable words, and a live final must not silence the
+    upload's partial of the same number."""
+    model, rec = FakeTranscriber(), Recorder()
+    model.text = lambda samples: "킥오프 일정 확정" if samples < 5000 else "upload words here"  # type: ignore[method-assign]
+    stage = make_stage(model, rec, partial_interval_ms=1)
+    stage.start()
+    stage.submit(said("live", 0, final=False, samples=1600))
+    wait_until(lambda: len(rec.partials) == 1)
+    stage.submit(said("live", 0, final=False, samples=3200))
+    wait_until(lambda: len(rec.partials) == 2)
+    assert rec.partials[1][2] == "킥오프 일정 확정"  # stable for the live meeting
+    stage.submit(said("upload", 0, final=False, samples=8000))
+    wait_until(lambda: len(rec.partials) == 3)
+    stage.submit(said("live", 1))  # a live final numbered like the upload's next utterance
+    wait_until(lambda: len(rec.finals) == 1)
+    stage.submit(said("upload", 1, final=False, samples=9600))
+    wait_until(lambda: len(rec.partials) == 4)
+    assert stage.stop(timeout=WAIT_S)
+    assert rec.partials[2] == (0, 8000, "", "upload words here")
+    assert rec.partials[3] == (1, 9600, "", "upload words here")
+
+
+def test_closing_a_meeting_after_a_queue_overflow_returns_and_the_box_is_quiet_again():
+    """Issue 17, finding 11, through the feed the box closes meetings with: the close used to wait for
+    ever for the 44 evicted finals, the box stayed `processing` and LLM work never started."""
+    from edge.pipeline.finals import AsrFeed
+
+    gate = threading.Event()
+    model, rec = FakeTranscriber(gate), Recorder()
+    feed = AsrFeed()
+    stage = AsrStage(lambda: model, rec.on_partial, feed.on_final, on_error=feed.on_error, partial_interval_ms=0)
+    committed: list[str] = []
+    forgotten: list[str] = []
+    feed.connect(stage, lambda meeting_id, segments, ms: committed.append(meeting_id), forget=forgotten.append)
+    stage.start()
+    feed.submit(said("live", 0))
+    assert model.entered.wait(WAIT_S)
+    for uid in range(1, 300):
+        feed.submit(said("live", uid))
+    assert feed.busy and stage.stats.dropped == 43
+    closer = threading.Thread(target=feed.close_meeting, args=("live",), daemon=True)
+    closer.start()
+    gate.set()
+    closer.join(WAIT_S)
+    assert not closer.is_alive() and forgotten == ["live"]
+    assert not feed.busy and len(committed) == 257
+    assert stage.stop(timeout=WAIT_S)

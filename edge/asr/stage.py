@@ -10,6 +10,11 @@ Each final is decoded with its meeting's context as prompt (see `edge.asr.contex
 language its meeting's `LanguagePolicy` picks, then checked: an output that echoes the prompt is
 decoded again without it, and one with U+FFFD (a syllable whisper could not spell) again with beam
 search; the better one is committed, with any U+FFFD left in it, and both are counted.
+
+Finals are accounted per meeting from submit until their callback returned (committed or failed) or
+they were lost (evicted from the full queue, refused after stop, discarded by a stop without drain),
+so `drain(meeting_id, timeout)` knows when all of a meeting's speech is through. Utterances are keyed
+by (meeting, utterance): a live meeting and a file job both number theirs from 0.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -42,6 +47,8 @@ REPLACEMENT = "\ufffd"
 MAX_PARTIAL_LOAD = 0.6
 BUSY_WINDOW_S = 10.0
 LATENCY_WINDOW = 200  # commits the latency percentiles are taken over
+
+_Key = tuple[str, int]  # (meeting_id, utterance_id)
 
 
 class Transcriber(Protocol):
@@ -123,7 +130,9 @@ class AsrStage:
         self._partials_wanted = partials_wanted
         self._meetings: dict[str, _Meeting] = {}
         self._meetings_lock = threading.Lock()
-        self._submitted: dict[tuple[str, int], float] = {}  # final -> when it was submitted
+        self._submitted: dict[_Key, float] = {}  # final -> when it was submitted
+        self._pending: Counter[str] = Counter()  # meeting -> finals submitted and not yet through
+        self._through = threading.Condition()
         self._latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self._busy: deque[tuple[float, float]] = deque()  # (end, seconds) of recent decodes
         self._interval_s = partial_interval_ms / 1000
@@ -131,9 +140,9 @@ class AsrStage:
         self._finals: DropOldestQueue[Utterance] = DropOldestQueue(max_pending, name=f"{name} finals")
         self._wake = threading.Condition()
         self._partial: Utterance | None = None  # latest snapshot waiting for a partial decode
-        self._partial_utterance: int | None = None
+        self._partial_utterance: _Key | None = None
         self._partial_due = 0.0
-        self._last_final_id: int | None = None
+        self._last_final_id: _Key | None = None
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -158,36 +167,48 @@ class AsrStage:
     def submit(self, utt: Utterance, *, wait: bool = False) -> None:
         """Queue a final utterance or offer a snapshot of one in progress. Never blocks, except a final
         with `wait` (from a lossless source), which waits for room rather than evict an older one."""
+        key = _key(utt)
         if utt.final:
             with self._stats_lock:
-                self._submitted[(utt.meeting_id, utt.utterance_id)] = time.monotonic()
-                while len(self._submitted) > 2 * self._finals.maxsize:  # evicted finals never report back
-                    del self._submitted[next(iter(self._submitted))]
+                self._submitted[key] = time.monotonic()
+            with self._through:
+                self._pending[utt.meeting_id] += 1
             try:
+                evicted = None
                 if wait:
                     self._finals.put_wait(utt)
                 else:
-                    self._finals.put(utt)
+                    evicted = self._finals.put(utt)
             except QueueClosed:
                 with self._stats_lock:
                     self._lost += 1
-                log.warning("%s: utterance %d arrived after stop; dropped", self._name, utt.utterance_id)
+                self._through_with(utt)
+                log.warning(
+                    "%s: utterance %d of meeting %s arrived after stop; dropped",
+                    self._name, utt.utterance_id, utt.meeting_id,
+                )
                 return
+            if evicted is not None:
+                self._through_with(evicted)
+                log.warning(
+                    "%s: queue full, utterance %d of meeting %s dropped",
+                    self._name, evicted.utterance_id, evicted.meeting_id,
+                )
             with self._wake:
-                self._last_final_id = utt.utterance_id
-                if self._partial is not None and self._partial.utterance_id == utt.utterance_id:
+                self._last_final_id = key
+                if self._partial is not None and _key(self._partial) == key:
                     self._partial = None
                 self._wake.notify()
             return
         if self._interval_s <= 0:
             return
         with self._wake:
-            if self._stopping or utt.utterance_id == self._last_final_id:
+            if self._stopping or key == self._last_final_id:
                 return
             if self._partial is not None:
                 self._bump(partials_superseded=1)
-            if utt.utterance_id != self._partial_utterance:
-                self._partial_utterance = utt.utterance_id
+            if key != self._partial_utterance:
+                self._partial_utterance = key
                 self._partial_due = time.monotonic() + self._interval_s
             self._partial = utt
             self._wake.notify()
@@ -202,10 +223,11 @@ class AsrStage:
                 discarded = 0
                 while True:
                     try:
-                        self._finals.get(timeout=0)
+                        utt = self._finals.get(timeout=0)
                     except (Empty, QueueClosed):
                         break
                     discarded += 1
+                    self._through_with(utt)
                 if discarded:
                     log.warning("%s: stopped without drain, %d queued utterances dropped", self._name, discarded)
                     with self._stats_lock:
@@ -215,6 +237,35 @@ class AsrStage:
             return True
         self._thread.join(timeout)
         return not self._thread.is_alive()
+
+    def drain(self, meeting_id: str, timeout: float | None) -> bool:
+        """Wait until every final of the meeting submitted so far is through (its callback returned)
+        or counted as lost, for at most `timeout` seconds (None: as long as the stage's thread lives).
+        True when none is left; False on timeout or when the thread ended with some left."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._through:
+            while self._pending[meeting_id] > 0:
+                if not self.alive:
+                    return False
+                left = HEARTBEAT_S if deadline is None else min(HEARTBEAT_S, deadline - time.monotonic())
+                if left <= 0:
+                    return False
+                self._through.wait(left)
+            return True
+
+    def pending(self, meeting_id: str | None = None) -> int:
+        """Finals not yet through: of the meeting, or of every meeting."""
+        with self._through:
+            return self._pending[meeting_id] if meeting_id is not None else sum(self._pending.values())
+
+    def _through_with(self, utt: Utterance) -> None:
+        with self._stats_lock:
+            self._submitted.pop(_key(utt), None)
+        with self._through:
+            self._pending[utt.meeting_id] -= 1
+            if self._pending[utt.meeting_id] <= 0:
+                del self._pending[utt.meeting_id]
+            self._through.notify_all()
 
     @property
     def stats(self) -> AsrStats:
@@ -295,18 +346,21 @@ class AsrStage:
             return
         self._ready.set()
         tracker = PartialTracker()
-        tracked: int | None = None  # the utterance whose hypotheses `tracker` holds
+        tracked: _Key | None = None  # the utterance whose hypotheses `tracker` holds
         try:
             while (job := self._next_job()) is not None:
                 if job.final:
-                    self._decode_final(model, job)
-                    if tracked == job.utterance_id:
+                    try:
+                        self._decode_final(model, job)
+                    finally:
+                        self._through_with(job)
+                    if tracked == _key(job):
                         tracker.reset()
                         tracked = None
                 else:
-                    if tracked != job.utterance_id:
+                    if tracked != _key(job):
                         tracker.reset()
-                        tracked = job.utterance_id
+                        tracked = _key(job)
                     self._decode_partial(model, job, tracker)
                 self.last_progress = time.monotonic()
         finally:
@@ -356,8 +410,6 @@ class AsrStage:
         except Exception as exc:
             self._spent(started, errors=1)
             log.exception("%s: decoding utterance %d failed", self._name, utt.utterance_id)
-            with self._stats_lock:
-                self._submitted.pop((utt.meeting_id, utt.utterance_id), None)
             if self._on_error is not None:
                 self._call(self._on_error, utt, exc)
             return
@@ -425,9 +477,9 @@ class AsrStage:
         took = self._spent(started, partial_decodes=1)
         self._bump(partial_compute_seconds=took)
         with self._wake:
-            if self._partial_utterance == utt.utterance_id:
+            if self._partial_utterance == _key(utt):
                 self._partial_due = time.monotonic() + self._interval_s
-            if segments is None or self._last_final_id == utt.utterance_id:
+            if segments is None or self._last_final_id == _key(utt):
                 return  # failed, or its final arrived meanwhile and this text is already stale
         stable, unstable = tracker.update(" ".join(s.text for s in segments))
         self._call(self._on_partial, utt, stable, unstable)
@@ -457,6 +509,10 @@ class AsrStage:
 class _Meeting:
     context: MeetingContext | None
     policy: LanguagePolicy | None = field(default=None)
+
+
+def _key(utt: Utterance) -> _Key:
+    return (utt.meeting_id, utt.utterance_id)
 
 
 def _replacements(segments: list[AsrSegment]) -> int:
