@@ -126,11 +126,11 @@ class Box:
         self.jobs.remove_leftovers()
 
     def close(self) -> None:
+        self.llm.stop()  # first: LLM work is cancelled and stays pending for the next start
         if self.recordings.recording is not None:
             self.stop_meeting()
         self.jobs.close()
         self.asr.stop(drain=True)
-        self.llm.stop()
         self.store.close()
         self.storage_lock.release()
 
@@ -163,7 +163,8 @@ class Box:
         return meeting
 
     def stop_meeting(self, meeting_id: str | None = None) -> Meeting:
-        meeting = self.recordings.stop(meeting_id)
+        with self.llm.parked():  # the meeting's last utterances are decoded without the LLM on the cores
+            meeting = self.recordings.stop(meeting_id)
         log.info("meeting %s stopped", meeting.id)
         self._publish_state()
         self.llm.transcript_ready(meeting.id)

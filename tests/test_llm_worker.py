@@ -10,10 +10,13 @@ from edge.llm.worker import LlmWorker
 class FakeEngine:
     def __init__(self) -> None:
         self.closed = False
-        self.cancelled = 0
+        self.held = False
 
-    def cancel(self) -> None:
-        self.cancelled += 1
+    def hold(self) -> None:
+        self.held = True
+
+    def release(self) -> None:
+        self.held = False
 
     def close(self) -> None:
         self.closed = True
@@ -47,7 +50,7 @@ def test_jobs_run_in_order_once_per_key_on_one_lazily_loaded_engine() -> None:
     assert [name for name, _ in ran] == ["first", "second"]
     assert len(engines) == 1 and ran[0][1] == ran[1][1] == id(engines[0])
     worker.stop()
-    assert engines[0].closed
+    assert engines[0].closed and engines[0].held
 
 
 def test_quiet_jobs_wait_for_a_quiet_box_and_failures_are_counted() -> None:
@@ -93,4 +96,27 @@ def test_queue_says_what_runs_and_waits_before_a_job_and_first_jumps_the_queue()
     assert worker.queue("nothing") is None
     gate.set()
     assert wait_until(worker.idle)
+    worker.stop()
+
+
+def test_no_job_starts_while_parked_and_the_engine_is_released_after() -> None:
+    engines: list[FakeEngine] = []
+    ran: list[str] = []
+
+    def factory() -> FakeEngine:
+        engines.append(FakeEngine())
+        return engines[-1]
+
+    worker = LlmWorker(LlmConfig(), quiet=lambda: True, engine_factory=factory)
+    worker.start()
+    worker.submit("first", lambda engine: ran.append("first"))
+    assert wait_until(lambda: worker.idle() and ran == ["first"])
+    assert worker.park() is None  # nothing running: nothing counted as parked
+    assert engines[0].held
+    worker.submit("second", lambda engine: ran.append("second"), when_quiet=False)
+    time.sleep(0.2)
+    assert ran == ["first"] and worker.queue("second") == ([], False)
+    worker.unpark()
+    assert wait_until(lambda: ran == ["first", "second"])
+    assert not engines[0].held and worker.stats.parked == 0
     worker.stop()

@@ -20,8 +20,9 @@ def correct_pending(
     batch_size: int = 4,
     context_segments: int = 2,
 ) -> int:
-    """Correct the meeting's waiting segments while `keep_going()`; returns how many were looked at."""
-    from edge.llm.correction import LlmCorrector, SegmentText
+    """Correct the meeting's waiting segments while `keep_going()`; returns how many were looked at. A
+    cancelled generation (the LLM was parked or stopped) ends the pass and leaves its segments waiting."""
+    from edge.llm.correction import REASON_CANCELLED, LlmCorrector, SegmentText
 
     meeting = store.meeting(meeting_id)
     corrector = LlmCorrector(
@@ -37,8 +38,11 @@ def correct_pending(
         context = [s.display_text for s in store.segments(meeting_id, after_seq=first - context_segments - 1,
                                                           limit=context_segments) if s.seq < first]
         results = {r.seq: r for r in corrector.correct([SegmentText(s.seq, s.display_text) for s in batch], context)}
+        cancelled = any(r.reason == REASON_CANCELLED for r in results.values())
         for segment in batch:
             result = results.get(segment.seq)
+            if cancelled and (result is None or not result.accepted):
+                continue  # not a verdict: the segment waits for the next quiet moment
             if result is None:
                 store.record_llm_correction(meeting_id, segment.seq, text=None, state="skipped: no result")
                 continue
@@ -47,4 +51,6 @@ def correct_pending(
                 meeting_id, segment.seq, text=result.text if result.accepted else None, state=state
             )
         done += len(batch)
+        if cancelled:
+            break
     return done

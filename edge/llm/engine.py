@@ -37,6 +37,7 @@ TokenCallback = Callable[[str], None]
 FINISH_STOP = "stop"
 FINISH_LENGTH = "length"
 FINISH_CANCELLED = "cancelled"
+PREFILL_SLICE = 128  # prompt tokens evaluated between two checks for a cancel
 _CHAT_FORMAT_FROM_GGUF = "chat_template.default"
 
 
@@ -129,10 +130,13 @@ class _Generation:
         self._cancelled = cancelled
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
-    def __call__(self, token: int) -> None:
-        self.tokens += 1
+    def check(self) -> None:
         if self._cancelled():
             raise _Cancelled
+
+    def __call__(self, token: int) -> None:
+        self.tokens += 1
+        self.check()
         # Byte-level tokens can split a character; the incremental decoder holds the partial bytes.
         piece = self._decoder.decode(self._detokenize([token]))
         if piece:
@@ -180,6 +184,13 @@ def _hooked_llama_class() -> type:
             if self.generation is not None:
                 self.generation(token)
             return token
+
+        def eval(self, tokens: Sequence[int]) -> None:
+            # The prompt is evaluated in slices, so a cancel lands within a slice's time, not the prompt's.
+            for start in range(0, len(tokens), PREFILL_SLICE):
+                if self.generation is not None:
+                    self.generation.check()
+                super().eval(tokens[start : start + PREFILL_SLICE])
 
     return HookedLlama
 
@@ -271,6 +282,7 @@ class LlmEngine:
         self._jobs: queue.SimpleQueue[tuple[Callable[[_Owned], Any], Future[Any]] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._cancel_epoch = 0
+        self._held = False
         self._closed = False
         self._stats = LlmStats()
         loaded: Future[ModelInfo] = Future()
@@ -325,7 +337,7 @@ class LlmEngine:
         return future.result()
 
     def _cancelled(self, epoch: int) -> bool:
-        return epoch < self._cancel_epoch
+        return self._held or epoch < self._cancel_epoch
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -479,6 +491,18 @@ class LlmEngine:
         this call; they return finish_reason "cancelled". Later submissions run normally."""
         with self._lock:
             self._cancel_epoch += 1
+
+    def hold(self) -> None:
+        """Like `cancel()`, and every generation until `release()` is cancelled too, before its first
+        token: a job that was using the model runs out at once instead of starting its next call."""
+        with self._lock:
+            self._held = True
+            self._cancel_epoch += 1
+
+    def release(self) -> None:
+        """Generations run normally again after `hold()`."""
+        with self._lock:
+            self._held = False
 
     def close(self, timeout: float | None = 60.0) -> None:
         """Cancel pending generations and free the model on its owner thread. Idempotent."""

@@ -1,7 +1,12 @@
 """The LLM's place in the box: one worker thread runs LLM jobs (segment correction, minutes) one at a
 time, off the live path. The model is loaded on the first job and kept. A job marked `when_quiet` waits
 until the box says it is quiet (speech paused, ASR caught up; or, on a small device, no meeting
-recording), so live transcription latency is never traded for correction."""
+recording), so live transcription latency is never traded for correction.
+
+While the worker is parked (`park()` to `unpark()`, while a meeting stops) or stopping, the running job's
+generations are cancelled between tokens and its later LLM calls come back "cancelled" at once; a job
+leaves what it had not finished pending (in the store, or by queuing itself again), and no job starts
+until `unpark()`, so the work resumes in a later quiet moment or at the next start."""
 
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ class LlmWorkerStats:
     jobs_done: int = 0
     jobs_failed: int = 0
     waiting: int = 0
+    parked: int = 0  # running jobs whose generations were cancelled to give the room the processor
 
 
 class LlmWorker:
@@ -39,6 +45,7 @@ class LlmWorker:
         self._jobs: OrderedDict[str, tuple[Job, bool]] = OrderedDict()
         self._cond = threading.Condition()
         self._stopping = False
+        self._parked = 0  # park() calls not yet undone by unpark()
         self._thread: threading.Thread | None = None
         self.stats = LlmWorkerStats()
         self.last_progress = time.monotonic()
@@ -90,18 +97,41 @@ class LlmWorker:
         self._thread = threading.Thread(target=self._run, name="llm", daemon=True)
         self._thread.start()
 
+    def park(self) -> str | None:
+        """Until `unpark()`: cancel the running job's generations (between tokens) so it ends at once,
+        leaving its unfinished work pending, and start no job. Returns the running job's key, if any."""
+        with self._cond:
+            self._parked += 1
+            key, engine = self.current, self._engine
+            if engine is not None:
+                engine.hold()
+            if key is None:
+                return None
+            self.stats.parked += 1
+        log.info("LLM job %s parked: the room comes first", key)
+        return key
+
+    def unpark(self) -> None:
+        with self._cond:
+            self._parked = max(0, self._parked - 1)
+            if not self._parked and not self._stopping and self._engine is not None:
+                self._engine.release()
+            self._cond.notify_all()
+
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop after the job in progress; jobs still waiting are dropped (their work stays pending in
-        the store and is picked up again at the next start)."""
+        """Cancel the job in progress (it leaves its unfinished work pending); jobs still waiting are
+        dropped (their work stays pending in the store and is picked up again at the next start)."""
         with self._cond:
             self._stopping = True
             self._jobs.clear()
             self._cond.notify_all()
-        engine = self._engine
-        if engine is not None:
-            engine.cancel()
+            engine = self._engine
+            if engine is not None:
+                engine.hold()
         if self._thread is not None:
             self._thread.join(timeout)
+        with self._cond:
+            engine = self._engine  # a job may have loaded it meanwhile
         if engine is not None:
             engine.close()
 
@@ -115,7 +145,9 @@ class LlmWorker:
                 self.last_progress = time.monotonic()
                 if self._stopping:
                     return None
-                ready = next((k for k, (_, quiet_only) in self._jobs.items() if not quiet_only or self._quiet()), None)
+                ready = None
+                if not self._parked:
+                    ready = next((k for k, (_, quiet) in self._jobs.items() if not quiet or self._quiet()), None)
                 if ready is not None:
                     job, _ = self._jobs.pop(ready)
                     self.stats.waiting = len(self._jobs)
@@ -128,12 +160,17 @@ class LlmWorker:
             key, job = item
             try:
                 if self._engine is None:
-                    self._engine = self._engine_factory()
+                    engine = self._engine_factory()
+                    with self._cond:
+                        self._engine = engine
+                        if self._stopping or self._parked:
+                            engine.hold()
                 job(self._engine)
                 self.stats.jobs_done += 1
             except Exception:
                 self.stats.jobs_failed += 1
                 log.exception("LLM job %s failed", key)
             finally:
-                self.current = None
+                with self._cond:
+                    self.current = None
                 self.last_progress = time.monotonic()

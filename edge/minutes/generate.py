@@ -85,6 +85,7 @@ STATUS_GENERATING = "generating"
 STATUS_DRAFT = "draft"
 STATUS_PUBLISHED = "published"
 STATUS_FAILED = "failed"
+CANCELLED = "minutes generation was cancelled"
 
 # Evidence is constrained by the grammar to the input's seqs up to this many (a longer alternation
 # slows grammar sampling on large vocabularies); beyond it validation alone drops foreign seqs.
@@ -691,7 +692,7 @@ class MinutesGenerator:
                 require_language=require_language,
             )  # fmt: skip
             if checked.problem == "cancelled":
-                raise _Abort("minutes generation was cancelled")
+                raise _Abort(CANCELLED)
             gated = gate(checked.value, messages) if gate is not None and checked.value is not None else None
             if gated is not None:
                 checked = Checked(None, gated, checked.repairs)
@@ -990,7 +991,8 @@ def _apply_glossary(content: MinutesContent, glossary: Glossary) -> MinutesConte
 
 @dataclass(frozen=True)
 class MinutesOutcome:
-    """The result of `generate_minutes`, as saved: status "published", "draft" or "failed"."""
+    """The result of `generate_minutes`, as saved: status "published", "draft" or "failed"; "generating"
+    when the LLM was parked or stopped mid-way (nothing saved, the minutes are to be written again)."""
 
     meeting_id: str
     status: str
@@ -1076,6 +1078,13 @@ def generate_minutes(
             minutes = validate_minutes(document, meeting_id=meeting_id, known_seqs={s.seq for s in segments})
         except MinutesInvalid as exc:
             error = f"the generated minutes do not validate: {exc}"
+    if minutes is None and error == CANCELLED:
+        # The LLM was parked or stopped: no outcome yet. The record stays "generating", so the minutes
+        # are written again in a later quiet moment or at the next start.
+        return MinutesOutcome(
+            meeting_id, STATUS_GENERATING, None, error, result.attempts, result.usage.calls,
+            result.usage.prompt_tokens, result.usage.completion_tokens, time.monotonic() - started,
+        )  # fmt: skip
     extractive = False
     if minutes is None and fallback and segments and "cancelled" not in (error or ""):
         minutes, status, error = save_floor_minutes(

@@ -6,9 +6,10 @@ meeting records. Its revisions go into the store, whose listeners publish them."
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 
 from edge.core.config import Config
@@ -17,7 +18,13 @@ from edge.llm.correction_stage import correct_pending
 from edge.llm.engine import LlmEngine
 from edge.llm.worker import LlmWorker
 from edge.minutes.ask import Answer, ask
-from edge.minutes.generate import MinutesOutcome, all_segments, generate_minutes, write_extractive_minutes
+from edge.minutes.generate import (
+    STATUS_GENERATING,
+    MinutesOutcome,
+    all_segments,
+    generate_minutes,
+    write_extractive_minutes,
+)
 from edge.pipeline.current_glossary import CurrentGlossary
 from edge.pipeline.current_recording import CurrentRecording
 from edge.pipeline.finals import AsrFeed
@@ -81,6 +88,20 @@ class LlmSchedule:
         if self.worker is not None:
             self.worker.stop()
 
+    @contextmanager
+    def parked(self) -> Iterator[None]:
+        """While the room needs the processor (a meeting stops): the LLM's generation in progress is
+        cancelled and no LLM job starts; the parked job resumes in a later quiet moment."""
+        worker = self.worker
+        if worker is None:
+            yield
+            return
+        worker.park()
+        try:
+            yield
+        finally:
+            worker.unpark()
+
     def quiet(self) -> bool:
         """May the LLM run now without hurting live transcription?"""
         if self._feed.busy:
@@ -112,7 +133,7 @@ class LlmSchedule:
             correct_pending(engine, self._store, meeting_id, protected_terms=self._glossary.terms,
                             keep_going=self.quiet)  # fmt: skip
             if self._store.segments_awaiting_llm(meeting_id, limit=1):
-                self.correct(meeting_id)  # interrupted by speech: continue in the next pause
+                self.correct(meeting_id)  # interrupted by speech or parked: continue in the next pause
 
         worker.submit(f"correct:{meeting_id}", job)
 
@@ -142,6 +163,9 @@ class LlmSchedule:
                 progress=lambda event: self._publish(MinutesProgress(**event)),
                 model_name=model_path.name if model_path else "",
             )
+            if outcome.status == STATUS_GENERATING:
+                self.minutes(meeting_id)  # parked: written again in a later quiet moment
+                return
             self.minutes_counts.count(outcome, llm=True)
             self._publish(MinutesDone(meeting_id, outcome.status, outcome.error))
 
@@ -209,8 +233,8 @@ class LlmSchedule:
         worker = self.worker
         if worker is None:
             return None
-        return {"current": worker.current, "waiting": worker.stats.waiting,
-                "done": worker.stats.jobs_done, "failed": worker.stats.jobs_failed}  # fmt: skip
+        return {"current": worker.current, "waiting": worker.stats.waiting, "done": worker.stats.jobs_done,
+                "failed": worker.stats.jobs_failed, "parked": worker.stats.parked}  # fmt: skip
 
 
 def _job_text(key: str) -> str:
