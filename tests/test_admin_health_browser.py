@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from fake_box import FakeBox, serving
+from mosquitto import wait_until
 
 from edge.api.app import UPLOT_DIR
 
@@ -45,6 +46,7 @@ def test_health_tab_plots_the_last_hour(driver, box: FakeBox) -> None:
     box.health_overrides = hour(SAMPLES)  # what the box's own sampler finds now, at its start
     with serving(box, TOKEN) as server:
         history = server.app.state.health_history
+        assert wait_until(lambda: len(history.series()["t"]) == 1, WAIT_S)  # the box's own sample, taken at start
         start = time.time() - 3600
         for n in range(SAMPLES):
             box.health_overrides = hour(n)

@@ -1559,7 +1559,7 @@ t("attendees.saved", { n: result.names.length });
           series: lines,
           scales: { y: { range: (u, min, max) => [Math.min(0, min), Math.max(max, limit ?? max, min + 1)] } },
           axes: [
-            { ...axis, values: (u, splits) => splits.map((s) => i18n.shortTime(new Date(s * 1000))) },
+            { ...axis, size: 30, values: (u, splits) => splits.map((s) => i18n.shortTime(new Date(s * 1000))) },
             { ...axis, size: 48 },
           ],
         }, data, chart));
