@@ -70,6 +70,18 @@ def dev_model() -> Callable[[str], Path]:
 
 
 @pytest.fixture(scope="session")
+def charting_library() -> Path:
+    """The admin page's charting library as `make setup` installed it (make web); missing: fails in CI,
+    skips elsewhere."""
+    from edge.api.app import UPLOT_DIR
+
+    path = UPLOT_DIR / "uPlot.iife.min.js"
+    if not path.is_file():
+        _missing(f"{path} not found: the admin page's charting library comes from `make setup` (make web)")
+    return path
+
+
+@pytest.fixture(scope="session")
 def korean_corpus() -> list[str]:
     """Real Korean sentences: LibreOffice's Korean help (Debian's libreoffice-help-ko, MPL-2.0, from
     `make setup`); missing: fails in CI, skips elsewhere."""

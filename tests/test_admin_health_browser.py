@@ -14,8 +14,6 @@ import pytest
 from fake_box import FakeBox, serving
 from mosquitto import wait_until
 
-from edge.api.app import UPLOT_DIR
-
 pytestmark = pytest.mark.browser
 
 TOKEN = "health-browser-token-0123456789abcdef"
@@ -30,13 +28,12 @@ def box(tmp_path: Path) -> Iterator[FakeBox]:
     fake.close()
 
 
-def test_health_tab_plots_the_last_hour(driver, box: FakeBox) -> None:
+def test_health_tab_plots_the_last_hour(driver, box: FakeBox, charting_library: Path) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    assert (UPLOT_DIR / "uPlot.iife.min.js").is_file(), "the charting library is missing: run make setup"
     wait = WebDriverWait(driver, WAIT_S)
     def hour(n: int) -> dict:  # recognition falls behind for a while in the middle of the hour
         behind = 20 <= n < 35
