@@ -13,6 +13,7 @@ and starts and stops them in order; it does no work of its own on a segment.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -23,6 +24,7 @@ from edge.asr.context import MeetingContext
 from edge.asr.health import asr_health
 from edge.asr.stage import AsrStage, AsrStats, Transcriber
 from edge.audio.archive import prune_archives, repair_archive
+from edge.core.clock import WallClock
 from edge.core.config import Config
 from edge.core.errors import ModelError
 from edge.core.events import PAYLOAD_VERSION, BoxState, LiveEvent, Utterance
@@ -50,10 +52,12 @@ class Box:
     def __init__(self, cfg: Config, *, asr_model_factory: Callable[[], Transcriber] | None = None) -> None:
         self.cfg = cfg
         self.started_monotonic = time.monotonic()
+        self.clock = WallClock()
+        self._clock_watch = threading.Event()
         # Before the database is touched: a second box would close this one's meeting as interrupted.
         self.storage_lock = StorageLock(cfg.storage.path).acquire()
         try:
-            self.store = Store(cfg.database_path, outbox=cfg.mqtt.enabled)
+            self.store = Store(cfg.database_path, outbox=cfg.mqtt.enabled, clock=self.clock)
         except BaseException:
             self.storage_lock.release()
             raise
@@ -111,6 +115,7 @@ class Box:
         self.check_models()
         self.recover()
         prune_archives(self.cfg.audio_dir, self.cfg.audio.retention_days)
+        self.clock.watch(self._clock_watch)
         self.asr.start()
         self.llm.start()
         self.jobs.start()
@@ -131,6 +136,7 @@ class Box:
             self.stop_meeting()
         self.jobs.close()
         self.asr.stop(drain=True)
+        self._clock_watch.set()
         self.store.close()
         self.storage_lock.release()
 
@@ -212,6 +218,7 @@ class Box:
             "outbox_backlog": self.store.outbox_backlog() if self.store.outbox_enabled else 0,
             "llm": self.llm.health(),
             "minutes": self.llm.minutes_health(),
+            "clock": {"steps": self.clock.steps, "last_step_s": self.clock.last_step_s},
         }
 
     def _state(self) -> BoxState:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from edge.core.clock import WallClock
 from edge.core.errors import UserError
 from edge.core.events import FilteredSegment, Segment, SegmentCommitted, SegmentDropped, SegmentRevised, StoreChange
 from edge.minutes.schema import MinutesInvalid, MinutesNotFound, MinutesRecord, validate_minutes
@@ -188,12 +189,18 @@ SEGMENT_COLUMNS = "meeting_id, seq, t0_ms, t1_ms, text_raw, language, confidence
 log = logging.getLogger(__name__)
 
 
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+# Wall-clock stamps written while a meeting runs: moved with a clock step (see WallClock).
+_MEETING_STAMPS = (("meetings", "id", "started_at"), ("segments", "meeting_id", "created_at"),
+                   ("filtered_segments", "meeting_id", "created_at"), ("outbox", "meeting_id", "created_at"))
 
 
-def new_meeting_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(4)
+def _shifted(stamp: str, seconds: float) -> str:
+    moved = datetime.fromisoformat(stamp) + timedelta(seconds=seconds)
+    return moved.isoformat(timespec="milliseconds")
+
+
+def new_meeting_id(at: datetime | None = None) -> str:
+    return (at or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(4)
 
 
 @dataclass(frozen=True)
@@ -408,8 +415,11 @@ def backup_database(source: Path, target: Path) -> None:
 class Store:
     """All database access. Thread-safe; every method is one transaction."""
 
-    def __init__(self, path: Path, *, outbox: bool = True) -> None:
+    def __init__(self, path: Path, *, outbox: bool = True, clock: WallClock | None = None) -> None:
+        """`clock` stamps the records (its steps move the running meetings' stamps with it)."""
         self.path = Path(path)
+        self._clock = clock or WallClock()
+        self._clock.on_step(self._follow_clock_step)
         self.outbox_enabled = outbox
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.path.exists():
@@ -496,7 +506,7 @@ class Store:
             self._outbox_written = True
             db.execute(
                 "INSERT INTO outbox (kind, meeting_id, payload, created_at) VALUES (?, ?, ?, ?)",
-                (kind, meeting_id, json.dumps(payload, ensure_ascii=False), utc_now()),
+                (kind, meeting_id, json.dumps(payload, ensure_ascii=False), self._clock.iso()),
             )
 
     # meetings
@@ -515,8 +525,8 @@ class Store:
     ) -> Meeting:
         """A new meeting, started now or at `started_at` (an imported transcript that says when)."""
         meeting = Meeting(
-            meeting_id or new_meeting_id(), title, room, language, source, status, started_at or utc_now(), None,
-            audio_path,
+            meeting_id or new_meeting_id(self._clock.now()), title, room, language, source, status,
+            started_at or self._clock.iso(), None, audio_path,
         )  # fmt: skip
         with self.transaction() as db:
             db.execute(
@@ -531,7 +541,7 @@ class Store:
             db.execute(
                 "UPDATE meetings SET status = ?, ended_at = coalesce(ended_at, ?), error = coalesce(?, error) "
                 "WHERE id = ?",
-                (status, utc_now(), error, meeting_id),
+                (status, self._clock.iso(), error, meeting_id),
             )
         return self.meeting(meeting_id)
 
@@ -539,10 +549,27 @@ class Store:
         with self.transaction() as db:
             db.execute("UPDATE meetings SET audio_path = ? WHERE id = ?", (audio_path, meeting_id))
 
+    def _follow_clock_step(self, seconds: float) -> None:
+        """The system clock was stepped: the stamps of the running meetings move with it, so their start,
+        their segments' times and their end stay in one time base, in order."""
+        with self.transaction() as db:
+            running = [
+                row[0] for row in db.execute("SELECT id FROM meetings WHERE status IN ('recording', 'processing')")
+            ]
+            for meeting_id in running:
+                for table, key, column in _MEETING_STAMPS:
+                    rows = db.execute(f"SELECT rowid, {column} FROM {table} WHERE {key} = ?", (meeting_id,)).fetchall()
+                    db.executemany(
+                        f"UPDATE {table} SET {column} = ? WHERE rowid = ?",
+                        [(_shifted(stamp, seconds), rowid) for rowid, stamp in rows if stamp],
+                    )
+        if running:
+            log.warning("times of meeting(s) %s moved by %+.1f s with the system clock", ", ".join(running), seconds)
+
     def close_interrupted_meetings(self) -> list[str]:
         """Meetings a crash left 'recording', or 'processing' (an upload being transcribed), are closed as
         'interrupted' with the reason (at start-up, before any job runs). Returns their ids."""
-        now = utc_now()
+        now = self._clock.iso()
         with self.transaction() as db:
             rows = db.execute(
                 "SELECT id, status, (SELECT count(*) FROM segments WHERE meeting_id = meetings.id) FROM meetings "
@@ -602,7 +629,7 @@ class Store:
             db.execute(
                 f"INSERT INTO segments ({SEGMENT_COLUMNS}, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
                 (meeting_id, seq, t0_ms, t1_ms, text_raw, language, confidence, text,
-                 json.dumps(list(corrections), ensure_ascii=False), utc_now()),
+                 json.dumps(list(corrections), ensure_ascii=False), self._clock.iso()),
             )
             self._enqueue(db, "segment", meeting_id, segment.to_payload())
             self._changes.append(SegmentCommitted(segment))
@@ -668,7 +695,7 @@ class Store:
             db.execute(
                 "INSERT INTO filtered_segments (meeting_id, t0_ms, t1_ms, text, reason, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (item.meeting_id, item.t0_ms, item.t1_ms, item.text, item.reason, utc_now()),
+                (item.meeting_id, item.t0_ms, item.t1_ms, item.text, item.reason, self._clock.iso()),
             )
             self._changes.append(SegmentDropped(item))
 
@@ -705,7 +732,7 @@ class Store:
         if not ids:
             return
         with self.transaction() as db:
-            db.executemany("UPDATE outbox SET sent_at = ? WHERE id = ?", [(utc_now(), i) for i in ids])
+            db.executemany("UPDATE outbox SET sent_at = ? WHERE id = ?", [(self._clock.iso(), i) for i in ids])
 
     def outbox_backlog(self) -> int:
         with self._lock:
@@ -729,7 +756,7 @@ class Store:
             old = _segment(row)
             if text == old.display_text:
                 return old
-            edit = {"rule": "human_edit", "original": old.display_text, "text": text, "at": utc_now()}
+            edit = {"rule": "human_edit", "original": old.display_text, "text": text, "at": self._clock.iso()}
             return self._revise(db, old, text, [*old.corrections, edit], edited=True)
 
     def _revise(
@@ -782,7 +809,7 @@ class Store:
                     ("kept: edited by a person" if edited else state, meeting_id, seq),
                 )
                 return None
-            change = {"rule": "llm", "original": old.display_text, "text": text, "at": utc_now()}
+            change = {"rule": "llm", "original": old.display_text, "text": text, "at": self._clock.iso()}
             return self._revise(db, old, text, [*old.corrections, change], llm_state=state)
 
     # minutes and attendees (written by edge.minutes.generate; approved in the admin page)
@@ -802,7 +829,7 @@ class Store:
         (retained on meeting/<id>/minutes) is written in the same transaction."""
         if publish and minutes is None:
             raise ValueError("cannot publish minutes without a document")
-        now = utc_now()
+        now = self._clock.iso()
         document = json.dumps(minutes, ensure_ascii=False) if minutes is not None else None
         with self.transaction() as db:
             db.execute(
@@ -851,7 +878,7 @@ class Store:
             payload = validate_minutes(document, meeting_id=meeting_id, known_seqs=seqs).to_json_dict()
             if status in ("approved", "published") and payload == json.loads(stored):
                 return self.minutes(meeting_id)  # type: ignore[return-value]
-            now = utc_now()
+            now = self._clock.iso()
             db.execute(
                 "UPDATE minutes SET status = 'approved', json = ?, error = NULL, approved_at = ?, updated_at = ? "
                 "WHERE meeting_id = ?",
@@ -918,7 +945,7 @@ class Store:
             rows = self._glossary_rows(db)
             row_id = {match_key(stored.term): i for i, stored in rows}.get(match_key(entry.term))
             _validated([entry if i == row_id else stored for i, stored in rows] + ([entry] if row_id is None else []))
-            self._write_term(db, row_id, entry, utc_now())
+            self._write_term(db, row_id, entry, self._clock.iso())
         return entry
 
     def delete_term(self, term: str) -> bool:
@@ -937,7 +964,7 @@ class Store:
         becomes the file's (each kept term keeps its history). One transaction: a conflict (an alias of two
         terms) raises GlossaryError and changes nothing. Returns the number of terms written."""
         terms = [checked_term(entry.term, entry.aliases, entry.note, entry.scope) for entry in glossary]
-        now = utc_now()
+        now = self._clock.iso()
         with self.transaction() as db:
             rows = self._glossary_rows(db)
             ids = {match_key(stored.term): i for i, stored in rows}
@@ -985,7 +1012,7 @@ class Store:
             cursor = db.execute(
                 "INSERT OR IGNORE INTO glossary_suggestions (alias, term, meeting_id, seq, created_at) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (alias, entry.term, meeting_id, seq, utc_now()),
+                (alias, entry.term, meeting_id, seq, self._clock.iso()),
             )
             return cursor.lastrowid if cursor.rowcount else None
 
@@ -1022,7 +1049,7 @@ class Store:
             suggestion = GlossarySuggestion(*row)
             if suggestion.status != "pending":
                 raise SuggestionDecided(f"glossary suggestion {suggestion_id} was already {suggestion.status}")
-            now = utc_now()
+            now = self._clock.iso()
             if accept:
                 rows = self._glossary_rows(db)
                 row_id = {match_key(t.term): i for i, t in rows}.get(match_key(suggestion.term))
@@ -1046,7 +1073,7 @@ class Store:
             return
         with self.transaction() as db:
             # Microseconds, and always after the last touch: "most recent" must not depend on clock ticks.
-            now = datetime.now(timezone.utc)
+            now = self._clock.now()
             (latest,) = db.execute("SELECT max(last_used_at) FROM glossary_terms").fetchone()
             if latest is not None and now <= datetime.fromisoformat(latest):
                 now = datetime.fromisoformat(latest) + timedelta(microseconds=1)

@@ -48,12 +48,13 @@ token_file = "{self.token_file}"
             encoding="utf-8",
         )
         self.process: subprocess.Popen | None = None
+        self.env: dict[str, str] = {}  # added to the box's environment
 
     def start(self) -> None:
         with self.log.open("a") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "edge", "run", "--config", str(self.config)],
-                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
             )  # fmt: skip
         assert wait_until(self._healthy, START_S), self.log.read_text()[-3000:]
 

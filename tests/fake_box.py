@@ -20,6 +20,7 @@ from typing import Any
 from edge.api.app import create_app
 from edge.api.health_history import DEFAULT_INTERVAL_S
 from edge.api.server import ApiServer
+from edge.core.clock import WallClock
 from edge.core.config import ApiConfig, MinutesConfig
 from edge.core.events import PAYLOAD_VERSION, BoxState, LiveEvent, MinutesDone, MinutesProgress, Partial, Segment
 from edge.core.live import LiveBus
@@ -102,7 +103,8 @@ class FakeBox:
         require_approval: bool = True,
         minutes_reply: MinutesReply = default_minutes_reply,
     ) -> None:
-        self.store = Store(Path(storage_dir) / "edge.db")
+        self.clock = WallClock()
+        self.store = Store(Path(storage_dir) / "edge.db", clock=self.clock)
         self.live = LiveBus()
         LiveRelay(self.store, self.live)
         self.records: Records = self.store

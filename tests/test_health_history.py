@@ -13,6 +13,7 @@ import pytest
 from fake_box import FakeBox, serving
 
 from edge.api.health_history import SERIES, HealthHistory, hottest_temperature_c, process_memory_mb
+from edge.core.clock import WallClock
 
 TOKEN = "health-history-token-0123456789abcdef"
 
@@ -54,17 +55,31 @@ def test_what_the_platform_does_not_expose_is_null(tmp_path: Path) -> None:
 
 def test_the_buffer_keeps_one_hour_oldest_first(tmp_path: Path) -> None:
     backlog = {"n": 0}
-    history = HealthHistory(lambda: {"queues": {"asr_pending": backlog["n"]}}, tmp_path, interval_s=600)
+    clock = WallClock(system=lambda: 1_700_000_000.0, monotonic=lambda: 0.0)  # monotonic 0 is that Unix time
+    history = HealthHistory(lambda: {"queues": {"asr_pending": backlog["n"]}}, tmp_path, interval_s=600, clock=clock)
     for n in range(10):  # an hour of 10-minute samples is six
         backlog["n"] = n
         history.record(at=10_000.0 + n * 600)
-    history.record(at=9_000.0)  # a sample stamped earlier than the rest (the clock stepped back) comes first
     series = history.series()
     assert set(series) == {"t", *SERIES}
-    assert series["asr_backlog"] == [9.0, 5.0, 6.0, 7.0, 8.0, 9.0]
-    assert series["t"] == [9_000.0, *(10_000.0 + n * 600 for n in range(5, 10))]
+    assert series["asr_backlog"] == [4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
+    assert series["t"] == [1_700_000_000.0 + 10_000.0 + n * 600 for n in range(4, 10)]
     with pytest.raises(ValueError, match="interval_s"):
         HealthHistory(dict, tmp_path, interval_s=0)
+
+
+def test_a_step_of_the_system_clock_moves_the_whole_hour_and_keeps_its_order(tmp_path: Path) -> None:
+    system, monotonic = [1_700_000_000.0], [0.0]
+    clock = WallClock(system=lambda: system[0], monotonic=lambda: monotonic[0])
+    history = HealthHistory(dict, tmp_path, interval_s=10, clock=clock)
+    for _ in range(3):
+        history.record()  # stamped by the monotonic clock
+        monotonic[0] += 10
+        system[0] += 10
+    system[0] -= 3600  # NTP steps the clock back an hour
+    assert clock.check() == -3600
+    history.record()
+    assert history.series()["t"] == [1_700_000_000.0 - 3600 + n * 10 for n in range(4)]
 
 
 def test_the_sampler_runs_until_stopped(tmp_path: Path) -> None:

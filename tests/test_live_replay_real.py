@@ -120,11 +120,15 @@ def whole_clip_words(whisper: Path, clip: Path, language: str) -> list[str]:
         return words(" ".join(s.text for s in model.transcribe(decode_audio(clip), offset_ms=0)))
 
 
-def start_box(workdir: Path, audio: Path, vad_model: Path, whisper: Path, *, auto_start: bool):
-    """An `edge run` replaying `audio` with the real Whisper base, started and healthy."""
+def start_box(
+    workdir: Path, audio: Path, vad_model: Path, whisper: Path, *, auto_start: bool, env: dict[str, str] | None = None
+):
+    """An `edge run` replaying `audio` with the real Whisper base, started and healthy; `env` is added to its
+    environment."""
     from box_process import BoxProcess
 
     box = BoxProcess(workdir, device="live-real", vad_model=vad_model, whisper=whisper, mqtt_port=None)
+    box.env = env or {}
     write_config(box, audio=audio, vad_model=vad_model, whisper=whisper, auto_start=auto_start)
     box.start()
     return box

@@ -122,7 +122,9 @@ def create_app(
     `app.state.stopping` ends it and open live streams (ApiServer.start and stop)."""
     auth = BearerAuth(token)
     stopping = threading.Event()
-    history = HealthHistory(control.health, control.records.path.parent, interval_s=health_sample_s)
+    history = HealthHistory(
+        control.health, control.records.path.parent, interval_s=health_sample_s, clock=control.clock
+    )
     max_upload_bytes = int(cfg.max_upload_mb * MIB)
 
     app = FastAPI(

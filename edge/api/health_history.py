@@ -13,10 +13,11 @@ import logging
 import os
 import shutil
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+
+from edge.core.clock import WallClock
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,10 @@ class HealthHistory:
         interval_s: float = DEFAULT_INTERVAL_S,
         thermal_dir: Path = THERMAL_DIR,
         statm: Path = STATM,
+        clock: WallClock | None = None,
     ) -> None:
+        """Samples are stamped with the monotonic clock and shown in `clock`'s wall time, so a step of the
+        system clock moves the whole hour with it instead of putting new samples before old ones."""
         if interval_s <= 0:
             raise ValueError("interval_s must be positive")
         self.interval_s = interval_s
@@ -81,16 +85,17 @@ class HealthHistory:
         self._disk_path = disk_path
         self._thermal_dir = thermal_dir
         self._statm = statm
+        self._clock = clock or WallClock()
         self._samples: deque[dict[str, float | None]] = deque(maxlen=max(1, round(WINDOW_S / interval_s)))
         self._lock = threading.Lock()
 
     def record(self, at: float | None = None) -> dict[str, float | None]:
-        """Take one sample and keep it, stamped `at` (Unix seconds) or now."""
+        """Take one sample and keep it, stamped at the monotonic instant `at` (seconds) or now."""
         health = self._health()
         queues = health.get("queues") or {}
         drops = health.get("drops") or {}
         sample: dict[str, float | None] = {
-            "t": round(time.time() if at is None else at, 1),
+            "t": self._clock.monotonic() if at is None else at,
             "rtf": _number(health.get("rtf")),
             "asr_backlog": _number(queues.get("asr_pending")),
             "drops": float(sum(n for n in drops.values() if _number(n) is not None)) if drops else None,
@@ -107,7 +112,8 @@ class HealthHistory:
         """Column per series, oldest first: {"t": [...], "rtf": [...], ...}, all of the same length."""
         with self._lock:
             samples = sorted(self._samples, key=lambda sample: sample["t"] or 0.0)
-        return {name: [s[name] for s in samples] for name in ("t", *SERIES)}
+        times = [round(self._clock.unix(s["t"]), 1) if s["t"] is not None else None for s in samples]
+        return {"t": times, **{name: [s[name] for s in samples] for name in SERIES}}
 
     def run(self, stop: threading.Event) -> None:
         """Sample every interval until `stop` is set; a failing sample is logged and the next one taken."""

@@ -9,6 +9,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
 
+from edge.core.clock import WallClock
 from edge.core.events import LiveEvent
 from edge.core.queues import DropOldestQueue
 from edge.minutes.ask import Answer
@@ -30,6 +31,10 @@ class BoxBusy(Exception):
 
 
 class BoxControl(Protocol):
+    @property
+    def clock(self) -> WallClock:
+        """The wall clock the box stamps its records with (it follows steps of the system clock)."""
+
     @property
     def records(self) -> Records:
         """Meetings, segments, minutes, the glossary: to read."""
