@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from edge.asr.health import asr_health
-from edge.asr.stage import AsrStage
+from edge.asr.stage import HEARTBEAT_S, AsrStage
 from edge.asr.whispercpp import WhisperCppModel
 from edge.core.errors import ConfigError, ModelError
 from edge.core.events import SAMPLE_RATE, AsrSegment, Utterance
@@ -587,4 +587,110 @@ def test_closing_a_meeting_after_a_queue_overflow_returns_and_the_box_is_quiet_a
     closer.join(WAIT_S)
     assert not closer.is_alive() and forgotten == ["live"]
     assert not feed.busy and len(committed) == 257
+    assert stage.stop(timeout=WAIT_S)
+
+
+# Issue 17, finding 1: an upload's finals went into the live meeting's queue; it filled in 40 s and live
+# utterances were evicted. Background finals now have their own queue and yield to live ones.
+
+
+def background(stage: AsrStage, utterances: list[Utterance]) -> threading.Thread:
+    """Submits a file job's finals from a reader thread, as the file job's VAD does."""
+    reader = threading.Thread(
+        target=lambda: [stage.submit(utt, background=True) for utt in utterances], daemon=True
+    )
+    reader.start()
+    return reader
+
+
+def decoded_order(model: FakeTranscriber) -> list[str]:
+    return [("live" if offset >= 500_000 else "up") + str(offset % 1000) for offset, _, _ in model.calls]
+
+
+def test_a_live_final_goes_before_every_queued_background_final():
+    gate = threading.Event()
+    model, rec = FakeTranscriber(gate), Recorder()
+    stage = make_stage(model, rec)
+    stage.start()
+    reader = background(stage, [said("upload", uid, start_ms=uid) for uid in range(5)])
+    assert model.entered.wait(WAIT_S)  # upload 0 is being decoded, 1-4 wait
+    wait_until(lambda: stage.backlog == 4)
+    stage.submit(said("live", 0, start_ms=500_000))
+    gate.set()
+    reader.join(WAIT_S)
+    assert stage.drain("live", timeout=WAIT_S) and stage.drain("upload", timeout=WAIT_S)
+    assert decoded_order(model) == ["up0", "live0", "up1", "up2", "up3", "up4"]
+    assert stage.stop(timeout=WAIT_S)
+
+
+def test_background_finals_wait_for_room_and_are_never_dropped_while_live_ones_overflow(caplog):
+    gate = threading.Event()
+    model, rec = FakeTranscriber(gate), Recorder()
+    stage = make_stage(model, rec, max_pending=3)
+    stage.start()
+    reader = background(stage, [said("upload", uid, start_ms=uid) for uid in range(20)])
+    assert model.entered.wait(WAIT_S)
+    wait_until(lambda: stage.backlog == 4)
+    assert reader.is_alive()  # the file's reader waits for room: backpressure, nothing lost
+    with caplog.at_level("WARNING", logger="edge.asr.stage"):
+        for uid in range(5):
+            stage.submit(said("live", uid, start_ms=500_000 + uid))
+    assert [r.getMessage() for r in caplog.records] == [
+        "asr: live queue full, utterance 0 of meeting live dropped",
+        "asr: live queue full, utterance 1 of meeting live dropped",
+    ]
+    assert (stage.stats.dropped, stage.stats.live_dropped) == (2, 2)
+    assert stage.pending("upload") == 6  # one in the decoder, four waiting, one waiting for room
+    gate.set()
+    reader.join(WAIT_S)
+    assert stage.drain("upload", timeout=WAIT_S) and stage.drain("live", timeout=WAIT_S)
+    order = decoded_order(model)
+    assert order[:4] == ["up0", "live2", "live3", "live4"]
+    assert sorted(order[4:], key=lambda name: int(name[2:])) == [f"up{uid}" for uid in range(1, 20)]
+    assert order[4:] == sorted(order[4:], key=lambda name: int(name[2:]))  # in the file's order
+    assert (stage.stats.dropped, stage.stats.live_dropped, stage.stats.utterances) == (2, 2, 23)
+    assert stage.through_ms("upload") == 19 + 100  # the end of its last utterance
+    assert stage.stop(timeout=WAIT_S)
+
+
+def test_no_background_decode_starts_while_a_live_utterance_is_in_progress():
+    model, rec = FakeTranscriber(), Recorder()
+    stage = make_stage(model, rec, partial_interval_ms=3_600_000)  # snapshots noted, no partial decode due
+    stage.start()
+    stage.submit(said("live", 0, final=False, start_ms=500_000))
+    reader = background(stage, [said("upload", uid, start_ms=uid) for uid in range(3)])
+    wait_until(lambda: stage.backlog == 3)
+    threading.Event().wait(HEARTBEAT_WAKES * HEARTBEAT_S)  # the worker woke and looked, and did not start one
+    assert model.calls == []
+    stage.submit(said("live", 0, start_ms=500_000))  # the speaker finished: the room is quiet again
+    reader.join(WAIT_S)
+    assert stage.drain("upload", timeout=WAIT_S)
+    assert decoded_order(model) == ["live0", "up0", "up1", "up2"]
+    assert stage.stop(timeout=WAIT_S)
+
+
+HEARTBEAT_WAKES = 2  # heartbeats the worker gets to start a background decode it must not start
+
+
+def test_cancel_discards_a_jobs_waiting_finals_refuses_later_ones_and_its_drain_returns():
+    gate = threading.Event()
+    model, rec = FakeTranscriber(gate), Recorder()
+    stage = make_stage(model, rec)
+    stage.start()
+    reader = background(stage, [said("upload", uid, start_ms=uid) for uid in range(10)])
+    assert model.entered.wait(WAIT_S)
+    wait_until(lambda: stage.backlog == 4 and stage.pending("upload") == 6)
+    stage.submit(said("live", 0, start_ms=500_000))
+    assert stage.cancel("upload") == 4
+    reader.join(WAIT_S)
+    assert not reader.is_alive()  # the blocked reader was let go; its last finals were refused
+    assert stage.backlog == 1  # the live final stays
+    gate.set()
+    assert stage.drain("upload", timeout=WAIT_S) and stage.drain("live", timeout=WAIT_S)
+    assert decoded_order(model) == ["up0", "live0"]  # the decode under way finished
+    assert stage.stats.cancelled == 9 and stage.stats.dropped == 0 and stage.pending() == 0
+    stage.forget_meeting("upload")
+    stage.submit(said("upload", 0, start_ms=7), background=True)  # the id may be used again
+    assert stage.drain("upload", timeout=WAIT_S)
+    assert decoded_order(model)[-1] == "up7"
     assert stage.stop(timeout=WAIT_S)

@@ -11,10 +11,17 @@ language its meeting's `LanguagePolicy` picks, then checked: an output that echo
 decoded again without it, and one with U+FFFD (a syllable whisper could not spell) again with beam
 search; the better one is committed, with any U+FFFD left in it, and both are counted.
 
+The live meeting always wins. Background finals (a file job read faster than real time) wait in
+their own small queue whose `submit` blocks for room, so the file's reader slows down and nothing of
+it is lost or ever evicts live speech. The worker takes live finals first, then due live partials,
+and only then a background final, and it starts one only while no live utterance is in progress: a
+room that talks without pause leaves an upload waiting (see `_live_speaking`).
+
 Finals are accounted per meeting from submit until their callback returned (committed or failed) or
-they were lost (evicted from the full queue, refused after stop, discarded by a stop without drain),
-so `drain(meeting_id, timeout)` knows when all of a meeting's speech is through. Utterances are keyed
-by (meeting, utterance): a live meeting and a file job both number theirs from 0.
+they were lost (evicted from the full queue, refused after stop, discarded by a stop without drain
+or by `cancel`), so `drain(meeting_id, timeout)` knows when all of a meeting's speech is through, and
+`through_ms(meeting_id)` how far into its audio decoding got. Utterances are keyed by (meeting,
+utterance): a live meeting and a file job both number theirs from 0.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ REPLACEMENT = "\ufffd"
 MAX_PARTIAL_LOAD = 0.6
 BUSY_WINDOW_S = 10.0
 LATENCY_WINDOW = 200  # commits the latency percentiles are taken over
+MAX_BACKGROUND = 4  # background finals waiting: enough to keep the worker fed, little read ahead
 
 _Key = tuple[str, int]  # (meeting_id, utterance_id)
 
@@ -79,6 +87,8 @@ class AsrStats:
     soft_errors: int = 0  # a final (speech, per the VAD) that gave no segments
     errors: int = 0  # decodes and callbacks that raised
     dropped: int = 0  # finals lost: queue overflow, or submitted or still queued at a stop without drain
+    live_dropped: int = 0  # of those, live finals evicted by a full queue (each logged with its meeting)
+    cancelled: int = 0  # background finals discarded because their job was cancelled (not drops)
     partials_superseded: int = 0  # snapshots replaced by a newer one before they were decoded
     partials_skipped_behind: int = 0  # due snapshots not decoded: the worker was busy with finals
     partials_skipped_unseen: int = 0  # due snapshots not decoded: nobody was watching live text
@@ -139,6 +149,11 @@ class AsrStage:
         self._name = name
         self._finals: DropOldestQueue[Utterance] = DropOldestQueue(max_pending, name=f"{name} finals")
         self._wake = threading.Condition()
+        self._background: deque[Utterance] = deque()  # guarded by _wake; at most MAX_BACKGROUND
+        self._max_background = MAX_BACKGROUND
+        self._cancelled: set[str] = set()  # meetings whose background finals are refused until forgotten
+        self._through_ms: dict[str, int] = {}  # meeting -> end of its latest final through the stage
+        self._live_speech: tuple[_Key, float] | None = None  # the live utterance last seen in progress, when
         self._partial: Utterance | None = None  # latest snapshot waiting for a partial decode
         self._partial_utterance: _Key | None = None
         self._partial_due = 0.0
@@ -164,46 +179,46 @@ class AsrStage:
         if self._startup_error is not None:
             raise self._startup_error
 
-    def submit(self, utt: Utterance, *, wait: bool = False) -> None:
-        """Queue a final utterance or offer a snapshot of one in progress. Never blocks, except a final
-        with `wait` (from a lossless source), which waits for room rather than evict an older one."""
+    def submit(self, utt: Utterance, *, background: bool = False) -> None:
+        """Queue a final utterance or offer a snapshot of one in progress.
+
+        Live (the room's microphone) never blocks: a full queue evicts its oldest final, logged and
+        counted. `background` (a file read faster than real time) waits for room in its own queue
+        instead, and is decoded only when no live work waits; its snapshots are not decoded."""
         key = _key(utt)
+        if background:
+            if utt.final:
+                self._submit_background(utt)
+            return
         if utt.final:
             with self._stats_lock:
                 self._submitted[key] = time.monotonic()
             with self._through:
                 self._pending[utt.meeting_id] += 1
             try:
-                evicted = None
-                if wait:
-                    self._finals.put_wait(utt)
-                else:
-                    evicted = self._finals.put(utt)
+                evicted = self._finals.put(utt)
             except QueueClosed:
-                with self._stats_lock:
-                    self._lost += 1
-                self._through_with(utt)
-                log.warning(
-                    "%s: utterance %d of meeting %s arrived after stop; dropped",
-                    self._name, utt.utterance_id, utt.meeting_id,
-                )
+                self._refused_after_stop(utt)
                 return
             if evicted is not None:
                 self._through_with(evicted)
                 log.warning(
-                    "%s: queue full, utterance %d of meeting %s dropped",
+                    "%s: live queue full, utterance %d of meeting %s dropped",
                     self._name, evicted.utterance_id, evicted.meeting_id,
                 )
             with self._wake:
                 self._last_final_id = key
                 if self._partial is not None and _key(self._partial) == key:
                     self._partial = None
-                self._wake.notify()
-            return
-        if self._interval_s <= 0:
+                if self._live_speech is not None and self._live_speech[0] == key:
+                    self._live_speech = None
+                self._wake.notify_all()
             return
         with self._wake:
             if self._stopping or key == self._last_final_id:
+                return
+            self._live_speech = (key, time.monotonic())
+            if self._interval_s <= 0:
                 return
             if self._partial is not None:
                 self._bump(partials_superseded=1)
@@ -211,7 +226,53 @@ class AsrStage:
                 self._partial_utterance = key
                 self._partial_due = time.monotonic() + self._interval_s
             self._partial = utt
-            self._wake.notify()
+            self._wake.notify_all()
+
+    def _submit_background(self, utt: Utterance) -> None:
+        # Not in `_submitted`: the commit latency figures are the live meeting's.
+        with self._through:
+            self._pending[utt.meeting_id] += 1
+        with self._wake:
+            self._wake.wait_for(
+                lambda: len(self._background) < self._max_background
+                or self._stopping or utt.meeting_id in self._cancelled
+            )
+            if self._stopping:
+                refused = True
+            elif utt.meeting_id in self._cancelled:
+                self._bump(cancelled=1)
+                self._through_with(utt)
+                return
+            else:
+                refused = False
+                self._background.append(utt)
+                self._wake.notify_all()
+        if refused:
+            self._refused_after_stop(utt)
+
+    def _refused_after_stop(self, utt: Utterance) -> None:
+        with self._stats_lock:
+            self._lost += 1
+        self._through_with(utt)
+        log.warning(
+            "%s: utterance %d of meeting %s arrived after stop; dropped",
+            self._name, utt.utterance_id, utt.meeting_id,
+        )
+
+    def cancel(self, meeting_id: str) -> int:
+        """A background job was cancelled: discard its queued finals (accounted, counted as `cancelled`)
+        and refuse the ones still to come until the meeting is forgotten; a decode under way finishes.
+        Returns how many were discarded."""
+        with self._wake:
+            self._cancelled.add(meeting_id)
+            mine = [utt for utt in self._background if utt.meeting_id == meeting_id]
+            self._background = deque(utt for utt in self._background if utt.meeting_id != meeting_id)
+            for utt in mine:
+                self._through_with(utt)
+            self._wake.notify_all()
+        if mine:
+            self._bump(cancelled=len(mine))
+        return len(mine)
 
     def stop(self, drain: bool = True, timeout: float | None = None) -> bool:
         """Stop taking work; with `drain`, decode every queued final first. True once the thread ended."""
@@ -228,6 +289,10 @@ class AsrStage:
                         break
                     discarded += 1
                     self._through_with(utt)
+                for utt in self._background:
+                    discarded += 1
+                    self._through_with(utt)
+                self._background.clear()
                 if discarded:
                     log.warning("%s: stopped without drain, %d queued utterances dropped", self._name, discarded)
                     with self._stats_lock:
@@ -253,6 +318,11 @@ class AsrStage:
                 self._through.wait(left)
             return True
 
+    def through_ms(self, meeting_id: str) -> int:
+        """The end (meeting time) of the meeting's latest final through the stage: decoding is past it."""
+        with self._through:
+            return self._through_ms.get(meeting_id, 0)
+
     def pending(self, meeting_id: str | None = None) -> int:
         """Finals not yet through: of the meeting, or of every meeting."""
         with self._through:
@@ -262,6 +332,7 @@ class AsrStage:
         with self._stats_lock:
             self._submitted.pop(_key(utt), None)
         with self._through:
+            self._through_ms[utt.meeting_id] = max(self._through_ms.get(utt.meeting_id, 0), utt.end_ms)
             self._pending[utt.meeting_id] -= 1
             if self._pending[utt.meeting_id] <= 0:
                 del self._pending[utt.meeting_id]
@@ -277,6 +348,7 @@ class AsrStage:
         return replace(
             stats,
             dropped=self._finals.dropped + lost,
+            live_dropped=self._finals.dropped,
             language_switches=stats.language_switches + switches,
             latency_p50_s=_percentile(latencies, 0.50),
             latency_p95_s=_percentile(latencies, 0.95),
@@ -305,6 +377,10 @@ class AsrStage:
         """The meeting ended: drop its context and language state (its switches stay counted)."""
         with self._meetings_lock:
             meeting = self._meetings.pop(meeting_id, None)
+        with self._wake:
+            self._cancelled.discard(meeting_id)
+        with self._through:
+            self._through_ms.pop(meeting_id, None)
         if meeting is not None and meeting.policy is not None:
             self._bump(language_switches=meeting.policy.switches)
 
@@ -328,8 +404,9 @@ class AsrStage:
 
     @property
     def backlog(self) -> int:
-        """Finals waiting to be decoded."""
-        return len(self._finals)
+        """Finals waiting to be decoded, live and background."""
+        with self._wake:
+            return len(self._finals) + len(self._background)
 
     # -- owner thread ----------------------------------------------------------------------------
 
@@ -351,7 +428,10 @@ class AsrStage:
             while (job := self._next_job()) is not None:
                 if job.final:
                     try:
-                        self._decode_final(model, job)
+                        if self._is_cancelled(job.meeting_id):
+                            self._bump(cancelled=1)
+                        else:
+                            self._decode_final(model, job)
                     finally:
                         self._through_with(job)
                     if tracked == _key(job):
@@ -371,14 +451,16 @@ class AsrStage:
             self.last_progress = time.monotonic()
 
     def _next_job(self) -> Utterance | None:
-        """The next final, else a due partial; None once stopped and drained."""
+        """The next live final, else a due live partial, else a background final while the room is
+        quiet; None once stopped and drained."""
         with self._wake:
             while True:
                 self.last_progress = time.monotonic()
                 try:
                     return self._finals.get(timeout=0)
                 except QueueClosed:
-                    return None
+                    if not self._background:
+                        return None
                 except Empty:
                     pass
                 wait = HEARTBEAT_S
@@ -392,7 +474,34 @@ class AsrStage:
                         self._bump(**{skip: 1})
                         self._partial_due = time.monotonic() + self._interval_s
                         continue
+                if self._background:
+                    speaking = self._live_speaking()
+                    if speaking <= 0 or self._stopping:
+                        self._wake.notify_all()  # room for a reader waiting in submit
+                        return self._background.popleft()
+                    wait = min(wait, speaking)
                 self._wake.wait(min(wait, HEARTBEAT_S))
+
+    def _is_cancelled(self, meeting_id: str) -> bool:
+        with self._wake:
+            return meeting_id in self._cancelled
+
+    def _live_speaking(self) -> float:
+        """Seconds the live utterance in progress keeps background decodes waiting (0: none in progress).
+
+        A background decode cannot be interrupted, so one started while someone speaks would hold that
+        speaker's final back by up to a whole decode; started in the pause after a live final, it is
+        normally done before the next speaker's final. Snapshots of a live utterance come every partial
+        interval of speech, so one older than two intervals means its speech has ended (the final may
+        still come) or the meeting stopped. This may starve an upload in a room that never pauses: the
+        live meeting wins."""
+        if self._live_speech is None:
+            return 0.0
+        left = self._live_speech[1] + 2 * max(self._interval_s, HEARTBEAT_S) - time.monotonic()
+        if left <= 0:
+            self._live_speech = None
+            return 0.0
+        return left
 
     def _partial_skip_reason(self) -> str | None:
         if self._partials_wanted is not None and not self._partials_wanted():

@@ -40,9 +40,26 @@ class AsrFeed:
 
     # VAD threads
 
-    def submit(self, utterance: Utterance, wait: bool = False) -> None:
+    def submit(self, utterance: Utterance, background: bool = False) -> None:
+        """`background`: from a file read faster than real time, which yields to the live meeting
+        and waits for room rather than lose an utterance."""
         assert self._asr is not None, "AsrFeed.connect() first"
-        self._asr.submit(utterance, wait=wait)
+        self._asr.submit(utterance, background=background)
+
+    def decoded_ms(self, meeting_id: str, heard_ms: int, hearing_speech: bool) -> int:
+        """How far into a meeting's audio speech recognition is, given that its VAD has heard `heard_ms`
+        and whether it is inside an utterance: with none of its finals waiting and no speech open, all
+        that was heard is through (silence needs no decoding)."""
+        assert self._asr is not None, "AsrFeed.connect() first"
+        if self._asr.pending(meeting_id) == 0 and not hearing_speech:
+            return heard_ms
+        return min(self._asr.through_ms(meeting_id), heard_ms)
+
+    def cancel(self, meeting_id: str) -> None:
+        """A background job was cancelled: its waiting finals are discarded and later ones refused."""
+        assert self._asr is not None, "AsrFeed.connect() first"
+        discarded = self._asr.cancel(meeting_id)
+        log.info("meeting %s cancelled: %d utterances waiting for ASR discarded", meeting_id, discarded)
 
     @property
     def busy(self) -> bool:

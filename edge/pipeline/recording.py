@@ -27,7 +27,8 @@ class Recording:
         self.cfg = cfg
         self.meeting = meeting
         self._submit = submit
-        # A file replayed faster than real time waits for ASR instead of losing utterances.
+        # A file replayed faster than real time waits for ASR instead of losing utterances, and is no
+        # live room: it yields to one (a background job of the ASR stage).
         self.lossless = cfg.audio.source.startswith("file:") and not cfg.audio.realtime
         self._store = store
         self.frames: DropOldestQueue[AudioFrame | CaptureGap] = capture_queue(cfg.audio)
@@ -41,9 +42,9 @@ class Recording:
         self.last_progress = time.monotonic()
 
     def start(self) -> None:
-        vad = self._vad = VadStage(
-            load_vad_model(self.cfg.vad), self.cfg.vad, update_ms=self.cfg.asr.partial_interval_ms
-        )
+        # No snapshots of a file read faster than real time: its live text is never decoded.
+        update_ms = 0 if self.lossless else self.cfg.asr.partial_interval_ms
+        vad = self._vad = VadStage(load_vad_model(self.cfg.vad), self.cfg.vad, update_ms=update_ms)
         if self.cfg.audio.archive:
             self._archive = MeetingAudioArchive(self.cfg.audio_dir, self.meeting.id)
             self._store.set_audio_path(self.meeting.id, str(self._archive.path))
