@@ -73,7 +73,7 @@ class Box:
             note_committed=self.asr.note_committed, then=self.llm.correct,
         )  # fmt: skip
         self.feed.connect(self.asr, self.committer.commit, forget=self.committer.forget)
-        self.jobs = FileJobs(cfg, self.store, self.feed, then=self.llm.transcript_ready, after=self._publish_state)
+        self.file_jobs = FileJobs(cfg, self.store, self.feed, then=self.llm.transcript_ready, after=self._publish_state)
         self.records: Records = self.store
         self.editing = Editing(
             self.store, glossary_changed=self.glossary.reload, max_import_cues=cfg.meeting.max_import_cues
@@ -118,7 +118,7 @@ class Box:
         self.clock.watch(self._clock_watch)
         self.asr.start()
         self.llm.start()
-        self.jobs.start()
+        self.file_jobs.start()
 
     def recover(self) -> None:
         """What a crash or power loss left half done: meetings recording or being transcribed end 'interrupted'
@@ -128,13 +128,13 @@ class Box:
             log.warning("meeting %s closed as 'interrupted': %s", meeting_id, meeting.error)
             if meeting.audio_path and Path(meeting.audio_path).is_file():
                 repair_archive(Path(meeting.audio_path))
-        self.jobs.remove_leftovers()
+        self.file_jobs.remove_leftovers()
 
     def close(self) -> None:
         self.llm.stop()  # first: LLM work is cancelled and stays pending for the next start
         if self.recordings.recording is not None:
             self.stop_meeting()
-        self.jobs.close()
+        self.file_jobs.close()
         self.asr.stop(drain=True)
         self._clock_watch.set()
         self.store.close()
@@ -189,7 +189,17 @@ class Box:
         return self.llm.ask(meeting_id, question)
 
     def submit_file(self, path: Path, *, title: str = "", language: str | None = None) -> Meeting:
-        return self.jobs.submit(path, title=title, language=language)
+        return self.file_jobs.submit(path, title=title, language=language)
+
+    def jobs(self) -> list[dict]:
+        return [job.to_dict() for job in self.file_jobs.progress()]
+
+    def cancel_job(self, meeting_id: str) -> Meeting:
+        return self.file_jobs.cancel(meeting_id)
+
+    def decoded_ms(self, recording: Recording) -> int:
+        """How far into the recording's audio speech recognition is (all before it is committed)."""
+        return self.feed.decoded_ms(recording.meeting.id, recording.audio_ms, recording.in_speech)
 
     def subscribe_live(self) -> AbstractContextManager[DropOldestQueue[LiveEvent]]:
         return self.relay.subscribe()
@@ -225,7 +235,7 @@ class Box:
         recording = self.recordings.recording
         if recording is not None:
             return BoxState("recording", recording.meeting.id)
-        return BoxState("processing" if len(self.jobs) or self.feed.busy else "idle")
+        return BoxState("processing" if len(self.file_jobs) or self.feed.busy else "idle")
 
     def _publish_state(self) -> None:
         self.relay.publish(self._state())

@@ -26,8 +26,9 @@ from edge.core.events import PAYLOAD_VERSION, BoxState, LiveEvent, MinutesDone, 
 from edge.core.live import LiveBus
 from edge.core.queues import DropOldestQueue
 from edge.llm.engine import LlmResult
-from edge.pipeline.control import MeetingAlreadyRunning, NoMeetingRunning
+from edge.pipeline.control import JobNotFound, MeetingAlreadyRunning, NoMeetingRunning
 from edge.pipeline.editing import Editing
+from edge.pipeline.file_jobs import CANCELLED
 from edge.pipeline.live_relay import LiveRelay
 from edge.pipeline.records import Records
 from edge.store import Meeting, Store, new_meeting_id
@@ -125,6 +126,7 @@ class FakeBox:
         self._recording: str | None = None
         self._lock = threading.Lock()
         self._started = time.monotonic()
+        self.file_jobs: dict[str, dict] = {}  # meeting id -> its job, as Box.jobs() gives it
         self.health_overrides: dict = {}  # fields of health() a test sets (a slow ASR, drops)
 
     def start_meeting(self, *, title: str = "", language: str | None = None) -> Meeting:
@@ -161,6 +163,30 @@ class FakeBox:
         )
         self.submitted.append((path.name, path.stat().st_size))
         path.unlink()  # the box owns the file and deletes it when done
+        with self._lock:
+            self.file_jobs[meeting.id] = {
+                "meeting_id": meeting.id, "title": meeting.title, "state": "waiting" if self.file_jobs else "running",
+                "duration_s": None, "decoded_s": 0.0, "progress": 0.0,
+            }  # fmt: skip
+        return meeting
+
+    def jobs(self) -> list[dict]:
+        with self._lock:
+            return [dict(job) for job in self.file_jobs.values()]
+
+    def set_job_progress(self, meeting_id: str, decoded_s: float, duration_s: float) -> None:
+        with self._lock:
+            self.file_jobs[meeting_id].update(decoded_s=decoded_s, duration_s=duration_s,
+                                              progress=decoded_s / duration_s)  # fmt: skip
+
+    def cancel_job(self, meeting_id: str) -> Meeting:
+        with self._lock:
+            job = self.file_jobs.pop(meeting_id, None)
+        if job is None:
+            meeting = self.store.meeting(meeting_id)
+            raise JobNotFound(f"meeting {meeting_id!r} is {meeting.status}, not being transcribed: nothing to cancel")
+        meeting = self.store.end_meeting(meeting_id, status="failed", error=CANCELLED)
+        self.live.publish(BoxState(**self.state_fields()))
         return meeting
 
     def state_fields(self) -> dict:

@@ -25,6 +25,7 @@ from edge.api import (
     routes_ask,
     routes_audio,
     routes_glossary,
+    routes_jobs,
     routes_live,
     routes_meetings,
     routes_minutes,
@@ -38,7 +39,7 @@ from edge.api.health_history import DEFAULT_INTERVAL_S, HealthHistory
 from edge.api.limits import MIB, BodySizeLimit, HostCheck, JsonBodyCheck, allowed_host_names
 from edge.core.config import ApiConfig
 from edge.core.errors import UserError
-from edge.pipeline.control import BoxBusy, BoxControl, MeetingAlreadyRunning, NoMeetingRunning
+from edge.pipeline.control import BoxBusy, BoxControl, JobNotFound, MeetingAlreadyRunning, NoMeetingRunning
 from edge.pipeline.records import upload_dir
 from edge.store import MeetingNotFound
 
@@ -153,6 +154,7 @@ def create_app(
             max_upload_minutes=cfg.max_upload_minutes,
         )
     )
+    api.include_router(routes_jobs.build_router(control, auth))
     api.include_router(routes_retranscribe.build_router(control, auth, upload_dir=upload_dir(control.records)))
     app.include_router(api)
 
@@ -161,6 +163,7 @@ def create_app(
         (LookupError, status.HTTP_404_NOT_FOUND),
         (MeetingAlreadyRunning, status.HTTP_409_CONFLICT),
         (NoMeetingRunning, status.HTTP_409_CONFLICT),
+        (JobNotFound, status.HTTP_409_CONFLICT),
         (BoxBusy, status.HTTP_503_SERVICE_UNAVAILABLE),
         (UserError, status.HTTP_400_BAD_REQUEST),
     ):

@@ -195,6 +195,19 @@ class SubmittedOut(BaseModel):
     bytes: int = Field(description="Size of the uploaded audio file.")
 
 
+class JobOut(BaseModel):
+    meeting_id: str
+    title: str
+    state: Literal["waiting", "running"] = Field(description="Waiting for its turn, or being transcribed.")
+    duration_s: float | None = Field(description="The file's audio, seconds; null until its turn comes.")
+    decoded_s: float = Field(description="Audio through speech recognition so far, seconds.")
+    progress: float = Field(ge=0, le=1, description="Share of the file's audio decoded (decoded_s / duration_s).")
+
+
+class JobList(BaseModel):
+    items: list[JobOut] = Field(description="The running job first, then those waiting, in order.")
+
+
 class ImportedOut(BaseModel):
     meeting: MeetingOut
     segments: int

@@ -80,8 +80,12 @@ def transcribe_file(cfg: Config, path: Path, *, glossary: Glossary | None = None
         box.open()
         try:
             meeting = box.start_meeting(title=path.name)
-            _wait_with_progress(box, duration_s)
-            box.stop_meeting()
+            show = duration_s > 0 and (sys.stderr.isatty() or duration_s > 60)
+            _wait_with_progress(box, duration_s, show)
+            box.stop_meeting()  # the last utterance, if the file ends in speech
+            if show:
+                _show_progress(duration_s, duration_s)
+                print("", file=sys.stderr)
             segments = box.store.segments(meeting.id, limit=1_000_000)
             record = box.store.meeting(meeting.id).to_dict()
         finally:
@@ -102,13 +106,18 @@ def team_glossary(cfg: Config) -> Glossary:
         store.close()
 
 
-def _wait_with_progress(box, duration_s: float) -> None:
-    show = sys.stderr.isatty() or duration_s > 60
+def _wait_with_progress(box, duration_s: float, show: bool) -> None:
+    """Wait until the file is read and every utterance handed over is through speech recognition, showing
+    how much of its audio is decoded (reading runs ahead of it)."""
     recording = box.recording
-    while not recording.wait_source_done(1.0):
-        if show and duration_s > 0:
-            position = min(recording.audio_ms / 1000, duration_s)
-            print(f"\rtranscribing: {position:6.0f}/{duration_s:.0f} s ({100 * position / duration_s:3.0f}%)",
-                  end="", file=sys.stderr, flush=True)
-    if show:
-        print("", file=sys.stderr)
+    while True:
+        read = recording.wait_source_done(1.0)
+        if show:
+            _show_progress(min(box.decoded_ms(recording) / 1000, duration_s), duration_s)
+        if read and not box.feed.busy:
+            return
+
+
+def _show_progress(position_s: float, duration_s: float) -> None:
+    print(f"\rtranscribing: {position_s:6.0f}/{duration_s:.0f} s ({100 * position_s / duration_s:3.0f}%)",
+          end="", file=sys.stderr, flush=True)

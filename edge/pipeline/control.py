@@ -26,6 +26,10 @@ class NoMeetingRunning(Exception):
     """There is no recording meeting to stop."""
 
 
+class JobNotFound(Exception):
+    """The meeting has no transcription job waiting or running (it is done, or never had one)."""
+
+
 class BoxBusy(Exception):
     """Too much work is already waiting (uploaded files to transcribe); try again later."""
 
@@ -56,6 +60,14 @@ class BoxControl(Protocol):
     def submit_file(self, path: Path, *, title: str = "", language: str | None = None) -> Meeting:
         """Queue an audio file for transcription as a new meeting (status 'processing' until done).
         The box takes ownership of `path` and deletes it when done; raises BoxBusy when too many wait."""
+
+    def jobs(self) -> list[dict]:
+        """Uploaded files being transcribed (the running one first) and waiting, each with its progress:
+        edge.pipeline.file_jobs.JobProgress.to_dict()."""
+
+    def cancel_job(self, meeting_id: str) -> Meeting:
+        """Cancel the transcription of an uploaded file: its meeting ends 'failed' ("cancelled by user")
+        with what was committed so far, and the file is deleted; raises JobNotFound, or MeetingNotFound."""
 
     def transcript_ready(self, meeting_id: str) -> None:
         """A meeting's transcript is complete (stopped, transcribed or imported): correct what is left
