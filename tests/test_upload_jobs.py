@@ -114,7 +114,8 @@ def test_the_real_box_reports_decoded_progress_and_a_cancel_keeps_what_was_commi
             assert meeting["segment_count"] >= len(segments)
             assert client.get("/jobs").json() == {"items": []}
             kept = client.get(f"/meetings/{meeting_id}/segments").json()["items"]
-            assert len(kept) == meeting["segment_count"] and "fellow americans" in " ".join(s["text"] for s in kept).lower()
+            assert len(kept) == meeting["segment_count"]
+            assert "fellow americans" in " ".join(s["text"] for s in kept).lower()
         uploads = box.store.path.parent / "uploads"
         assert not any(uploads.iterdir())
         assert box.asr.pending() == 0 and box.asr.stats.dropped == 0
