@@ -17,7 +17,7 @@ from edge.api.auth import LiveTickets, load_or_create_token
 from edge.core.errors import UserError
 
 TOKEN = "test-token-0123456789abcdefghij"
-PUBLIC = {("GET", "/api/v1/health"), ("GET", "/api/v1/openapi.json")}
+PUBLIC = {("GET", "/api/v1/health"), ("GET", "/api/v1/about"), ("GET", "/api/v1/openapi.json")}
 
 
 @pytest.fixture

@@ -60,6 +60,7 @@ NATIVE_IMPORTERS = {
     "soundfile": "edge.audio.files",
     "soxr": "edge.audio.files",
     "faster_whisper": "edge.ops.bench.peer",
+    "cryptography": "edge.api.tls",
 }
 """Native library -> the one module that imports it (its errors, threads and versions are handled there)."""
 

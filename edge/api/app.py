@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edge import __version__
 from edge.api import (
+    routes_about,
     routes_ask,
     routes_audio,
     routes_glossary,
@@ -37,6 +38,7 @@ from edge.api import (
 from edge.api.auth import BearerAuth, LiveTickets
 from edge.api.health_history import DEFAULT_INTERVAL_S, HealthHistory
 from edge.api.limits import MIB, BodySizeLimit, HostCheck, JsonBodyCheck, allowed_host_names
+from edge.api.tls import TlsFiles
 from edge.core.config import ApiConfig
 from edge.core.errors import UserError
 from edge.pipeline.control import BoxBusy, BoxControl, JobNotFound, MeetingAlreadyRunning, NoMeetingRunning
@@ -117,10 +119,12 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(
-    control: BoxControl, cfg: ApiConfig, token: str, *, health_sample_s: float = DEFAULT_INTERVAL_S
+    control: BoxControl, cfg: ApiConfig, token: str, *, health_sample_s: float = DEFAULT_INTERVAL_S,
+    device_id: str = "edge-box", tls: TlsFiles | None = None,
 ) -> FastAPI:
     """The API and admin page for one box. `app.state.start_background()` starts the health sampler and
-    `app.state.stopping` ends it and open live streams (ApiServer.start and stop)."""
+    `app.state.stopping` ends it and open live streams (ApiServer.start and stop). `tls`: the certificate
+    the box serves, shown by /about."""
     auth = BearerAuth(token)
     stopping = threading.Event()
     history = HealthHistory(
@@ -141,6 +145,7 @@ def create_app(
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(routes_status.build_router(control, auth, history))
+    api.include_router(routes_about.build_router(device_id, tls))
     api.include_router(routes_meetings.build_router(control, auth))
     api.include_router(routes_glossary.build_router(control, auth))
     api.include_router(routes_minutes.build_router(control, auth))

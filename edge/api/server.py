@@ -17,6 +17,8 @@ from edge.core.errors import UserError
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from edge.api.tls import TlsFiles
+
 log = logging.getLogger(__name__)
 
 
@@ -42,13 +44,17 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 class ApiServer:
-    """`ApiServer(app, host, port).start()` serves until `.stop()`. Port 0 picks a free port (`.port`)."""
+    """`ApiServer(app, host, port).start()` serves until `.stop()`. Port 0 picks a free port (`.port`).
+    With `tls` it serves HTTPS only."""
 
-    def __init__(self, app: FastAPI, host: str, port: int, *, shutdown_timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, app: FastAPI, host: str, port: int, *, tls: TlsFiles | None = None, shutdown_timeout_s: float = 5.0
+    ) -> None:
         import uvicorn
 
         self.app = app
         self.host = host
+        self.tls = tls
         self._requested_port = port
         self._shutdown_timeout_s = shutdown_timeout_s
         config = uvicorn.Config(
@@ -60,6 +66,8 @@ class ApiServer:
             access_log=False,
             server_header=False,
             timeout_graceful_shutdown=max(1, round(shutdown_timeout_s)),
+            ssl_certfile=str(tls.cert_file) if tls else None,
+            ssl_keyfile=str(tls.key_file) if tls else None,
         )
         self._server = uvicorn.Server(config)
         self._socket: socket.socket | None = None
@@ -74,7 +82,7 @@ class ApiServer:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     def start(self, timeout_s: float = 15.0) -> None:
         if self._thread is not None:

@@ -74,14 +74,20 @@ def _start_api(cfg: Config, box, cleanup: ExitStack) -> None:
     from edge.api.app import create_app
     from edge.api.auth import load_or_create_token
     from edge.api.server import ApiServer
+    from edge.api.tls import server_tls
 
     token, created = load_or_create_token(cfg.api.token_file)
     if created:
         print(f"API token (shown once, stored in {cfg.api.token_file}): {token}", file=sys.stderr, flush=True)
-    server = ApiServer(create_app(box, cfg.api, token), cfg.api.host, cfg.api.port)
+    tls = server_tls(cfg.api, cfg.device.id)
+    if tls is not None and tls.created:
+        print(f"TLS certificate made in {cfg.api.tls_dir}; trust {tls.ca_file} or check its SHA-256 fingerprint "
+              f"{tls.ca_sha256} (server certificate {tls.cert_sha256})", file=sys.stderr, flush=True)
+    app = create_app(box, cfg.api, token, device_id=cfg.device.id, tls=tls)
+    server = ApiServer(app, cfg.api.host, cfg.api.port, tls=tls)
     server.start()
     cleanup.callback(server.stop)
-    print(f"admin page: http://{cfg.api.host}:{cfg.api.port}/", file=sys.stderr, flush=True)
+    print(f"admin page: {server.url}/", file=sys.stderr, flush=True)
 
 
 def _supervise(cfg: Config, box, stop: threading.Event, watchdog) -> None:

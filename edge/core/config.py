@@ -7,6 +7,7 @@ Errors name the key, the value given and what is allowed.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import socket
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
 from edge.core.errors import ConfigError
@@ -244,6 +245,54 @@ class ApiConfig(Section):
         '["meeting-room.local"]). Other Host headers are refused, so a web page cannot reach the box through a DNS '
         "name it controls; with api.host 0.0.0.0 and no names here, every Host is accepted.",
     )
+    tls: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="HTTPS: auto serves HTTPS whenever api.host is not loopback, on always, off never (off on a "
+        "non-loopback api.host also needs api.plain_http_on_lan).",
+    )
+    tls_dir: Path = Field(
+        default=Path("data/tls"),
+        description="Where the box's own CA and server certificate are generated (mode 0600) on first start.",
+    )
+    tls_cert_file: Path | None = Field(
+        default=None, description="The operator's own server certificate (PEM, chain included) instead of the box's."
+    )
+    tls_key_file: Path | None = Field(default=None, description="The private key of api.tls_cert_file (PEM).")
+    plain_http_on_lan: bool = Field(
+        default=False,
+        description="Accept api.tls = \"off\" on a non-loopback api.host: transcripts and passwords cross the "
+        "network in clear (a warning is logged at every start).",
+    )
+
+    @property
+    def loopback(self) -> bool:
+        return is_loopback_host(self.host)
+
+    @property
+    def serves_tls(self) -> bool:
+        return self.tls == "on" or (self.tls == "auto" and not self.loopback)
+
+    @model_validator(mode="after")
+    def _tls_choice(self) -> ApiConfig:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("api.tls_cert_file and api.tls_key_file go together: set both, or neither for the "
+                             "box's own certificate")
+        if self.tls == "off" and not self.loopback and not self.plain_http_on_lan:
+            raise ValueError(
+                f"api.tls = \"off\" would serve the API in clear on api.host {self.host!r}; remove api.tls for "
+                "HTTPS, bind api.host to 127.0.0.1, or set api.plain_http_on_lan = true to accept plain HTTP"
+            )
+        return self
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether listening on `host` keeps the API on this machine (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class LlmConfig(Section):
@@ -359,6 +408,8 @@ def _describe(error: ErrorDetails, origin: dict[tuple[str, ...], str]) -> str:
         allowed = ", ".join(section.annotation.model_fields) if section else ""  # type: ignore[union-attr]
         return f"{key}: unknown key{where}; allowed keys in [{loc[0]}]: {allowed}"
     message = error["msg"].removeprefix("Value error, ")
+    if len(loc) == 1:  # a rule over several keys of a section names them itself
+        return f"[{key}]: {message}"
     return f"{key} = {error.get('input')!r}{where}: {message}"
 
 
