@@ -57,7 +57,9 @@ class Box:
         # Before the database is touched: a second box would close this one's meeting as interrupted.
         self.storage_lock = StorageLock(cfg.storage.path).acquire()
         try:
-            self.store = Store(cfg.database_path, outbox=cfg.mqtt.enabled, clock=self.clock)
+            self.store = Store(
+                cfg.database_path, outbox=cfg.mqtt.enabled, publish_imports=cfg.mqtt.publish_imports, clock=self.clock
+            )
         except BaseException:
             self.storage_lock.release()
             raise

@@ -236,7 +236,7 @@ class OutboxMessage:
     id: int
     kind: str
     meeting_id: str | None
-    payload: dict
+    payload: dict | None  # None: an empty message, which clears a retained topic
 
 
 class MeetingNotFound(UserError):
@@ -415,9 +415,13 @@ def backup_database(source: Path, target: Path) -> None:
 class Store:
     """All database access. Thread-safe; every method is one transaction."""
 
-    def __init__(self, path: Path, *, outbox: bool = True, clock: WallClock | None = None) -> None:
-        """`clock` stamps the records (its steps move the running meetings' stamps with it)."""
+    def __init__(
+        self, path: Path, *, outbox: bool = True, publish_imports: bool = False, clock: WallClock | None = None
+    ) -> None:
+        """`outbox`: write what MQTT publishes; `publish_imports`: imported transcripts' segments too (they
+        are not live speech); `clock` stamps the records (its steps move the running meetings' stamps)."""
         self.path = Path(path)
+        self.publish_imports = publish_imports
         self._clock = clock or WallClock()
         self._clock.on_step(self._follow_clock_step)
         self.outbox_enabled = outbox
@@ -501,7 +505,8 @@ class Store:
         with self._lock:
             self._db.close()
 
-    def _enqueue(self, db: sqlite3.Connection, kind: str, meeting_id: str | None, payload: dict) -> None:
+    def _enqueue(self, db: sqlite3.Connection, kind: str, meeting_id: str | None, payload: dict | None) -> None:
+        """`payload` None clears a retained topic (an empty message)."""
         if self.outbox_enabled:
             self._outbox_written = True
             db.execute(
@@ -631,7 +636,7 @@ class Store:
                 (meeting_id, seq, t0_ms, t1_ms, text_raw, language, confidence, text,
                  json.dumps(list(corrections), ensure_ascii=False), self._clock.iso()),
             )
-            self._enqueue(db, "segment", meeting_id, segment.to_payload())
+            self._publish_segment(db, "segment", segment)
             self._changes.append(SegmentCommitted(segment))
         return segment
 
@@ -734,6 +739,34 @@ class Store:
         with self.transaction() as db:
             db.executemany("UPDATE outbox SET sent_at = ? WHERE id = ?", [(self._clock.iso(), i) for i in ids])
 
+    def _publish_segment(self, db: sqlite3.Connection, kind: str, segment: Segment) -> None:
+        """The segment's outbox row, with the wall-clock time it began (`t0_utc`). An imported transcript's
+        segments are not live speech: published only with `publish_imports`, and marked `imported`."""
+        if not self.outbox_enabled:
+            return
+        row = db.execute("SELECT status, started_at FROM meetings WHERE id = ?", (segment.meeting_id,)).fetchone()
+        imported = row is not None and row[0] == "imported"
+        if row is None or (imported and not self.publish_imports):
+            return
+        began = datetime.fromisoformat(row[1]) + timedelta(milliseconds=segment.t0_ms)
+        payload = {**segment.to_payload(), "t0_utc": began.isoformat(timespec="milliseconds")}
+        self._enqueue(db, kind, segment.meeting_id, {**payload, "imported": True} if imported else payload)
+
+    def expire_retained_minutes(self, days: float) -> list[str]:
+        """Queue the clearing of each meeting's retained minutes published more than `days` ago (and not
+        cleared or published again since); returns those meetings' ids."""
+        cutoff = (self._clock.now() - timedelta(days=days)).isoformat(timespec="milliseconds")
+        with self.transaction() as db:
+            expired = [row[0] for row in db.execute(
+                "SELECT o.meeting_id FROM outbox o WHERE o.kind = 'minutes' AND o.payload != 'null' "
+                "AND o.sent_at IS NOT NULL AND o.sent_at < ? "
+                "AND o.id = (SELECT max(id) FROM outbox WHERE kind = 'minutes' AND meeting_id = o.meeting_id)",
+                (cutoff,),
+            )]  # fmt: skip
+            for meeting_id in expired:
+                self._enqueue(db, "minutes", meeting_id, None)
+        return expired
+
     def outbox_backlog(self) -> int:
         with self._lock:
             return self._db.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0]
@@ -772,7 +805,7 @@ class Store:
             (text, json.dumps(corrections, ensure_ascii=False), segment.revision, *columns.values(),
              old.meeting_id, old.seq),
         )
-        self._enqueue(db, "segment_update", old.meeting_id, segment.to_payload())
+        self._publish_segment(db, "segment_update", segment)
         self._changes.append(SegmentRevised(segment, edited=edited))
         return segment
 

@@ -17,14 +17,15 @@ START_S = 60  # upper bound for the box to come up, not a performance expectatio
 
 class BoxProcess:
     def __init__(
-        self, tmp_path: Path, *, device: str, vad_model: Path, whisper: Path, mqtt_port: int | None, extra: str = ""
+        self, tmp_path: Path, *, device: str, vad_model: Path, whisper: Path, mqtt_port: int | None, extra: str = "",
+        mqtt_settings: str = "",
     ) -> None:
         self.port = free_port()
         self.token_file = tmp_path / "token"
         self.data = tmp_path / "data"
         self.log = tmp_path / "box.log"
         self.config = tmp_path / "edge.toml"
-        mqtt = f"[mqtt]\nenabled = true\nport = {mqtt_port}\n" if mqtt_port else ""
+        mqtt = f"[mqtt]\nenabled = true\nport = {mqtt_port}\n{mqtt_settings}" if mqtt_port else ""
         self.config.write_text(
             f"""
 [device]

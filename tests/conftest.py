@@ -187,10 +187,10 @@ def box_process(tmp_path: Path, fixture_file: Callable[[str], Path], random_whis
 
     started: list[BoxProcess] = []
 
-    def make(*, device: str, mqtt_port: int | None = None, extra: str = "") -> BoxProcess:
+    def make(*, device: str, mqtt_port: int | None = None, extra: str = "", mqtt_settings: str = "") -> BoxProcess:
         box = BoxProcess(
             tmp_path, device=device, vad_model=fixture_file("models/silero_vad_v6.2.onnx"),
-            whisper=random_whisper_tiny, mqtt_port=mqtt_port, extra=extra,
+            whisper=random_whisper_tiny, mqtt_port=mqtt_port, extra=extra, mqtt_settings=mqtt_settings,
         )
         started.append(box)
         return box

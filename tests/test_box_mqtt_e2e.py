@@ -1,6 +1,7 @@
 """The real box (`edge run` as a subprocess, API and MQTT enabled) against a real mosquitto broker:
-meetings imported through the API are published; the box is killed -9 mid-way, once with the broker
-down, and restarted; the subscriber must receive every (meeting_id, seq). Then commands over MQTT."""
+meetings imported through the API are published (mqtt.publish_imports: imports are the quickest way to
+commit hundreds of segments); the box is killed -9 mid-way, once with the broker down, and restarted; the
+subscriber must receive every (meeting_id, seq). Then commands over MQTT."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def arrived(subscriber: Subscriber) -> set[tuple[str, int]]:
 def test_box_killed_9_mid_way_with_and_without_broker_loses_nothing(broker: Broker, box_process) -> None:
     subscriber = Subscriber(broker, [f"{BASE}/#"], client_id="building-system").start()
     assert broker.wait_saved()  # the durable subscription must be on the broker's disk before it is killed
-    box = box_process(device=DEVICE, mqtt_port=broker.port)
+    box = box_process(device=DEVICE, mqtt_port=broker.port, mqtt_settings="publish_imports = true\n")
     committed: list[str] = []
     box.start()
     committed += [import_meeting(box, i) for i in range(3)]

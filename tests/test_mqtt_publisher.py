@@ -4,7 +4,9 @@ partials, stats, commands (valid, malformed, refused) and configuration errors."
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -80,15 +82,18 @@ def test_segments_state_availability_and_discovery(
     expected = {"v": 1, "meeting_id": meeting.id, "seq": 0, "t0_ms": 0, "t1_ms": 800, "text": "Kubernetes 0",
                 "text_raw": "쿠버네티스 0", "language": "ko", "confidence": 0.5}
     assert {key: bodies[0].get(key) for key in expected} == expected
+    started = datetime.fromisoformat(meeting.started_at)
+    assert [datetime.fromisoformat(b["t0_utc"]) - started for b in bodies] == [timedelta(seconds=s) for s in range(5)]
     assert not any(m.retain for m in received)
     assert wait_until(lambda: store.outbox_backlog() == 0, 10)
     assert subscriber.wait_for(lambda ms: any(m.topic == f"{BASE}/last_segment" for m in ms))
     assert json.loads(subscriber.received(f"{BASE}/last_segment")[-1].payload)["seq"] == 4
 
-    # A late subscriber sees everything retained: availability, state, switch state, discovery, last segment.
+    # A late subscriber sees everything retained: availability, state, switch state, discovery (without the
+    # opt-in last-segment sensor), last segment.
     late = Subscriber(broker, client_id="late").start()
     try:
-        assert late.wait_for(lambda ms: len({m.topic for m in ms if m.topic.startswith("homeassistant/")}) == 6)
+        assert late.wait_for(lambda ms: len({m.topic for m in ms if m.topic.startswith("homeassistant/")}) == 5)
         assert late.wait_for(lambda ms: any(m.topic == f"{BASE}/last_segment" for m in ms))
         retained = {m.topic: m.payload.decode() for m in late.received() if m.retain}
     finally:
@@ -99,7 +104,70 @@ def test_segments_state_availability_and_discovery(
     switch = json.loads(retained[f"homeassistant/switch/{DEVICE}/recording/config"])
     assert switch["command_topic"] == f"{BASE}/recording/set"
     assert switch["availability_topic"] == f"{BASE}/available"
+    assert switch["default_entity_id"] == "switch.room_1_recording" and "object_id" not in switch
+    assert switch["device"]["suggested_area"] == "회의실 A"
+    state = json.loads(retained[f"homeassistant/sensor/{DEVICE}/state/config"])
+    assert (state["device_class"], state["options"]) == ("enum", ["idle", "recording", "processing"])
+    assert f"homeassistant/sensor/{DEVICE}/last_segment/config" not in retained
     assert topic not in retained
+
+
+def test_last_segment_sensor_is_opt_in_and_cleared_when_turned_off(
+    broker: Broker, store: Store, box: MiniBox
+) -> None:
+    config_topic = f"homeassistant/sensor/{DEVICE}/last_segment/config"
+
+    def retained_config() -> list[bytes]:
+        fresh = Subscriber(broker, [config_topic, f"{BASE}/available"], client_id="ha", session_expiry_s=0).start()
+        try:
+            assert fresh.wait_for(lambda ms: any(m.topic == f"{BASE}/available" for m in ms))
+            return [m.payload for m in fresh.received(config_topic)]
+        finally:
+            fresh.stop()
+
+    for last_segment, expected in ((True, 1), (False, 0)):
+        publisher = MqttPublisher(mqtt_config(broker, discovery=True, discovery_last_segment=last_segment),
+                                  DeviceConfig(id=DEVICE), store, box.live, box)  # fmt: skip
+        publisher.start()
+        try:
+            assert wait_until(lambda: publisher.connected, 10)  # noqa: B023
+            assert wait_until(lambda: len(retained_config()) == expected, 10)  # noqa: B023
+        finally:
+            publisher.stop()
+
+
+def test_retained_minutes_are_cleared_after_their_retention(
+    broker: Broker, store: Store, box: MiniBox, subscriber: Subscriber
+) -> None:
+    meeting = store.create_meeting(language="ko", source="test")
+    store.end_meeting(meeting.id)
+    store.enqueue("minutes", meeting.id, {"v": 1, "meeting_id": meeting.id, "summary": "배포 일정 확정"})
+    topic = f"{BASE}/meeting/{meeting.id}/minutes"
+    publisher = MqttPublisher(mqtt_config(broker, minutes_retain_days=0.5 / 86_400), DeviceConfig(id=DEVICE),
+                              store, box.live, box)  # fmt: skip
+    publisher.start()
+    try:
+        [minutes] = subscriber.wait_for_topic(topic)
+        assert minutes.json()["summary"] == "배포 일정 확정"
+        assert wait_until(lambda: store.outbox_backlog() == 0, 10)
+    finally:
+        publisher.stop()
+    time.sleep(0.6)  # older than the retention (half a second here, 30 days by default)
+    publisher = MqttPublisher(mqtt_config(broker, minutes_retain_days=0.5 / 86_400), DeviceConfig(id=DEVICE),
+                              store, box.live, box)  # fmt: skip
+    publisher.start()  # looked over at every connect, then hourly
+    try:
+        assert subscriber.wait_for(lambda ms: [m.payload for m in ms if m.topic == topic][-1:] == [b""])
+        assert wait_until(lambda: store.outbox_backlog() == 0, 10)
+    finally:
+        publisher.stop()
+    fresh = Subscriber(broker, [topic, f"{BASE}/available"], client_id="late", session_expiry_s=0).start()
+    try:
+        assert fresh.wait_for(lambda ms: any(m.topic == f"{BASE}/available" for m in ms))
+        assert fresh.received(topic) == []  # nothing retained any more
+    finally:
+        fresh.stop()
+    assert store.expire_retained_minutes(0.5 / 86_400) == []  # cleared once, not again
 
 
 def test_partials_are_qos0_and_stats_carry_health(
@@ -163,6 +231,20 @@ def test_malformed_and_refused_commands_change_nothing_and_report_errors(
     assert len(store.meetings()) == 1
     assert box.meeting is not None
     assert publisher.connected
+
+
+def test_the_switch_state_is_published_again_after_every_command(
+    box: MiniBox, subscriber: Subscriber, publisher: MqttPublisher
+) -> None:
+    """Home Assistant's switch moves as soon as it is flipped; a refused command must move it back."""
+    switch_states = lambda: [m.payload for m in subscriber.received(f"{BASE}/recording/state")]  # noqa: E731
+    before = len(switch_states())
+    subscriber.client.publish(f"{BASE}/recording/set", "OFF", qos=1)  # refused: nothing is recording
+    assert subscriber.wait_for(lambda _: len(switch_states()) > before)
+    assert switch_states()[-1] == b"OFF"
+    subscriber.client.publish(f"{BASE}/recording/set", b"MAYBE", qos=1)  # malformed
+    assert subscriber.wait_for(lambda _: len(switch_states()) > before + 1)
+    assert switch_states()[-1] == b"OFF" and box.meeting is None
 
 
 

@@ -148,7 +148,7 @@ def test_our_json_export_reads_back_losslessly_including_markup_and_corrections(
     assert parsed.segments[0]["corrections"] == [{"rule": "glossary", "from": "x"}]
 
 
-def test_import_creates_an_imported_meeting_with_segments_and_outbox_rows(tmp_path: Path) -> None:
+def test_import_creates_an_imported_meeting_with_segments_and_no_live_segment_messages(tmp_path: Path) -> None:
     store = Store(tmp_path / "edge.db")
     result = import_transcript(store, SRT, name="weekly.srt")
     meeting = store.meeting(result.meeting.id)
@@ -160,8 +160,18 @@ def test_import_creates_an_imported_meeting_with_segments_and_outbox_rows(tmp_pa
     assert [(s.seq, s.t0_ms, s.text_raw) for s in segments] == [
         (0, 1000, "Hello world"), (1, 3000, "둘째 줄 이어지는 줄")
     ]
+    assert store.pending_outbox() == []  # not live speech: nothing for MQTT
+    store.close()
+
+
+def test_imports_are_published_marked_as_imported_when_asked(tmp_path: Path) -> None:
+    store = Store(tmp_path / "edge.db", publish_imports=True)
+    result = import_transcript(store, SRT, name="weekly.srt")
     outbox = store.pending_outbox()
-    assert [(m.kind, m.payload["seq"]) for m in outbox] == [("segment", 0), ("segment", 1)]
+    assert [(m.kind, m.payload["seq"], m.payload["imported"]) for m in outbox if m.payload] == [
+        ("segment", 0, True), ("segment", 1, True)
+    ]
+    assert all(m.meeting_id == result.meeting.id for m in outbox)
     store.close()
 
 
@@ -207,7 +217,7 @@ def test_edge_import_command_prints_the_meeting_id(
     meeting = store.meeting(meeting_id)
     assert (meeting.title, meeting.status, meeting.language) == ("Board", "imported", "ko")
     assert store.segment_count(meeting_id) == 2
-    assert len(store.pending_outbox()) == 2  # mqtt enabled: the publisher will send the import
+    assert store.pending_outbox() == []  # mqtt enabled, but an import is not live speech
     store.close()
 
 

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"cannot read {args.file}: {exc.strerror}; pass an existing transcript file") from None
     cfg = load_config(args.config)
     # Outbox rows exactly when the box itself would write them, so a running publisher sends the import.
-    store = Store(cfg.database_path, outbox=cfg.mqtt.enabled)
+    store = Store(cfg.database_path, outbox=cfg.mqtt.enabled, publish_imports=cfg.mqtt.publish_imports)
     try:
         result = import_transcript(
             store, data, name=args.file.name, title=args.title, language=args.language,

@@ -202,6 +202,22 @@ class MqttConfig(Section):
     keepalive: int = Field(default=30, ge=5, le=3600, description="Keepalive in seconds.")
     discovery: bool = Field(default=False, description="Announce the box to Home Assistant (MQTT discovery).")
     discovery_prefix: str = Field(default="homeassistant", description="Home Assistant discovery prefix.")
+    discovery_last_segment: bool = Field(
+        default=False, description="Also announce a Home Assistant sensor holding the newest segment's text; off by "
+        "default because Home Assistant's recorder would keep the meeting's words in the building's history."
+    )
+    configuration_url: str | None = Field(
+        default=None, pattern=r"^https?://\S+$",
+        description="Address of this box's admin page, linked from its Home Assistant device page.",
+    )
+    publish_imports: bool = Field(
+        default=False, description="Publish the segments of imported transcripts too (marked \"imported\": true); "
+        "off by default: they are not live speech."
+    )
+    minutes_retain_days: float = Field(
+        default=30.0, ge=0, description="Days a meeting's minutes stay retained on the broker after they were "
+        "published; then the retained message is cleared (0: kept until the meeting is deleted)."
+    )
     stats_interval_s: float = Field(default=30.0, gt=0, description="How often health stats are published.")
     reconnect_min_delay_s: float = Field(
         default=1.0, gt=0, le=60, description="First wait before reconnecting to a lost broker; doubles up to the max."

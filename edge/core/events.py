@@ -181,6 +181,8 @@ class SegmentDropped:
 class BoxState:
     """What the box is doing: "idle", "recording" (meeting_id set) or "processing" (uploaded files)."""
 
+    STATES: ClassVar[tuple[str, ...]] = ("idle", "recording", "processing")
+
     kind: ClassVar[str] = "state"
 
     state: str

@@ -59,6 +59,7 @@ PAHO_INFLIGHT_EXTRA = 64
 REFUSALS_BURST = 20
 REFUSALS_PER_S = 1.0
 LIMITED_SUMMARY_EVERY_S = 60.0
+MINUTES_EXPIRY_EVERY_S = 3600.0  # retained minutes are looked over at each connect and then hourly
 
 
 @dataclass
@@ -337,6 +338,7 @@ class MqttPublisher:
     def _sender_loop(self) -> None:
         next_stats = time.monotonic() + self.cfg.stats_interval_s
         next_sweep = time.monotonic() + self._resend_interval_s
+        next_expiry = time.monotonic()
         while not self._stopping.is_set():
             self._wake.wait(max(0.0, min(next_stats, next_sweep, time.monotonic() + self._poll_interval_s)
                                 - time.monotonic()))
@@ -356,6 +358,10 @@ class MqttPublisher:
                 if self._handled_epoch != self._epoch:
                     self._handled_epoch = self._epoch
                     self._after_connect()
+                    next_expiry = now
+                if now >= next_expiry:
+                    next_expiry = now + MINUTES_EXPIRY_EVERY_S
+                    self._expire_retained_minutes()
                 if sweep_due:
                     self._sweep(now)
                 self._publish_state_if_dirty()
@@ -385,8 +391,12 @@ class MqttPublisher:
                 discovery_prefix=self.cfg.discovery_prefix,
                 device_name=self.device.room or self.device.id,
                 sw_version=edge.__version__,
+                room=self.device.room,
+                configuration_url=self.cfg.configuration_url,
+                last_segment=self.cfg.discovery_last_segment,
             ):
-                self._publish(message.topic, encode(message.payload), qos=1, retain=True)
+                payload = b"" if message.payload is None else encode(message.payload)
+                self._publish(message.topic, payload, qos=1, retain=True)
         if self._last_segment is not None:
             self._last_segment_dirty = True
 
@@ -446,7 +456,8 @@ class MqttPublisher:
 
         try:
             route = self.topics.outbox_route(row.kind, row.meeting_id)
-            info = self._client.publish(route.topic, encode(row.payload), qos=route.qos, retain=route.retain)
+            payload = b"" if row.payload is None else encode(row.payload)
+            info = self._client.publish(route.topic, payload, qos=route.qos, retain=route.retain)
         except ValueError as exc:
             self.counters.unroutable += 1
             if row.id not in self._unroutable_logged:
@@ -513,6 +524,14 @@ class MqttPublisher:
             info = self._publish(topic, payload, qos=1, retain=True)
             if info is not None and info.rc == mqtt.MQTT_ERR_NO_CONN:
                 self._stale_state_mids.add(info.mid)
+
+    def _expire_retained_minutes(self) -> None:
+        if not self.cfg.minutes_retain_days or not self.store.outbox_enabled:
+            return
+        expired = self.store.expire_retained_minutes(self.cfg.minutes_retain_days)
+        if expired:
+            log.info("MQTT: clearing the retained minutes of %d meeting(s) published more than %g days ago",
+                     len(expired), self.cfg.minutes_retain_days)  # fmt: skip
 
     def _publish_stats(self) -> None:
         health: dict = {}
@@ -582,6 +601,14 @@ class MqttPublisher:
                 log.exception("MQTT: command %r failed", payload[:100])
 
     def _run_command(self, payload: bytes, *, retained: bool = False) -> None:
+        try:
+            self._take_command(payload, retained=retained)
+        finally:
+            # Home Assistant's switch shows the new position as soon as it is flipped; the state published
+            # after every command, taken or not, puts it back where the box really is.
+            self._set_state(self._current_state())
+
+    def _take_command(self, payload: bytes, *, retained: bool) -> None:
         if retained:
             # A retained command would run again on every reconnect.
             self._refuse_command(payload, "retained commands are ignored; publish without the retain flag "
@@ -612,7 +639,6 @@ class MqttPublisher:
             return
         self.counters.commands += 1
         log.info("MQTT: %s meeting %s on command", "started" if command.action == "start" else "stopped", meeting.id)
-        self._set_state(self._current_state())
 
     def _refuse_command(self, payload: bytes, reason: str) -> None:
         if not self._refusals.take():

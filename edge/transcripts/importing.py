@@ -312,9 +312,10 @@ def import_transcript(
     language: str | None = None,
     max_cues: int = MAX_IMPORT_CUES,
 ) -> ImportResult:
-    """Create a meeting with status 'imported' holding the transcript's segments (and their outbox
-    rows), all in one transaction. Each segment gets the team glossary's deterministic correction
-    first, as a live segment does (the LLM correction then starts from that text)."""
+    """Create a meeting with status 'imported' holding the transcript's segments, all in one transaction
+    (they are not live speech: they go to MQTT only with mqtt.publish_imports). Each segment gets the team
+    glossary's deterministic correction first, as a live segment does (the LLM correction then starts from
+    that text)."""
     if language is not None and not LANGUAGE_PATTERN.match(language):
         raise UserError(f"language {language!r} is not a language code such as 'ko' or 'en'")
     parsed = parse_transcript(data, name=name)
