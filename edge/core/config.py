@@ -312,6 +312,27 @@ def is_loopback_host(host: str) -> bool:
 
 
 class LlmConfig(Section):
+    backend: Literal["local", "openai"] = Field(
+        default="local", description='Where the LLM runs: "local" (llm.model_path on this box) or "openai" (a server '
+        "on the LAN with an OpenAI-compatible API: llama.cpp's server, vLLM, Ollama), with llm.model_path as the "
+        "fallback while the server cannot be reached.",
+    )
+    base_url: str | None = Field(
+        default=None, pattern=r"^https?://\S+$",
+        description='The LLM server\'s address for backend "openai", such as "https://llm.example.internal:8443"; '
+        "plain http only to a loopback address. Nothing leaves the box unless this is set.",
+    )
+    remote_model: str = Field(default="", description="Model name sent to the LLM server (empty: its default).")
+    api_key_file: Path | None = Field(default=None, description="File holding the LLM server's API key, if any.")
+    ca_file: Path | None = Field(
+        default=None, description="CA bundle that signed the LLM server's certificate (default: the system's CAs)."
+    )
+    timeout_s: float = Field(
+        default=60.0, gt=0, le=3600, description="Longest wait for the LLM server's next piece of output."
+    )
+    retry_s: float = Field(
+        default=30.0, gt=0, le=3600, description="How often an unreachable LLM server is asked whether it is back."
+    )
     model_path: Path | None = Field(default=None, description="GGUF model for correction and minutes.")
     n_ctx: int = Field(default=4096, ge=256, le=131072, description="Context window in tokens (fixed).")
     n_gpu_layers: int = Field(default=0, ge=-1, description="Layers offloaded to the GPU; -1 for all.")
@@ -323,6 +344,24 @@ class LlmConfig(Section):
         description="When LLM work runs: in speech pauses while ASR is caught up, or only after the meeting "
         "(for a small device where whisper and the LLM share memory and compute).",
     )
+
+    @model_validator(mode="after")
+    def _server(self) -> LlmConfig:
+        if self.backend == "openai":
+            if not self.base_url:
+                raise ValueError('llm.backend = "openai" needs llm.base_url, the LLM server\'s address')
+            host = self.base_url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0]
+            if self.base_url.startswith("http://") and not is_loopback_host(host):
+                raise ValueError(
+                    f"llm.base_url {self.base_url} would send transcripts over the LAN in clear; use https:// "
+                    "(with llm.ca_file for a private CA) or a loopback address"
+                )
+        return self
+
+    @property
+    def configured(self) -> bool:
+        """Is there an LLM to run work on (a server, or a local model)?"""
+        return self.backend == "openai" or self.model_path is not None
 
 
 class MinutesConfig(Section):

@@ -25,7 +25,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from edge.llm.engine import FINISH_CANCELLED, FINISH_LENGTH, ContextOverflow, LlmEngine, parse_json_output
+from edge.llm.engine import (
+    FINISH_CANCELLED,
+    FINISH_LENGTH,
+    ChatModel,
+    ContextOverflow,
+    LlmUnavailable,
+    parse_json_output,
+)
 from edge.text.han import added_han, hangul_syllables, is_korean
 
 # Reasons recorded when an item keeps layer b's text.
@@ -289,7 +296,7 @@ def build_messages(
 class LlmCorrector:
     def __init__(
         self,
-        engine: LlmEngine,
+        engine: ChatModel,
         *,
         language: str,
         protected_terms: Callable[[], list[str]],
@@ -330,6 +337,8 @@ class LlmCorrector:
     def _correct_chunk(self, chunk: list[SegmentText], context: list[str], terms: list[str]) -> list[CorrectionResult]:
         try:
             request = self._fit(chunk, context, terms)
+        except LlmUnavailable:
+            return [CorrectionResult(item.seq, item.text, False, REASON_CANCELLED) for item in chunk]
         except Exception as exc:
             reason = f"{REASON_LLM_ERROR}:{type(exc).__name__}"
             return [CorrectionResult(item.seq, item.text, False, reason) for item in chunk]
@@ -359,6 +368,9 @@ class LlmCorrector:
                 )
             except ContextOverflow:
                 reasons.update({item.seq: REASON_CONTEXT_OVERFLOW for item in pending})
+                break
+            except LlmUnavailable:  # not a verdict on the text: it waits, as after a cancel
+                reasons.update({item.seq: REASON_CANCELLED for item in pending})
                 break
             except Exception as exc:
                 reasons.update({item.seq: f"{REASON_LLM_ERROR}:{type(exc).__name__}" for item in pending})

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from edge.llm.engine import LlmEngine
+from edge.llm.engine import ChatModel
 from edge.store import Store
 
 
 def correct_pending(
-    engine: LlmEngine,
+    engine: ChatModel,
     store: Store,
     meeting_id: str,
     *,
@@ -21,7 +21,8 @@ def correct_pending(
     context_segments: int = 2,
 ) -> int:
     """Correct the meeting's waiting segments while `keep_going()`; returns how many were looked at. A
-    cancelled generation (the LLM was parked or stopped) ends the pass and leaves its segments waiting."""
+    cancelled generation (the LLM was parked or stopped) or an LLM that cannot be reached ends the pass and
+    leaves its segments waiting."""
     from edge.llm.correction import REASON_CANCELLED, LlmCorrector, SegmentText
 
     meeting = store.meeting(meeting_id)

@@ -24,7 +24,7 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from edge.core.errors import ModelError
 
@@ -39,6 +39,11 @@ FINISH_LENGTH = "length"
 FINISH_CANCELLED = "cancelled"
 PREFILL_SLICE = 128  # prompt tokens evaluated between two checks for a cancel
 _CHAT_FORMAT_FROM_GGUF = "chat_template.default"
+
+
+class LlmUnavailable(RuntimeError):
+    """The LLM cannot be reached now (a server on the LAN that is down, slow or failing): not a verdict on
+    the text; work that needed it waits for it to come back."""
 
 
 class ContextOverflow(ValueError):
@@ -77,6 +82,34 @@ class LlmStats:
     completion_tokens: int = 0
     seconds: float = 0.0
     cancelled: int = 0
+
+
+class ChatModel(Protocol):
+    """What the box's LLM work needs from a model: `LlmEngine` (local), `RemoteEngine` (a LAN server) and
+    `FailoverEngine` (the server, else the local model) provide it."""
+
+    @property
+    def n_ctx(self) -> int: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def count_prompt_tokens(self, messages: Sequence[Message]) -> int: ...
+
+    def chat_json(
+        self,
+        messages: Sequence[Message],
+        schema: Mapping[str, Any],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        on_token: TokenCallback | None = None,
+    ) -> LlmResult: ...
+
+    def hold(self) -> None: ...
+
+    def release(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)

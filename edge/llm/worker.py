@@ -18,11 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from edge.core.config import LlmConfig
-from edge.llm.engine import LlmEngine
+from edge.llm.engine import ChatModel, LlmEngine
 
 log = logging.getLogger(__name__)
 
-Job = Callable[[LlmEngine], None]
+Job = Callable[[ChatModel], None]
 HEARTBEAT_S = 1.0
 
 
@@ -36,12 +36,12 @@ class LlmWorkerStats:
 
 class LlmWorker:
     def __init__(
-        self, cfg: LlmConfig, *, quiet: Callable[[], bool], engine_factory: Callable[[], LlmEngine] | None = None
+        self, cfg: LlmConfig, *, quiet: Callable[[], bool], engine_factory: Callable[[], ChatModel] | None = None
     ) -> None:
         self.cfg = cfg
         self._quiet = quiet
-        self._engine_factory = engine_factory or self._load_engine
-        self._engine: LlmEngine | None = None
+        self._engine_factory = engine_factory or (lambda: load_local_engine(cfg))
+        self._engine: ChatModel | None = None
         self._jobs: OrderedDict[str, tuple[Job, bool]] = OrderedDict()
         self._cond = threading.Condition()
         self._stopping = False
@@ -50,16 +50,6 @@ class LlmWorker:
         self.stats = LlmWorkerStats()
         self.last_progress = time.monotonic()
         self.current: str | None = None
-
-    def _load_engine(self) -> LlmEngine:
-        assert self.cfg.model_path is not None
-        return LlmEngine(
-            self.cfg.model_path.resolve(),
-            n_ctx=self.cfg.n_ctx,
-            n_gpu_layers=self.cfg.n_gpu_layers,
-            threads=self.cfg.threads,
-            seed=self.cfg.seed,
-        )
 
     def submit(self, key: str, job: Job, *, when_quiet: bool = True, first: bool = False) -> None:
         """Queue a job (`first`: ahead of those waiting, for a person waiting on the answer); a job
@@ -174,3 +164,11 @@ class LlmWorker:
                 with self._cond:
                     self.current = None
                 self.last_progress = time.monotonic()
+
+
+def load_local_engine(cfg: LlmConfig) -> LlmEngine:
+    """The box's own model (llm.model_path)."""
+    assert cfg.model_path is not None
+    return LlmEngine(
+        cfg.model_path.resolve(), n_ctx=cfg.n_ctx, n_gpu_layers=cfg.n_gpu_layers, threads=cfg.threads, seed=cfg.seed
+    )

@@ -15,8 +15,10 @@ from dataclasses import asdict, dataclass, replace
 from edge.core.config import Config
 from edge.core.events import LiveEvent, MinutesDone, MinutesProgress
 from edge.llm.correction_stage import correct_pending
-from edge.llm.engine import LlmEngine
-from edge.llm.worker import LlmWorker
+from edge.llm.engine import ChatModel
+from edge.llm.failover import FailoverEngine
+from edge.llm.remote import RemoteEngine, read_api_key
+from edge.llm.worker import LlmWorker, load_local_engine
 from edge.minutes.ask import Answer, ask
 from edge.minutes.generate import (
     STATUS_GENERATING,
@@ -71,8 +73,41 @@ class LlmSchedule:
         self._feed = feed
         self._recordings = recordings
         self._publish = publish
-        self.worker = LlmWorker(cfg.llm, quiet=self.quiet) if cfg.llm.model_path is not None else None
+        self.failover: FailoverEngine | None = None
+        self._redo_minutes: set[str] = set()  # written without the LLM while its server was down
+        self.worker = (
+            LlmWorker(cfg.llm, quiet=self.quiet, engine_factory=self._load_engine) if cfg.llm.configured else None
+        )
         self.minutes_counts = MinutesCounts()
+
+    def _load_engine(self) -> ChatModel:
+        """The local model, or the LAN server with the local model (if any) standing in while it is down."""
+        llm = self._cfg.llm
+        if llm.backend == "local":
+            return load_local_engine(llm)
+        assert llm.base_url is not None
+        remote = RemoteEngine(
+            llm.base_url, model=llm.remote_model, api_key=read_api_key(llm.api_key_file),
+            verify=str(llm.ca_file) if llm.ca_file else True, timeout_s=llm.timeout_s, n_ctx=llm.n_ctx, seed=llm.seed,
+        )  # fmt: skip
+        local = (lambda: load_local_engine(llm)) if llm.model_path is not None else None
+        self.failover = FailoverEngine(remote, local=local, retry_s=llm.retry_s, on_back=self._server_back)
+        return self.failover
+
+    def _server_back(self) -> None:
+        """The LLM server answers again: what waited for it, or was done without it, is done with it."""
+        for meeting_id in self._store.meetings_awaiting_llm():
+            self.correct(meeting_id)
+        redo, self._redo_minutes = self._redo_minutes, set()
+        for meeting_id in redo:
+            self.minutes(meeting_id)
+
+    @property
+    def model_name(self) -> str:
+        llm = self._cfg.llm
+        if llm.backend == "openai":
+            return llm.remote_model or (llm.base_url or "")
+        return llm.model_path.name if llm.model_path else ""
 
     def start(self) -> None:
         """Start the worker and resume what a stop or power loss interrupted."""
@@ -129,7 +164,7 @@ class LlmSchedule:
         if worker is None or not self._cfg.llm.correction:
             return
 
-        def job(engine: LlmEngine) -> None:
+        def job(engine: ChatModel) -> None:
             correct_pending(engine, self._store, meeting_id, protected_terms=self._glossary.terms,
                             keep_going=self.quiet)  # fmt: skip
             if self._store.segments_awaiting_llm(meeting_id, limit=1):
@@ -152,20 +187,20 @@ class LlmSchedule:
         if self._store.minutes(meeting_id) is None:
             # Marked at once, so minutes asked for just before a stop are resumed at the next start.
             self._store.save_minutes(meeting_id, status="generating")
-        model_path = self._cfg.llm.model_path
 
-        def job(engine: LlmEngine) -> None:
+        def job(engine: ChatModel) -> None:
             if self._cfg.llm.correction:
                 correct_pending(engine, self._store, meeting_id, protected_terms=self._glossary.terms,
                                 keep_going=lambda: True)  # fmt: skip
             outcome = generate_minutes(
                 self._store, engine, meeting_id, config=self._cfg.minutes, glossary=self._glossary.glossary,
-                progress=lambda event: self._publish(MinutesProgress(**event)),
-                model_name=model_path.name if model_path else "",
+                progress=lambda event: self._publish(MinutesProgress(**event)), model_name=self.model_name,
             )
             if outcome.status == STATUS_GENERATING:
                 self.minutes(meeting_id)  # parked: written again in a later quiet moment
                 return
+            if self.failover is not None and self.failover.health()["answering"] == "nobody":
+                self._redo_minutes.add(meeting_id)
             self.minutes_counts.count(outcome, llm=True)
             self._publish(MinutesDone(meeting_id, outcome.status, outcome.error))
 
@@ -180,10 +215,10 @@ class LlmSchedule:
         worker = self.worker
         if worker is None:
             return ask(segments, question, started_at=started_at)
-        model = self._cfg.llm.model_path.name if self._cfg.llm.model_path else ""
+        model = self.model_name
         answered: Future[Answer] = Future()
 
-        def job(engine: LlmEngine) -> None:
+        def job(engine: ChatModel) -> None:
             if answered.set_running_or_notify_cancel():
                 answered.set_result(ask(segments, question, engine=engine, model=model, started_at=started_at))
 
@@ -233,8 +268,11 @@ class LlmSchedule:
         worker = self.worker
         if worker is None:
             return None
-        return {"current": worker.current, "waiting": worker.stats.waiting, "done": worker.stats.jobs_done,
-                "failed": worker.stats.jobs_failed, "parked": worker.stats.parked}  # fmt: skip
+        health = {"current": worker.current, "waiting": worker.stats.waiting, "done": worker.stats.jobs_done,
+                  "failed": worker.stats.jobs_failed, "parked": worker.stats.parked}  # fmt: skip
+        if self.failover is not None:
+            health.update(self.failover.health())
+        return health
 
 
 def _job_text(key: str) -> str:
