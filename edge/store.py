@@ -300,6 +300,22 @@ def _search_filter(column: str, terms: Sequence[SearchTerm]) -> tuple[str, list[
     return " AND ".join(clauses), params, bool(indexed)
 
 
+class StoreWriteFailed(sqlite3.OperationalError):
+    """A write the database refused for want of space (SQLITE_FULL) or a failing disk (SQLITE_IOERR): nothing
+    of it was written, and the same write may succeed once space returns."""
+
+
+SQLITE_IOERR, SQLITE_FULL = 10, 13  # primary result codes (the module names them only from Python 3.11)
+
+
+def _out_of_space_or_failing(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (SQLITE_FULL, SQLITE_IOERR)
+    message = str(exc)
+    return "disk is full" in message or "disk I/O error" in message
+
+
 class DatabaseDamaged(UserError):
     """The database file is empty, truncated or corrupt: the box does not start on it."""
 
@@ -471,16 +487,27 @@ class Store:
             if self._db.in_transaction:
                 yield self._db
                 return
-            self._db.execute("BEGIN IMMEDIATE")
-            self._outbox_written = False
-            self._changes = []
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
+                self._db.execute("BEGIN IMMEDIATE")
+                self._outbox_written = False
                 self._changes = []
+                try:
+                    yield self._db
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._changes = []
+                    # A full disk may have rolled it back already; a transaction left open would swallow the
+                    # writes of every later call (they would run "nested" in it and never commit).
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:
+                if _out_of_space_or_failing(exc):
+                    raise StoreWriteFailed(
+                        f"database {self.path} cannot be written ({exc}): the disk is full or failing; "
+                        "free space under storage.path"
+                    ) from exc
                 raise
-            self._db.execute("COMMIT")
             changes, self._changes = self._changes, []
             if self._outbox_written:
                 for listener in self._outbox_listeners:
