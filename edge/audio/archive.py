@@ -8,6 +8,7 @@ in the file is a position in meeting time.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -123,6 +124,15 @@ class MeetingAudioArchive:
             return
         self.flush()
         self._file.close()
+        self._file = None
+
+    def abandon(self) -> None:
+        """Close the file without writing more (after a failed write): reopening repairs what reached the disk."""
+        if self._file is None:
+            return
+        # The buffered rest may not be written either; the descriptor is closed all the same.
+        with contextlib.suppress(OSError):
+            self._file.close()
         self._file = None
 
     def __enter__(self) -> MeetingAudioArchive:

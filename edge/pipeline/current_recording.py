@@ -4,6 +4,7 @@ capture; stopping waits until every utterance of it is committed, then closes th
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from edge.core.config import Config
 from edge.pipeline.control import MeetingAlreadyRunning, NoMeetingRunning
@@ -13,8 +14,12 @@ from edge.store import Meeting, Store
 
 
 class CurrentRecording:
-    def __init__(self, cfg: Config, store: Store, feed: AsrFeed) -> None:
+    def __init__(
+        self, cfg: Config, store: Store, feed: AsrFeed, *, archiving: Callable[[], bool] = lambda: True
+    ) -> None:
+        """`archiving()` says whether the disk has room for meeting audio now."""
         self._cfg = cfg
+        self._archiving = archiving
         self._store = store
         self._feed = feed
         self._lock = threading.Lock()
@@ -39,12 +44,15 @@ class CurrentRecording:
                 title=title,
                 room=self._cfg.device.room,
             )
-            self._recording = Recording(self._cfg, meeting, submit=self._feed.submit, store=self._store)
+            self._recording = Recording(
+                self._cfg, meeting, submit=self._feed.submit, store=self._store, archiving=self._archiving
+            )
             self._recording.start()
         return meeting
 
-    def stop(self, meeting_id: str | None = None) -> Meeting:
-        """Returns once every committed segment of the meeting is on disk and the meeting is closed."""
+    def stop(self, meeting_id: str | None = None, *, error: str | None = None) -> Meeting:
+        """Returns once every committed segment of the meeting is on disk and the meeting is closed ('failed'
+        with `error` when a stage failed)."""
         with self._lock:
             recording = self._recording
             if recording is None or (meeting_id is not None and recording.meeting.id != meeting_id):
@@ -54,10 +62,13 @@ class CurrentRecording:
                                        f"meeting {meeting_id} is not the one recording")
             self._recording = None
         recording.stop()
-        return close_meeting(self._store, self._feed, recording.meeting.id)
+        status = "failed" if error else "stopped"
+        return close_meeting(self._store, self._feed, recording.meeting.id, status, error=error)
 
 
-def close_meeting(store: Store, feed: AsrFeed, meeting_id: str, status: str = "stopped") -> Meeting:
+def close_meeting(
+    store: Store, feed: AsrFeed, meeting_id: str, status: str = "stopped", *, error: str | None = None
+) -> Meeting:
     """Wait for the meeting's last finals, then end it in the store and forget its pipeline state."""
     feed.close_meeting(meeting_id)
-    return store.end_meeting(meeting_id, status=status)
+    return store.end_meeting(meeting_id, status=status, error=error)
