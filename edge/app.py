@@ -8,6 +8,7 @@ and starts and stops them in order; it does no work of its own on a segment.
     store --change events--> LiveRelay --> live bus --> API stream, MQTT (partials, state)
     store --outbox--> MQTT (segments and their revisions, at least once)
     LlmSchedule --corrections--> store (--> the same listeners)
+    HealthWatch: free space (archive on/off), held segments retried, problems --> live bus (MQTT error, stats)
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from edge.core.errors import ModelError
 from edge.core.events import PAYLOAD_VERSION, BoxState, LiveEvent, Utterance
 from edge.core.queues import DropOldestQueue
 from edge.minutes.ask import Answer
+from edge.ops.disk_space import DiskSpace
 from edge.ops.storage_lock import StorageLock
+from edge.pipeline.box_health import HealthWatch, Problem, archive_problem, held_problem, stage_problem, verdict
 from edge.pipeline.commit import SegmentCommitter
 from edge.pipeline.current_glossary import CurrentGlossary
 from edge.pipeline.current_recording import CurrentRecording
@@ -68,13 +71,21 @@ class Box:
         self.glossary = CurrentGlossary(self.store)
         self.feed = AsrFeed()
         self.asr = self._build_asr_stage(asr_model_factory or model_factory(cfg.asr))
-        self.recordings = CurrentRecording(cfg, self.store, self.feed)
+        self.recordings = CurrentRecording(cfg, self.store, self.feed, archiving=lambda: self.watch.archiving())
         self.llm = LlmSchedule(cfg, self.store, self.glossary, self.feed, self.recordings, self.relay.publish)
         self.committer = SegmentCommitter(
             self.store, self.glossary, prompt=cfg.asr.initial_prompt,
             note_committed=self.asr.note_committed, then=self.llm.correct,
         )  # fmt: skip
         self.feed.connect(self.asr, self.committer.commit, forget=self.committer.forget)
+        disk = DiskSpace(
+            cfg.storage.path, warn_free_mb=cfg.storage.warn_free_mb, critical_free_mb=cfg.storage.critical_free_mb
+        )
+        self.watch = HealthWatch(
+            disk, retry_held=self.committer.retry_held, problems=self._pipeline_problems, publish=self.relay.publish
+        )
+        self._stage_stopped: Problem | None = None  # the last meeting was stopped for it; cleared by the next
+        self._running = False  # between open() and close(): the ASR thread should be alive
         self.file_jobs = FileJobs(cfg, self.store, self.feed, then=self.llm.transcript_ready, after=self._publish_state)
         self.records: Records = self.store
         self.editing = Editing(
@@ -121,6 +132,8 @@ class Box:
         self.asr.start()
         self.llm.start()
         self.file_jobs.start()
+        self.watch.start()
+        self._running = True
 
     def recover(self) -> None:
         """What a crash or power loss left half done: meetings recording or being transcribed end 'interrupted'
@@ -133,12 +146,17 @@ class Box:
         self.file_jobs.remove_leftovers()
 
     def close(self) -> None:
+        self._running = False
         self.llm.stop()  # first: LLM work is cancelled and stays pending for the next start
         if self.recordings.recording is not None:
             self.stop_meeting()
         self.file_jobs.close()
         self.asr.stop(drain=True)
         self._clock_watch.set()
+        self.watch.stop()
+        held = self.committer.retry_held()
+        if held:
+            log.error("%d segments LOST at shutdown: the database could not take them (disk full?)", held)
         self.store.close()
         self.storage_lock.release()
 
@@ -166,14 +184,20 @@ class Box:
 
     def start_meeting(self, *, title: str = "", language: str | None = None) -> Meeting:
         meeting = self.recordings.start(title=title, language=language)
+        self._stage_stopped = None
         log.info("meeting %s started", meeting.id)
         self._publish_state()
         return meeting
 
-    def stop_meeting(self, meeting_id: str | None = None) -> Meeting:
+    def stop_meeting(self, meeting_id: str | None = None, *, failed_stage: tuple[str, str] | None = None) -> Meeting:
+        """`failed_stage` (stage, error): the meeting ends 'failed' with it, and health says so until the next."""
+        error = None
+        if failed_stage is not None:
+            self._stage_stopped = stage_problem(*failed_stage)
+            error = f"{self._stage_stopped.message}; the meeting was stopped"
         with self.llm.parked():  # the meeting's last utterances are decoded without the LLM on the cores
-            meeting = self.recordings.stop(meeting_id)
-        log.info("meeting %s stopped", meeting.id)
+            meeting = self.recordings.stop(meeting_id, error=error)
+        log.info("meeting %s %s", meeting.id, meeting.status)
         self._publish_state()
         self.llm.transcript_ready(meeting.id)
         return meeting
@@ -209,13 +233,30 @@ class Box:
     def state(self) -> dict:
         return self._state().to_payload()
 
+    def _pipeline_problems(self) -> list[Problem]:
+        problems = held_problem(self.committer.held())
+        recording = self.recordings.recording
+        if recording is not None:
+            problems += archive_problem(recording.archive_paused)
+            if recording.failure is not None:
+                problems.append(stage_problem("VAD", recording.failure))
+        if self._stage_stopped is not None:
+            problems.append(self._stage_stopped)
+        if self._running and not self.asr.alive:
+            problems.append(stage_problem("speech recognition", "its thread ended"))
+        return problems
+
     def health(self) -> dict:
         recording = self.recordings.recording
         asr = self.asr.stats
         capture = recording.stats() if recording else {}
+        problems = self.watch.problems()
+        disk = self.watch.reading
+        commits = self.committer.counters
         return {
             "v": PAYLOAD_VERSION,
-            "status": "ok",
+            "status": verdict(problems),
+            "problems": [problem.to_payload() for problem in problems],
             "state": self._state().state,
             "uptime_s": round(time.monotonic() - self.started_monotonic, 1),
             "rtf": round(asr.compute_seconds / asr.audio_seconds, 3) if asr.audio_seconds else None,
@@ -223,6 +264,8 @@ class Box:
             "drops": {"asr_utterances": asr.dropped, **capture.get("drops", {})},
             "capture_gaps": capture.get("gaps", 0),
             "segments": self.committer.counters.segments,
+            "commits": {"held": self.committer.held(), "write_failures": commits.write_failures, "lost": commits.lost},
+            "disk": {"free_mb": disk.free_mb, "level": disk.level, "archiving": disk.archiving},
             "filtered": dict(self.committer.counters.filtered),
             "asr_errors": self.feed.errors,
             "asr_soft_errors": asr.soft_errors,

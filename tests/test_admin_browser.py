@@ -144,6 +144,15 @@ def test_a_person_runs_a_meeting_from_the_admin_page(driver, box: FakeBox, tmp_p
         assert warned == ["실시간 배율 1.6 (1보다 작으면 따라잡음)", "9개", "3개"]
         if os.environ.get("EDGE_SCREENSHOT_DIR"):
             driver.save_screenshot(str(Path(os.environ["EDGE_SCREENSHOT_DIR"]) / "admin-health-ko.png"))
+        # a full disk (issue 17, finding 2): the box's problems in the reader's words, the free space beside them
+        disk_full = {"code": "disk_full", "severity": "error", "free_mb": 0.0, "critical_mb": 256,
+                     "message": "disk full: 0 MB free under storage.path"}  # fmt: skip
+        box.health_overrides = {"status": "error", "problems": [disk_full], "disk": {"free_mb": 0.0, "level": "full"}}
+        wait.until(ec.text_to_be_present_in_element((By.ID, "health-verdict"), "동작 안 함: "))
+        verdict = driver.find_element(By.ID, "health-verdict").text
+        assert "디스크가 찼습니다 (남은 공간 0 MB): 회의 음성은 녹음하지 않고 전사는 계속합니다" in verdict, verdict
+        summary = driver.find_element(By.ID, "health-summary").text
+        assert "남은 디스크 공간" in summary and "동작 안 함" in summary, summary
         # a health report that disagrees with the header makes the page read the state again; both show it
         box.health_overrides = {"state": "recording"}
         wait.until(ec.text_to_be_present_in_element((By.ID, "health-verdict"), "정상: "))

@@ -14,7 +14,7 @@ from mosquitto import Broker, MiniBox, Subscriber, free_port, mosquitto_binary, 
 
 from edge.core.config import DeviceConfig, MqttConfig
 from edge.core.errors import ConfigError
-from edge.core.events import Partial
+from edge.core.events import HealthChanged, Partial
 from edge.core.live import LiveBus
 from edge.publish.mqtt import MqttPublisher
 from edge.store import Store
@@ -392,3 +392,24 @@ def test_configuration_errors_name_the_setting(
     with pytest.raises(ConfigError, match=message):
         publisher.start()
     publisher.stop()
+
+
+def test_a_health_change_is_told_on_error_and_in_stats_at_once(
+    broker: Broker, store: Store, box: MiniBox, subscriber: Subscriber
+) -> None:
+    # Stats every 10 minutes: a full disk must not wait for the next round (issue 17, finding 2).
+    publisher = MqttPublisher(mqtt_config(broker, stats_interval_s=600), DeviceConfig(id=DEVICE), store, box.live, box)
+    publisher.start()
+    try:
+        assert subscriber.wait_for(lambda ms: any(m.topic == f"{BASE}/available" for m in ms))
+        full = {"code": "disk_full", "severity": "error", "message": "disk full: 3 MB free", "free_mb": 3.0}
+        box.live.publish(HealthChanged("error", (full,)))
+        [error] = subscriber.wait_for_topic(f"{BASE}/error")
+        assert error.json() == {"v": 1, "status": "error", "error": "disk full: 3 MB free", "problems": [full]}
+        assert subscriber.wait_for_topic(f"{BASE}/stats"), "stats were not published on the change"
+        box.live.publish(HealthChanged("ok"))
+        errors = subscriber.wait_for_topic(f"{BASE}/error", count=2)
+        assert errors[1].json() == {"v": 1, "status": "ok", "error": "", "problems": []}
+        assert len(subscriber.wait_for_topic(f"{BASE}/stats", count=2)) == 2
+    finally:
+        publisher.stop()

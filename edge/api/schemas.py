@@ -165,7 +165,15 @@ class HealthOut(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     v: int = 1
-    status: str = Field(description='"ok" when the pipeline runs.')
+    status: str = Field(
+        description='"ok" when the pipeline runs; "degraded" (it runs, but needs attention soon) or "error" (part of '
+        "it does not work) with the reasons in `problems`."
+    )
+    problems: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Why the status is not ok: each with `code` (disk_low, disk_full, disk_unreadable, "
+        "segments_held, archive_paused, stage_stopped), `severity`, an English `message` and its figures.",
+    )
     state: str | None = None
     uptime_s: float | None = None
     rtf: float | None = Field(default=None, description="Real-time factor of speech recognition (below 1 keeps up).")

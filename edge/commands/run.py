@@ -98,6 +98,10 @@ def _supervise(cfg: Config, box, stop: threading.Event, watchdog) -> None:
         watchdog.observe(box.heartbeats())
         watchdog.tick()
         recording = box.recording
+        if recording is not None and recording.failure is not None:
+            log.error("meeting %s: stopping it, its VAD stage failed", recording.meeting.id)
+            box.stop_meeting(failed_stage=("VAD", recording.failure))
+            continue
         if file_source and recording is not None and recording.source_done:
             box.stop_meeting()
             if not _serving(cfg):

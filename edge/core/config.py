@@ -180,6 +180,25 @@ class MeetingConfig(Section):
 
 class StorageConfig(Section):
     path: Path = Field(default=Path("data"), description="Directory for the database and meeting audio.")
+    # An hour of meeting audio is about 115 MB; 1 GB warns hours ahead on an SD card or NVMe, and the last
+    # 256 MB are kept for the database (a segment is about a kilobyte) once archiving stops.
+    warn_free_mb: float = Field(
+        default=1024, ge=0, description="Below this much free space health says degraded (disk almost full)."
+    )
+    critical_free_mb: float = Field(
+        default=256, ge=0,
+        description="Below this much free space meeting audio is no longer archived (segments still are) and "
+        "health says error; archiving resumes by itself once space returns.",
+    )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> StorageConfig:
+        if self.critical_free_mb > self.warn_free_mb:
+            raise ValueError(
+                f"storage.critical_free_mb ({self.critical_free_mb:g}) is above storage.warn_free_mb "
+                f"({self.warn_free_mb:g}); set it lower"
+            )
+        return self
 
 
 class MqttConfig(Section):

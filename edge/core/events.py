@@ -235,7 +235,24 @@ class LiveDropped:
         return {"v": PAYLOAD_VERSION, "count": self.count}
 
 
-LiveEvent = Partial | SegmentCommitted | SegmentRevised | SegmentDropped | BoxState | MinutesProgress | MinutesDone
+@dataclass(frozen=True)
+class HealthChanged:
+    """The box's verdict changed ("ok", "degraded", "error"): each problem with its code (the page's words for
+    it), severity, English message and the figures in it."""
+
+    kind: ClassVar[str] = "health"
+
+    status: str
+    problems: tuple[dict[str, Any], ...] = ()
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"v": PAYLOAD_VERSION, "status": self.status, "problems": list(self.problems)}
+
+
+LiveEvent = (
+    Partial | SegmentCommitted | SegmentRevised | SegmentDropped | BoxState | MinutesProgress | MinutesDone
+    | HealthChanged
+)
 """Everything published on the live bus (LiveDropped is made per client by the stream itself)."""
 
 StoreChange = SegmentCommitted | SegmentRevised | SegmentDropped

@@ -31,7 +31,7 @@ from typing import Any
 import edge
 from edge.core.config import DeviceConfig, MqttConfig
 from edge.core.errors import ConfigError, UserError
-from edge.core.events import BoxState, LiveEvent, Partial
+from edge.core.events import BoxState, HealthChanged, LiveEvent, Partial
 from edge.core.live import LiveBus
 from edge.core.queues import DropOldestQueue, Empty, QueueClosed
 from edge.pipeline.control import BoxControl, MeetingAlreadyRunning, NoMeetingRunning
@@ -42,6 +42,7 @@ from edge.publish.topics import (
     Topics,
     encode,
     error_payload,
+    health_error_payload,
     idle_state,
     parse_recording_command,
     recording_state_payload,
@@ -118,6 +119,7 @@ class MqttPublisher:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._connected = threading.Event()
+        self._stats_now = threading.Event()  # the health verdict changed: stats are published without waiting
         self._epoch = 0  # incremented by every successful CONNACK (paho thread)
         self._acks: deque[tuple[int, bool, str]] = deque()  # (mid, failed, reason) from on_publish
         self._commands: DropOldestQueue[tuple[bytes, bool]] = DropOldestQueue(100, name="mqtt-commands")
@@ -346,7 +348,7 @@ class MqttPublisher:
             if self._stopping.is_set():
                 break
             now = time.monotonic()
-            sweep_due, stats_due = now >= next_sweep, now >= next_stats
+            sweep_due, stats_due = now >= next_sweep, now >= next_stats or self._stats_now.is_set()
             if sweep_due:
                 next_sweep = now + self._resend_interval_s
             if stats_due:
@@ -366,6 +368,7 @@ class MqttPublisher:
                     self._sweep(now)
                 self._publish_state_if_dirty()
                 if stats_due:
+                    self._stats_now.clear()
                     self._publish_stats()
                 self._drain()
             except Exception:
@@ -578,6 +581,11 @@ class MqttPublisher:
             self.counters.partials += 1
         elif isinstance(event, BoxState):
             self._set_state(event.to_payload())
+        elif isinstance(event, HealthChanged):
+            message = health_error_payload(event.status, list(event.problems))
+            self._publish(self.topics.error, encode(message), qos=1, retain=False)
+            self._stats_now.set()
+            self._wake.set()
         else:
             self.notify()
 

@@ -11,8 +11,8 @@ Every topic lives under `<topic_prefix>/<device.id>/`:
     meeting/<id>/segment            QoS 1     committed segment, de-duplicate on (meeting_id, seq)
     meeting/<id>/minutes            retained  minutes JSON
     last_segment                    retained  the newest committed segment (for Home Assistant)
-    stats                           QoS 0     health
-    error                           QoS 1     why a command was ignored
+    stats                           QoS 0     health (at once when its verdict changes)
+    error                           QoS 1     why a command was ignored; health turning degraded or error, and ok again
 """
 
 from __future__ import annotations
@@ -175,6 +175,12 @@ def error_payload(topic: str, error: str, payload: bytes) -> dict:
     """What is published on `error` when a command is ignored; the payload is shown truncated."""
     shown = payload[: ERROR_PAYLOAD_CHARS * 4].decode("utf-8", errors="replace")[:ERROR_PAYLOAD_CHARS]
     return {"v": PAYLOAD_VERSION, "topic": topic, "error": error, "payload": shown}
+
+
+def health_error_payload(status: str, problems: list[dict]) -> dict:
+    """What is published on `error` when the box's health changes: "ok" again has no problems left."""
+    error = "; ".join(str(problem.get("message", problem.get("code", ""))) for problem in problems)
+    return {"v": PAYLOAD_VERSION, "status": status, "error": error, "problems": problems}
 
 
 def idle_state() -> dict:

@@ -501,6 +501,7 @@
       source.addEventListener("dropped", () => this.refill());
       source.addEventListener("minutes_progress", (event) => minutesView.onProgress(JSON.parse(event.data)));
       source.addEventListener("minutes", (event) => minutesView.onDone(JSON.parse(event.data)));
+      source.addEventListener("health", () => health.refresh());
       source.addEventListener("error", () => {
         source.close();
         if (this.source === source) this.retry();
@@ -1400,6 +1401,13 @@ t("attendees.saved", { n: result.names.length });
   // Above these a value needs attention; they say what "keeping up" means for a meeting-room box.
   const HEALTH_LIMITS = { rtf: 1.0, asrBacklog: 5, outboxBacklog: 100 };
 
+  // A problem in the page's words where the catalogue has its code, else in the box's own (English) words.
+  const problemText = (problem) => {
+    const key = `health.problem.${problem.code}`;
+    const text = t(key, { ...problem, mb: i18n.number(Number(problem.free_mb ?? 0)) });
+    return text === key ? String(problem.message || problem.code) : text;
+  };
+
   const sum = (counters) => Object.values(counters || {}).reduce((total, n) => total + (Number(n) || 0), 0);
 
   const health = {
@@ -1428,9 +1436,13 @@ t("attendees.saved", { n: result.names.length });
       const gaps = Number(data.capture_gaps || 0);
       const errors = Number(data.asr_errors || 0);
       const outbox = Number(data.outbox_backlog || 0);
+      const problems = Array.isArray(data.problems) ? data.problems : [];
+      const disk = data.disk || {};
       const checks = [
-        [t("health.status"), data.status === "ok" ? t("health.statusOk") : String(data.status), data.status !== "ok",
-          t("health.problem.status", { status: data.status })],
+        [t("health.status"), data.status === "ok" ? t("health.statusOk") : known(`health.verdict.${data.status}`, data.status),
+          data.status !== "ok", problems.length ? "" : t("health.problem.status", { status: data.status })],
+        // Each problem the box names (disk full, segments held, a stage stopped), in the reader's language.
+        ...problems.map((problem) => ["", "", true, problemText(problem)]),
         [t("health.rtf"), rtf === null ? t("health.rtfNone") : t("health.rtfValue", { rtf: i18n.number(rtf) }),
           rtf !== null && rtf > HEALTH_LIMITS.rtf, t("health.problem.rtf", { rtf: i18n.number(rtf ?? 0) })],
         [t("health.asrBacklog"), t("health.asrBacklogValue", { n: backlog }), backlog > HEALTH_LIMITS.asrBacklog,
@@ -1442,6 +1454,10 @@ t("attendees.saved", { n: result.names.length });
         [t("health.outbox"), t("health.outboxValue", { n: outbox }), outbox > HEALTH_LIMITS.outboxBacklog,
           t("health.problem.outbox", { n: outbox })],
       ];
+      if (disk.free_mb !== null && disk.free_mb !== undefined) {
+        checks.push([t("health.disk"), t("health.diskValue", { mb: i18n.number(Number(disk.free_mb)) }),
+          disk.level !== "ok", ""]);
+      }
       if (data.uptime_s !== null && data.uptime_s !== undefined) {
         checks.push([t("health.uptime"), clock(Number(data.uptime_s) * 1000), false, ""]);
       }
@@ -1454,8 +1470,8 @@ t("attendees.saved", { n: result.names.length });
         api("/state").then((state) => live.onState(state)).catch(() => {});
       }
       const checks = this.checks(data);
-      const problems = checks.filter(([, , attention]) => attention).map(([, , , problem]) => problem);
-      if (problems.length) this.verdict(data.status === "ok" ? "warn" : "bad", problems.join(" · "));
+      const problems = checks.filter(([, , attention, problem]) => attention && problem).map(([, , , problem]) => problem);
+      if (problems.length) this.verdict(data.status === "error" ? "bad" : "warn", problems.join(" · "));
       else this.verdict("ok", t("health.verdictOk"));
 
       const summary = $("health-summary");
@@ -1463,6 +1479,7 @@ t("attendees.saved", { n: result.names.length });
       summary.append(el("dt", { text: t("health.state") }), el("dd", { id: "health-state" }));
       this.showState();
       for (const [label, value, attention] of checks) {
+        if (!label) continue;
         summary.append(el("dt", { text: label }), el("dd", { text: value, class: attention ? "warn" : "" }));
       }
 
