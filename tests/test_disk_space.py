@@ -151,3 +151,22 @@ def test_the_archive_pauses_on_a_full_disk_and_resumes_with_the_span_as_silence_
         assert "not archived" in reason
         assert not audio[ms_to_samples(start_ms + 1) : ms_to_samples(start_ms + duration_ms)].any()
         assert audio[ms_to_samples(int(resumed_at * 1000)) :].any()
+
+
+def test_a_request_the_full_database_refuses_is_answered_507_with_what_to_free(tmp_path: Path) -> None:
+    import httpx
+    from fake_box import API_TOKEN, AUTH, FakeBox, serving
+
+    with small_tmpfs(tmp_path / "small", 3) as storage:
+        box = FakeBox(storage / "box")
+        try:
+            with serving(box, API_TOKEN) as server, httpx.Client(base_url=server.url + "/api/v1", headers=AUTH) as api:
+                filler = storage / "filler"
+                fill(filler)
+                refused = api.post("/meetings", json={"title": "주간 회의"})
+                assert refused.status_code == 507, refused.text
+                assert "free space under storage.path" in refused.json()["detail"]
+                os.unlink(filler)
+                assert api.post("/meetings", json={"title": "주간 회의"}).status_code == 201
+        finally:
+            box.close()

@@ -43,7 +43,7 @@ from edge.core.config import ApiConfig
 from edge.core.errors import UserError
 from edge.pipeline.control import BoxBusy, BoxControl, JobNotFound, MeetingAlreadyRunning, NoMeetingRunning
 from edge.pipeline.records import upload_dir
-from edge.store import MeetingNotFound
+from edge.store import MeetingNotFound, StoreWriteFailed
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +170,7 @@ def create_app(
         (NoMeetingRunning, status.HTTP_409_CONFLICT),
         (JobNotFound, status.HTTP_409_CONFLICT),
         (BoxBusy, status.HTTP_503_SERVICE_UNAVAILABLE),
+        (StoreWriteFailed, status.HTTP_507_INSUFFICIENT_STORAGE),  # a full disk: the message says what to free
         (UserError, status.HTTP_400_BAD_REQUEST),
     ):
         app.add_exception_handler(exc_type, _error(code))
