@@ -238,8 +238,8 @@ class Box:
         recording = self.recordings.recording
         if recording is not None:
             problems += archive_problem(recording.archive_paused)
-            if recording.failure is not None:
-                problems.append(stage_problem("VAD", recording.failure))
+            if recording.failed_stage is not None:
+                problems.append(stage_problem(*recording.failed_stage))
         if self._stage_stopped is not None:
             problems.append(self._stage_stopped)
         if self._running and not self.asr.alive:

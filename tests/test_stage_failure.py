@@ -37,7 +37,8 @@ def test_a_failing_vad_thread_is_kept_as_the_recordings_failure(
         assert recording.failure == "RuntimeError: ASR queue gone"
         assert isinstance(recording.source_error, RuntimeError)
         assert "VAD stage stopped" in str(recording.source_error)
-        problem = stage_problem("VAD", recording.failure)
+        assert recording.failed_stage == ("VAD", "RuntimeError: ASR queue gone")
+        problem = stage_problem(*recording.failed_stage)
         assert verdict([problem]) == "error" and problem.to_payload()["code"] == "stage_stopped"
     finally:
         store.close()

@@ -98,9 +98,9 @@ def _supervise(cfg: Config, box, stop: threading.Event, watchdog) -> None:
         watchdog.observe(box.heartbeats())
         watchdog.tick()
         recording = box.recording
-        if recording is not None and recording.failure is not None:
-            log.error("meeting %s: stopping it, its VAD stage failed", recording.meeting.id)
-            box.stop_meeting(failed_stage=("VAD", recording.failure))
+        if recording is not None and recording.failed_stage is not None:
+            log.error("meeting %s: stopping it, its %s stage failed", recording.meeting.id, recording.failed_stage[0])
+            box.stop_meeting(failed_stage=recording.failed_stage)
             continue
         if file_source and recording is not None and recording.source_done:
             box.stop_meeting()

@@ -144,6 +144,14 @@ class Recording:
             self._archive.close()
 
     @property
+    def failed_stage(self) -> tuple[str, str] | None:
+        """(stage, error) of the capture or VAD thread that ended on an error, or None."""
+        if self.failure is not None:
+            return "VAD", self.failure
+        error = self._capture.error if self._capture is not None else None
+        return ("capture", f"{type(error).__name__}: {error}") if error is not None else None
+
+    @property
     def archive_paused(self) -> str | None:
         """Why the meeting's audio is not archived now, or None."""
         return self._archive.paused if self._archive is not None else None
