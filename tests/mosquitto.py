@@ -63,7 +63,10 @@ def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 
 class Broker:
     """One mosquitto process; its port stays the same across stop/kill and start."""
 
-    def __init__(self, workdir: Path, *, acl: str | None = None, users: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, workdir: Path, *, acl: str | None = None, users: dict[str, str] | None = None, extra: str = ""
+    ) -> None:
+        """`extra`: configuration lines appended as they are (a bridge, for example)."""
         binary = mosquitto_binary()
         if binary is None:
             raise RuntimeError("mosquitto is not installed (Debian package `mosquitto`)")
@@ -74,6 +77,7 @@ class Broker:
         self.data_dir.mkdir(exist_ok=True)
         self.acl = acl
         self.users = users
+        self.extra = extra
         self.port = 0
         self.started_ns = 0
         self.process: subprocess.Popen | None = None
@@ -124,7 +128,7 @@ class Broker:
             acl_file.write_text(self.acl)
             lines.append(f"acl_file {acl_file}")
         conf = self.dir / "mosquitto.conf"
-        conf.write_text("\n".join(lines) + "\n")
+        conf.write_text("\n".join(lines) + "\n" + self.extra)
         return conf
 
     def start(self, timeout: float = 10.0) -> None:
@@ -192,6 +196,7 @@ class Received:
     topic: str
     payload: bytes
     retain: bool
+    at: float = 0.0  # time.time() of arrival
 
     def json(self) -> dict:
         return json.loads(self.payload)
@@ -250,7 +255,7 @@ class Subscriber:
 
     def _on_message(self, client, userdata, message) -> None:
         with self._lock:
-            self.messages.append(Received(message.topic, bytes(message.payload), bool(message.retain)))
+            self.messages.append(Received(message.topic, bytes(message.payload), bool(message.retain), time.time()))
 
     def received(self, topic: str | None = None) -> list[Received]:
         with self._lock:
@@ -350,11 +355,12 @@ def spawn_publisher_harness(
     pace_ms: float = 0.0,
     recover: bool = False,
     log_file: Path | None = None,
+    room: str = "",
 ) -> subprocess.Popen:
     args = [
         sys.executable, str(Path(__file__).resolve()), "--db", str(db), "--port", str(broker.port),
         "--device", device_id, "--meeting", meeting_id, "--commit-until", str(commit_until),
-        "--pace-ms", str(pace_ms),
+        "--pace-ms", str(pace_ms), "--room", room,
     ]
     if recover:
         args.append("--recover")
@@ -369,7 +375,7 @@ def spawn_publisher_harness(
 
 def publisher_harness_main(argv: list[str] | None = None) -> int:
     """Open the store, run MqttPublisher, commit paced segments of one meeting, publish until SIGTERM
-    (clean stop) or SIGKILL. Prints `committed <seq>` per segment and `ready` once committing is done."""
+    (clean stop) or SIGKILL. Prints `committed <seq> <Unix time>` per segment and `ready` once committing is done."""
     import logging
 
     from edge.core.config import DeviceConfig, MqttConfig
@@ -385,6 +391,7 @@ def publisher_harness_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--commit-until", type=int, default=0)
     parser.add_argument("--pace-ms", type=float, default=0.0)
     parser.add_argument("--recover", action="store_true")
+    parser.add_argument("--room", default="")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(threadName)s %(name)s: %(message)s")
 
@@ -394,9 +401,10 @@ def publisher_harness_main(argv: list[str] | None = None) -> int:
     if args.recover:
         store.close_interrupted_meetings()
     cfg = MqttConfig(
-        enabled=True, host=HOST, port=args.port, keepalive=5, reconnect_min_delay_s=0.2, reconnect_max_delay_s=1.0
+        enabled=True, host=HOST, port=args.port, keepalive=5, reconnect_min_delay_s=0.2, reconnect_max_delay_s=1.0,
+        stats_interval_s=5.0,
     )
-    publisher = MqttPublisher(cfg, DeviceConfig(id=args.device), store, LiveBus())
+    publisher = MqttPublisher(cfg, DeviceConfig(id=args.device, room=args.room), store, LiveBus())
     publisher.start()
     try:
         store.meeting(args.meeting)
@@ -406,7 +414,7 @@ def publisher_harness_main(argv: list[str] | None = None) -> int:
         store.add_segment(args.meeting, t0_ms=seq * 1000, t1_ms=seq * 1000 + 900, text_raw=f"세그먼트 {seq} Kubernetes",
                           language="ko", confidence=0.9)
         publisher.notify()
-        print(f"committed {seq}", flush=True)
+        print(f"committed {seq} {time.time():.3f}", flush=True)
         if args.pace_ms:
             time.sleep(args.pace_ms / 1000)
     print("ready", flush=True)

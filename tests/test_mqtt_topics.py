@@ -136,8 +136,9 @@ def test_error_payload_truncates_and_survives_bad_bytes() -> None:
 def test_recording_state_and_stats_payloads() -> None:
     assert recording_state_payload({"state": "recording", "meeting_id": "m"}) == "ON"
     assert recording_state_payload({"state": "processing"}) == "OFF"
-    stats = stats_payload({"v": 1, "rtf": 0.3, "drops": {"a": 2, "b": 3}, "outbox_backlog": 9}, 4)
+    at = "2026-03-05T09:00:00+00:00"
+    stats = stats_payload({"v": 1, "rtf": 0.3, "drops": {"a": 2, "b": 3}, "outbox_backlog": 9}, 4, at)
     assert stats["drops_total"] == 5
     assert stats["outbox_backlog"] == 4
     assert stats["rtf"] == 0.3
-    assert stats_payload({}, None) == {"v": 1}
+    assert stats_payload({}, None, at) == {"v": 1, "at": at}

@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "ask": "edge.commands.ask",
     "glossary": "edge.commands.glossary",
     "backup": "edge.commands.backup",
+    "building": "edge.commands.building",
     "retranscribe": "edge.commands.retranscribe",
 }
 

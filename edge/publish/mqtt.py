@@ -24,8 +24,10 @@ import ssl
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 import edge
@@ -44,6 +46,7 @@ from edge.publish.topics import (
     error_payload,
     health_error_payload,
     idle_state,
+    info_payload,
     parse_recording_command,
     recording_state_payload,
     stats_payload,
@@ -226,10 +229,7 @@ class MqttPublisher:
         # An exception in a callback must never end paho's network thread; it is logged instead.
         client.suppress_exceptions = True
         client.on_log = self._on_paho_log
-        password = self._read_password()
-        if cfg.username:
-            client.username_pw_set(cfg.username, password)
-        self._configure_tls(client)
+        configure_client(client, cfg)
         client.will_set(self.topics.available, "offline", qos=1, retain=True)
         client.reconnect_delay_set(cfg.reconnect_min_delay_s, cfg.reconnect_max_delay_s)  # type: ignore[arg-type]
         client.max_inflight_messages_set(cfg.max_inflight + PAHO_INFLIGHT_EXTRA)
@@ -239,47 +239,6 @@ class MqttPublisher:
         client.on_publish = self._on_publish
         client.on_message = self._on_message
         return client
-
-    def _read_password(self) -> str | None:
-        path = self.cfg.password_file
-        if path is None:
-            return None
-        if not self.cfg.username:
-            raise ConfigError(f"mqtt.password_file is set ({path}) but mqtt.username is not; set mqtt.username")
-        try:
-            return path.read_text(encoding="utf-8").rstrip("\r\n")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
-            raise ConfigError(
-                f"mqtt.password_file {path} cannot be read ({reason}); put the broker password in it "
-                "or fix its permissions"
-            ) from None
-
-    def _configure_tls(self, client: Any) -> None:
-        cfg = self.cfg
-        files = {"ca_file": cfg.ca_file, "cert_file": cfg.cert_file, "key_file": cfg.key_file}
-        if not cfg.tls:
-            given = [f"mqtt.{name}" for name, path in files.items() if path is not None]
-            if given:
-                raise ConfigError(f"{', '.join(given)} set but mqtt.tls is false; set mqtt.tls = true to use TLS")
-            return
-        for name, path in files.items():
-            if path is not None and not path.is_file():
-                raise ConfigError(f"mqtt.{name} {path} does not exist; point it at a PEM file")
-        if cfg.key_file is not None and cfg.cert_file is None:
-            raise ConfigError("mqtt.key_file is set without mqtt.cert_file; set both for mutual TLS")
-        try:
-            client.tls_set(
-                ca_certs=str(cfg.ca_file) if cfg.ca_file else None,
-                certfile=str(cfg.cert_file) if cfg.cert_file else None,
-                keyfile=str(cfg.key_file) if cfg.key_file else None,
-            )
-        except (ssl.SSLError, OSError, ValueError) as exc:
-            raise ConfigError(
-                f"mqtt TLS files cannot be loaded ({exc}); check mqtt.ca_file, mqtt.cert_file and mqtt.key_file"
-            ) from None
-        if cfg.tls_insecure:
-            client.tls_insecure_set(True)
 
     # paho callbacks (paho's network thread): record and wake, never raise, never block
 
@@ -386,6 +345,8 @@ class MqttPublisher:
         # panel that sends a command as soon as it sees `online` is never missed.
         self._client.subscribe(self.topics.recording_set, qos=1)
         self._publish(self.topics.available, "online", qos=1, retain=True)
+        info = info_payload(self.device.id, self.device.room, edge.__version__, self.cfg.configuration_url)
+        self._publish(self.topics.info, encode(info), qos=1, retain=True)
         self._set_state(self._current_state())
         self._publish_state_if_dirty()
         if self.cfg.discovery:
@@ -544,9 +505,10 @@ class MqttPublisher:
             except Exception:
                 log.exception("MQTT: the box's health could not be read")
         backlog = self.store.outbox_backlog() if self.store.outbox_enabled else None
-        stats = stats_payload(health, backlog)
+        stats = stats_payload(health, backlog, datetime.now(timezone.utc).isoformat(timespec="seconds"))
         stats["mqtt"] = self.status()
-        self._publish(self.topics.stats, encode(stats), qos=0, retain=False)
+        # Retained: a building view that starts later sees every box's last health at once.
+        self._publish(self.topics.stats, encode(stats), qos=0, retain=True)
 
     def _publish(self, topic: str, payload: bytes | str, *, qos: int, retain: bool) -> Any:
         try:
@@ -682,3 +644,94 @@ class MqttPublisher:
         )  # fmt: skip
         self._limited_logged = total
         self._limited_since = time.monotonic()
+
+
+def read_password(cfg: MqttConfig) -> str | None:
+    path = cfg.password_file
+    if path is None:
+        return None
+    if not cfg.username:
+        raise ConfigError(f"mqtt.password_file is set ({path}) but mqtt.username is not; set mqtt.username")
+    try:
+        return path.read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError(
+            f"mqtt.password_file {path} cannot be read ({reason}); put the broker password in it "
+            "or fix its permissions"
+        ) from None
+
+
+def configure_client(client: Any, cfg: MqttConfig) -> None:
+    """Credentials and TLS from `cfg`; ConfigError for settings that can never work."""
+    password = read_password(cfg)
+    if cfg.username:
+        client.username_pw_set(cfg.username, password)
+    files = {"ca_file": cfg.ca_file, "cert_file": cfg.cert_file, "key_file": cfg.key_file}
+    if not cfg.tls:
+        given = [f"mqtt.{name}" for name, path in files.items() if path is not None]
+        if given:
+            raise ConfigError(f"{', '.join(given)} set but mqtt.tls is false; set mqtt.tls = true to use TLS")
+        return
+    for name, path in files.items():
+        if path is not None and not path.is_file():
+            raise ConfigError(f"mqtt.{name} {path} does not exist; point it at a PEM file")
+    if cfg.key_file is not None and cfg.cert_file is None:
+        raise ConfigError("mqtt.key_file is set without mqtt.cert_file; set both for mutual TLS")
+    try:
+        client.tls_set(
+            ca_certs=str(cfg.ca_file) if cfg.ca_file else None,
+            certfile=str(cfg.cert_file) if cfg.cert_file else None,
+            keyfile=str(cfg.key_file) if cfg.key_file else None,
+        )
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        raise ConfigError(
+            f"mqtt TLS files cannot be loaded ({exc}); check mqtt.ca_file, mqtt.cert_file and mqtt.key_file"
+        ) from None
+    if cfg.tls_insecure:
+        client.tls_insecure_set(True)
+
+
+def read_retained(cfg: MqttConfig, filters: Sequence[str], *, wait_s: float = 2.0) -> list[tuple[str, bytes]]:
+    """The retained messages under `filters` (topic, payload), as a new client sees them within `wait_s`
+    of subscribing. Raises UserError when the broker cannot be reached or refuses the connection."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"edge-building-{secrets.token_hex(4)}", protocol=mqtt.MQTTv5
+    )
+    configure_client(client, cfg)
+    retained: list[tuple[str, bytes]] = []
+    connected, subscribed = threading.Event(), threading.Event()
+    refusal: list[str] = []
+
+    def on_connect(client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
+        if reason_code.is_failure:
+            refusal.append(str(reason_code))
+        connected.set()
+
+    def on_message(client: Any, userdata: Any, message: Any) -> None:
+        if message.retain:
+            retained.append((message.topic, bytes(message.payload)))
+
+    client.on_connect = on_connect
+    client.on_subscribe = lambda *args: subscribed.set()
+    client.on_message = on_message
+    where = f"the MQTT broker at {cfg.host}:{cfg.port}"
+    try:
+        client.connect(cfg.host, cfg.port, keepalive=cfg.keepalive)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{where} cannot be reached ({exc}); check mqtt.host, mqtt.port and mqtt.tls") from None
+    client.loop_start()
+    try:
+        if not connected.wait(max(wait_s, 5.0)) or refusal:
+            raise UserError(f"{where} refused the connection ({', '.join(refusal) or 'no answer'}); check "
+                            "mqtt.username, mqtt.password_file and the broker's ACL")  # fmt: skip
+        client.subscribe([(topic_filter, 0) for topic_filter in filters])
+        subscribed.wait(wait_s)
+        time.sleep(wait_s)  # retained messages follow the SUBACK; this is how long they may take
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return list(retained)

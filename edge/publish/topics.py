@@ -4,6 +4,7 @@
 Every topic lives under `<topic_prefix>/<device.id>/`:
 
     available                       retained  online / offline (last will)
+    info                            retained  {"v": 1, "device_id", "room", "sw_version", "configuration_url"}
     state                           retained  {"v": 1, "state": ..., "meeting_id": ...}
     recording/set                   command   ON / OFF or {"action": "start" | "stop", "title"?, "language"?}
     recording/state                 retained  ON / OFF
@@ -11,7 +12,7 @@ Every topic lives under `<topic_prefix>/<device.id>/`:
     meeting/<id>/segment            QoS 1     committed segment, de-duplicate on (meeting_id, seq)
     meeting/<id>/minutes            retained  minutes JSON
     last_segment                    retained  the newest committed segment (for Home Assistant)
-    stats                           QoS 0     health (at once when its verdict changes)
+    stats                           retained  health, stamped "at" (at once when its verdict changes)
     error                           QoS 1     why a command was ignored; health turning degraded or error, and ok again
 """
 
@@ -73,6 +74,10 @@ class Topics:
     @property
     def available(self) -> str:
         return f"{self.base}/available"
+
+    @property
+    def info(self) -> str:
+        return f"{self.base}/info"
 
     @property
     def state(self) -> str:
@@ -192,9 +197,16 @@ def recording_state_payload(state: dict) -> str:
     return "ON" if state.get("state") == "recording" else "OFF"
 
 
-def stats_payload(health: dict, outbox_backlog: int | None) -> dict:
-    """Health as published on `stats`, with totals that Home Assistant sensors can read directly."""
-    stats = {"v": PAYLOAD_VERSION, **health}
+def info_payload(device_id: str, room: str, sw_version: str, configuration_url: str | None) -> dict:
+    """What a building view shows of a box that is not in a meeting: who and where it is."""
+    return {"v": PAYLOAD_VERSION, "device_id": device_id, "room": room, "sw_version": sw_version,
+            "configuration_url": configuration_url}  # fmt: skip
+
+
+def stats_payload(health: dict, outbox_backlog: int | None, at: str) -> dict:
+    """Health as published on `stats`, stamped `at` (ISO 8601 UTC: a building view tells stale health),
+    with totals that Home Assistant sensors can read directly."""
+    stats = {"v": PAYLOAD_VERSION, "at": at, **health}
     drops = health.get("drops")
     if isinstance(drops, dict):
         stats["drops_total"] = sum(value for value in drops.values() if isinstance(value, int))
