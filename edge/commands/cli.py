@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "backup": "edge.commands.backup",
     "building": "edge.commands.building",
     "retranscribe": "edge.commands.retranscribe",
+    "jobs": "edge.commands.jobs",
 }
 
 
