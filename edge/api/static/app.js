@@ -684,8 +684,9 @@
           `${meetingStatus(meeting.status)} · ${languageName(meeting.language)} · ${localTime(meeting.started_at)}` +
           (meeting.ended_at ? ` – ${localTime(meeting.ended_at)}` : "") +
           ` · ${t("meetings.segments", { n: meeting.segment_count })} · ${meeting.id}` +
-          (meeting.error ? ` · ${meeting.error}` : "");
+          (meeting.error ? ` · ${meeting.error === CANCELLED ? t("job.cancelledByUser") : meeting.error}` : "");
         this.renderExports(meeting);
+        jobView.show(meeting);
         this.detailNext = await loadSegments(meetingId, this.transcript, { limit: 200, all: false });
         $("detail-more").hidden = this.detailNext === null;
         minutesView.segmentsLoaded(meetingId);
@@ -778,6 +779,81 @@
         showError("meetings-error", err);
       } finally {
         for (const button of [$("import-button"), $("transcribe-button")]) button.disabled = false;
+      }
+    },
+  };
+
+  // --- an uploaded file being transcribed (in the meeting's detail) --------------------------------
+  //
+  // GET /jobs every JOB_POLL_MS while a 'processing' meeting is open: a bar of the share of its audio
+  // decoded (it yields to a meeting in the room, so it may stand still) and a button that cancels it.
+  // Once its job is gone (done, failed or cancelled) the meeting is opened again with its new status.
+
+  const JOB_POLL_MS = 2000;
+  const CANCELLED = "cancelled by user"; // the reason a cancelled job's meeting ends 'failed' with
+
+  const jobView = {
+    meetingId: null,
+    timer: null,
+
+    init() {
+      $("job-cancel").addEventListener("click", () => this.cancel());
+    },
+
+    show(meeting) {
+      clearTimeout(this.timer);
+      this.meetingId = meeting.status === "processing" ? meeting.id : null;
+      $("job-row").hidden = true;
+      if (this.meetingId) this.poll();
+    },
+
+    async poll() {
+      const meetingId = this.meetingId;
+      try {
+        const job = (await api("/jobs")).items.find((item) => item.meeting_id === meetingId);
+        if (meetingId !== this.meetingId || meetingId !== meetings.detailId) return;
+        if (!job) {
+          this.meetingId = null;
+          $("job-row").hidden = true;
+          await meetings.open(meetingId);
+          return;
+        }
+        this.render(job);
+      } catch (err) {
+        showError("detail-error", err);
+      }
+      if (meetingId === this.meetingId) this.timer = setTimeout(() => this.poll(), JOB_POLL_MS);
+    },
+
+    render(job) {
+      $("job-row").hidden = false;
+      $("job-progress").value = job.progress;
+      $("job-label").textContent =
+        job.state === "waiting"
+          ? t("job.waiting")
+          : t("job.progress", {
+              percent: Math.floor(job.progress * 100),
+              decoded: Math.round(job.decoded_s),
+              duration: job.duration_s === null ? "?" : Math.round(job.duration_s),
+            });
+    },
+
+    async cancel() {
+      const meetingId = this.meetingId;
+      if (!meetingId) return;
+      showError("detail-error", "");
+      $("job-cancel").disabled = true;
+      try {
+        clearTimeout(this.timer);
+        this.meetingId = null;
+        await api(`/jobs/${encodeURIComponent(meetingId)}/cancel`, { method: "POST" });
+        $("job-row").hidden = true;
+        await meetings.refresh();
+        await meetings.open(meetingId);
+      } catch (err) {
+        showError("detail-error", err);
+      } finally {
+        $("job-cancel").disabled = false;
       }
     },
   };
@@ -1908,6 +1984,7 @@ t("attendees.saved", { n: result.names.length });
     glossary.init();
     minutesView.init();
     search.init();
+    jobView.init();
     registerPanel("health", () => health.refresh());
 
     $("login-form").addEventListener("submit", (event) => {
