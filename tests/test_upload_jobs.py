@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fake_box import API_TOKEN, AUTH, FakeBox
+from fake_box import API_TOKEN, AUTH, FakeBox, serving
 from mosquitto import wait_until
 
 from edge.api.app import create_app
@@ -74,6 +74,32 @@ def test_a_job_is_listed_with_its_progress_and_cancelled_once(client: httpx.Clie
     assert again.status_code == 409 and "not being transcribed" in again.json()["detail"]
     assert client.post("/jobs/no-such-meeting/cancel").status_code == 404
     assert client.get("/jobs").json() == {"items": []}
+
+
+def test_edge_jobs_lists_and_cancels_through_the_running_box(
+    box: FakeBox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from edge.commands.cli import main
+
+    upload = tmp_path / "주간회의.wav"
+    upload.write_bytes(_tiny_wav())
+    meeting = box.submit_file(upload, title="주간 회의")
+    box.set_job_progress(meeting.id, decoded_s=45.0, duration_s=180.0)
+    token_file = tmp_path / "api-token"
+    token_file.write_text(API_TOKEN + "\n")
+    with serving(box, API_TOKEN) as server:
+        config = tmp_path / "edge.toml"
+        config.write_text(f'[api]\nport = {server.port}\ntoken_file = "{token_file}"\n')
+        assert main(["jobs", "list", "--config", str(config)]) == 0
+        assert capsys.readouterr().out == f"{meeting.id}\trunning\t25%\t45/180 s\t주간 회의\n"
+        assert main(["jobs", "cancel", meeting.id, "--config", str(config)]) == 0
+        assert capsys.readouterr().out.startswith(f"{meeting.id}\tfailed\t{CANCELLED}\t0 segments\t")
+        assert main(["jobs", "cancel", meeting.id, "--config", str(config)]) != 0
+        assert "the box refused" in capsys.readouterr().err
+        assert main(["jobs", "cancel", "--config", str(config)]) != 0
+        assert "needs the job's meeting id" in capsys.readouterr().err
+        assert main(["jobs", "list", "--config", str(config)]) == 0 and capsys.readouterr().out == ""
+    assert box.store.meeting(meeting.id).status == "failed"
 
 
 def _tiny_wav() -> bytes:
@@ -182,3 +208,33 @@ def test_edge_transcribe_shows_how_much_is_decoded_not_read(
 
 def _end_ms(utterance: Utterance) -> int:
     return utterance.end_ms
+
+
+@pytest.mark.browser
+def test_the_page_shows_a_jobs_progress_and_cancels_it(driver, box: FakeBox, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(driver, 20)  # an upper bound for the page to react, not a performance expectation
+    upload = tmp_path / "주간회의.wav"
+    upload.write_bytes(_tiny_wav())
+    meeting = box.submit_file(upload, title="주간 인프라 회의 녹음")
+    box.set_job_progress(meeting.id, decoded_s=30.0, duration_s=120.0)
+    with serving(box, API_TOKEN) as server:
+        driver.get(server.url + "/#meetings")
+        wait.until(ec.visibility_of_element_located((By.ID, "token-input"))).send_keys(API_TOKEN, Keys.ENTER)
+        wait.until(ec.text_to_be_present_in_element((By.ID, "meetings-list"), meeting.title))
+        driver.find_element(By.XPATH, "//ul[@id='meetings-list']//button[contains(., '주간 인프라 회의 녹음')]").click()
+        wait.until(ec.text_to_be_present_in_element((By.ID, "job-label"), "전사 중 25% (30/120초)"))
+        assert driver.find_element(By.ID, "job-progress").get_attribute("value") == "0.25"
+        box.set_job_progress(meeting.id, decoded_s=90.0, duration_s=120.0)  # the page follows it
+        wait.until(ec.text_to_be_present_in_element((By.ID, "job-label"), "전사 중 75% (90/120초)"))
+        button = driver.find_element(By.ID, "job-cancel")
+        assert button.text == "전사 취소"
+        button.click()
+        wait.until(ec.text_to_be_present_in_element((By.ID, "detail-meta"), "사용자가 취소함"))
+        assert not driver.find_element(By.ID, "job-row").is_displayed()
+        assert driver.find_element(By.ID, "detail-error").text == ""
+    assert box.jobs() == [] and box.store.meeting(meeting.id).status == "failed"
