@@ -133,3 +133,18 @@ def test_live_figures_measure_each_commit_from_the_end_of_its_speech(random_whis
     assert [each["latency_s"] for each in figures["latency_s"]["each"]] == [1.2, 1.5]
     assert (figures["latency_s"]["p50"], figures["latency_s"]["p95"]) == (1.2, 1.5)
     assert figures["real_time_factor"] == 0.4 and figures["utterances"] == 2
+
+
+def test_the_upload_priority_files_are_whole_passes_of_the_clips_and_reproducible(fixture_file, tmp_path):
+    from edge.ops.bench.suite import MEETING_CLIPS
+    from edge.ops.bench.upload_priority import write_speech_file
+    from edge.ops.synth.meeting_audio import build_meeting
+
+    clips = [fixture_file(clip) for clip in MEETING_CLIPS]
+    one_pass = build_meeting(clips, seed=5).duration_s
+    first = write_speech_file(clips, tmp_path / "a.wav", seconds=one_pass + 1, seed=5)
+    again = write_speech_file(clips, tmp_path / "b.wav", seconds=one_pass + 1, seed=5)
+    assert first == again == pytest.approx(one_pass + build_meeting(clips, seed=6).duration_s)  # never cut in a clip
+    assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
+    info = sf.info(str(tmp_path / "a.wav"))
+    assert (info.samplerate, info.channels, info.subtype) == (SAMPLE_RATE, 1, "PCM_16")

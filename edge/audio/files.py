@@ -13,7 +13,8 @@ import math
 import re
 import shutil
 import subprocess
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -216,6 +217,15 @@ def write_wav(path: Path, audio: np.ndarray) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, audio, SAMPLE_RATE, subtype="PCM_16")
     return path
+
+
+@contextmanager
+def wav_writer(path: Path) -> Iterator[Callable[[np.ndarray], None]]:
+    """Write a 16 kHz mono 16-bit PCM WAV a block of float32 samples at a time (audio too long to hold
+    in memory at once, such as a benchmark's hour of speech)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sf.SoundFile(path, "w", samplerate=SAMPLE_RATE, channels=1, subtype="PCM_16") as out:
+        yield out.write
 
 
 def _resampled(blocks: Iterator[np.ndarray], rate: int) -> Iterator[np.ndarray]:

@@ -33,6 +33,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--latency-threads", default="1,2", help="Thread counts of the real-time replays, comma-separated."
     )
     parser.add_argument("--json", type=Path, help="Also write the figures to this JSON file.")
+    parser.add_argument(
+        "--only-upload-priority", action="store_true",
+        help="Only the live meeting during a large upload: live drops and latency with and without it.",
+    )
+    parser.add_argument("--live-minutes", type=float, default=3.0,
+                        help="Length of that live meeting, replayed in real time (default 3).")
+    parser.add_argument(
+        "--upload-mb", type=float, default=100.0, help="Size of the WAV uploaded meanwhile (default 100)."
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--latency-threads {args.latency_threads!r}: give thread counts like 1,2") from None
     if args.threads < 1 or min(latency_threads) < 1:
         raise UserError("--threads and --latency-threads must be at least 1")
+    if not (0 < args.live_minutes <= 120 and 0 < args.upload_mb <= 2000):
+        raise UserError("--live-minutes must be in (0, 120] and --upload-mb in (0, 2000]")
     if not (args.fixtures / VAD_MODEL).is_file():
         raise ModelError(f"{args.fixtures / VAD_MODEL} not found; keep ../shared/fixtures beside the project")
     if args.random_shape is None and not args.whisper_model.is_file():
@@ -79,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
             faster_whisper_model=None if args.random_shape else peer,
             llm_model=llm,
             random_weights=args.random_shape is not None,
+            live_minutes=args.live_minutes,
+            upload_mb=args.upload_mb,
+            only_upload_priority=args.only_upload_priority,
         )
         figures = run_benchmarks(setup, progress=progress)
     text = json.dumps(figures, indent=2, ensure_ascii=False)

@@ -30,6 +30,9 @@ class BenchSetup:
     faster_whisper_model: Path | None = None  # a CTranslate2 folder of the same weights
     llm_model: Path | None = None
     random_weights: bool = False  # whisper_model is a random-weight model of a real shape
+    live_minutes: float = 3.0  # the live meeting of the upload-priority figure
+    upload_mb: float = 100.0  # the upload it runs beside
+    only_upload_priority: bool = False
 
 
 def asr_base_config(setup: BenchSetup) -> Config:
@@ -51,6 +54,13 @@ def run_benchmarks(setup: BenchSetup, progress: Callable[[str], None] = lambda _
     from edge.ops.bench.model_names import gguf_model_name, whisper_model_name
     from edge.ops.synth.meeting_audio import build_meeting
 
+    if setup.only_upload_priority:
+        return {
+            "v": 2,
+            "machine_note": "shared machine: compare ratios, not absolute wall times",
+            "whisper_model": whisper_model_name(setup.whisper_model, random_weights=setup.random_weights),
+            "upload_priority": _upload_priority(setup, progress),
+        }
     meeting = build_meeting([setup.fixtures / clip for clip in MEETING_CLIPS], seed=1)
     wav = write_wav(setup.workdir / "bench-meeting.wav", meeting.audio)
     audio_s = meeting.duration_s
@@ -89,9 +99,19 @@ def run_benchmarks(setup: BenchSetup, progress: Callable[[str], None] = lambda _
             "model": str(setup.faster_whisper_model.name),
             **bench_faster_whisper(setup.faster_whisper_model, meeting.audio, threads=setup.threads),
         }
+    figures["upload_priority"] = _upload_priority(setup, progress)
     if setup.llm_model is not None:
         from edge.ops.bench.llm import bench_llm
 
         figures["llm_model"] = gguf_model_name(setup.llm_model)
         figures["llm"] = bench_llm(setup.llm_model, threads=setup.threads, progress=progress)
     return figures
+
+
+def _upload_priority(setup: BenchSetup, progress: Callable[[str], None]) -> dict:
+    from edge.ops.bench.upload_priority import bench_upload_priority
+
+    return bench_upload_priority(
+        asr_base_config(setup), [setup.fixtures / clip for clip in MEETING_CLIPS], setup.workdir / "upload-priority",
+        threads=setup.threads, live_s=setup.live_minutes * 60, upload_mb=setup.upload_mb, progress=progress,
+    )
