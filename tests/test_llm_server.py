@@ -177,6 +177,7 @@ output_tokens = 256
         llm = client.get("/health").json()["llm"]
         assert fallback["minutes"]["model"] == "extractive" and "cannot be reached" in fallback["error"], fallback
         assert (llm["backend"], llm["server_state"], llm["answering"]) == ("openai", "unreachable", "nobody"), llm
+        print("\nhealth llm while the server is down:", llm, "\nminutes error:", fallback["error"])
 
         requests_before = server.chat_requests()
         server.start()
@@ -185,5 +186,7 @@ output_tokens = 256
         assert wait_until(lambda: server.chat_requests() > requests_before, WAIT_S), box.log.read_text()[-3000:]
         assert wait_until(lambda: "cannot be reached" not in (status()["error"] or "")
                           and status()["status"] not in ("none", "generating"), WAIT_S), box.log.read_text()[-3000:]
+        print("health llm after it came back:", client.get("/health").json()["llm"])
     log = box.log.read_text()
     assert "answers again after" in log and "LLM work waits" in log
+    print("\n".join(line for line in log.splitlines() if "LLM" in line or "llm" in line))
