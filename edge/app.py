@@ -71,7 +71,10 @@ class Box:
         self.glossary = CurrentGlossary(self.store)
         self.feed = AsrFeed()
         self.asr = self._build_asr_stage(asr_model_factory or model_factory(cfg.asr))
-        self.recordings = CurrentRecording(cfg, self.store, self.feed, archiving=lambda: self.watch.archiving())
+        self.recordings = CurrentRecording(
+            cfg, self.store, self.feed,
+            archiving=lambda: self.watch.archiving(), write_later=lambda *held: self.committer.write_later(*held),
+        )  # fmt: skip
         self.llm = LlmSchedule(cfg, self.store, self.glossary, self.feed, self.recordings, self.relay.publish)
         self.committer = SegmentCommitter(
             self.store, self.glossary, prompt=cfg.asr.initial_prompt,
@@ -195,10 +198,12 @@ class Box:
         if failed_stage is not None:
             self._stage_stopped = stage_problem(*failed_stage)
             error = f"{self._stage_stopped.message}; the meeting was stopped"
-        with self.llm.parked():  # the meeting's last utterances are decoded without the LLM on the cores
-            meeting = self.recordings.stop(meeting_id, error=error)
+        try:
+            with self.llm.parked():  # the meeting's last utterances are decoded without the LLM on the cores
+                meeting = self.recordings.stop(meeting_id, error=error)
+        finally:
+            self._publish_state()  # not recording any more, even when the database could not say so yet
         log.info("meeting %s %s", meeting.id, meeting.status)
-        self._publish_state()
         self.llm.transcript_ready(meeting.id)
         return meeting
 

@@ -7,6 +7,7 @@ meeting's audio archive pauses and resumes with the missing span as silence and 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -168,5 +169,43 @@ def test_a_request_the_full_database_refuses_is_answered_507_with_what_to_free(t
                 assert "free space under storage.path" in refused.json()["detail"]
                 os.unlink(filler)
                 assert api.post("/meetings", json={"title": "주간 회의"}).status_code == 201
+        finally:
+            box.close()
+
+
+def test_a_meeting_stopped_on_a_full_disk_is_ended_once_space_returns(
+    tmp_path: Path, fixture_file: Callable[[str], Path]
+) -> None:
+    import pytest
+
+    from edge.app import Box
+    from edge.audio.files import write_wav
+    from edge.core.config import Config
+    from edge.store import StoreWriteFailed
+
+    silence = write_wav(tmp_path / "silence.wav", np.zeros(30 * SAMPLE_RATE, dtype=np.float32))
+    with small_tmpfs(tmp_path / "small", 3) as storage:
+        cfg = Config.model_validate({
+            "audio": {"source": f"file:{silence}", "realtime": True},
+            "vad": {"model_path": str(fixture_file("models/silero_vad_v6.2.onnx"))},
+            "storage": {"path": str(storage / "data"), "warn_free_mb": 0, "critical_free_mb": 0},
+            "api": {"enabled": False}, "mqtt": {"enabled": False},
+        })  # fmt: skip
+        box = Box(cfg)  # not opened: no models, and silence gives the speech recognizer nothing to wait for
+        try:
+            meeting = box.start_meeting(title="디스크가 찬 회의")
+            filler = storage / "filler"
+            fill(filler)
+            with pytest.raises(StoreWriteFailed, match="ended as soon as the database takes it"):
+                box.stop_meeting()
+            assert box.recording is None and box.state()["state"] == "idle"
+            assert box.store.meeting(meeting.id).status == "recording"
+            assert box.committer.held(meeting.id) == 1
+
+            os.unlink(filler)
+            assert box.committer.retry_held() == 0
+            ended = box.store.meeting(meeting.id)
+            assert (ended.status, ended.ended_at is not None) == ("stopped", True)
+            assert box.store.integrity_check() == "ok"
         finally:
             box.close()

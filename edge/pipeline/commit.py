@@ -122,6 +122,13 @@ class SegmentCommitter:
                 return
             self._held.append(item)
 
+    def write_later(self, meeting_id: str, write: Callable[[], object]) -> None:
+        """Hold a write of the meeting's that the database refused (its end): it runs after the writes held
+        before it, once the database takes them."""
+        with self._held_changed:
+            self.counters.write_failures += 1
+            self._held.append(_Write(meeting_id, write, _nothing))
+
     def retry_held(self) -> int:
         """Write the held segments, oldest first, until the database refuses one again; returns how many wait."""
         with self._held_changed:

@@ -3,6 +3,7 @@ capture; stopping waits until every utterance of it is committed, then closes th
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 
@@ -10,16 +11,24 @@ from edge.core.config import Config
 from edge.pipeline.control import MeetingAlreadyRunning, NoMeetingRunning
 from edge.pipeline.finals import AsrFeed
 from edge.pipeline.recording import Recording
-from edge.store import Meeting, Store
+from edge.store import Meeting, Store, StoreWriteFailed
 
 
 class CurrentRecording:
     def __init__(
-        self, cfg: Config, store: Store, feed: AsrFeed, *, archiving: Callable[[], bool] = lambda: True
+        self,
+        cfg: Config,
+        store: Store,
+        feed: AsrFeed,
+        *,
+        archiving: Callable[[], bool] = lambda: True,
+        write_later: Callable[[str, Callable[[], object]], None] | None = None,
     ) -> None:
-        """`archiving()` says whether the disk has room for meeting audio now."""
+        """`archiving()` says whether the disk has room for meeting audio now; `write_later(meeting_id, write)`
+        holds the meeting's end when the database refuses it (a full disk) until it takes it."""
         self._cfg = cfg
         self._archiving = archiving
+        self._write_later = write_later
         self._store = store
         self._feed = feed
         self._lock = threading.Lock()
@@ -62,8 +71,17 @@ class CurrentRecording:
                                        f"meeting {meeting_id} is not the one recording")
             self._recording = None
         recording.stop()
+        meeting_id = recording.meeting.id
         status = "failed" if error else "stopped"
-        return close_meeting(self._store, self._feed, recording.meeting.id, status, error=error)
+        try:
+            return close_meeting(self._store, self._feed, meeting_id, status, error=error)
+        except StoreWriteFailed as exc:
+            if self._write_later is None:
+                raise
+            self._write_later(meeting_id, functools.partial(self._store.end_meeting, meeting_id, status, error=error))
+            raise StoreWriteFailed(
+                f"{exc}; the recording has stopped and meeting {meeting_id} is ended as soon as the database takes it"
+            ) from exc
 
 
 def close_meeting(

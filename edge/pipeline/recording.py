@@ -142,6 +142,9 @@ class Recording:
             self._vad_thread.join()
         if self._archive is not None:
             self._archive.close()
+        if self._unrecorded_gaps:
+            log.error("meeting %s: %d capture gaps were not recorded: the database could not take them",
+                      self.meeting.id, len(self._unrecorded_gaps))  # fmt: skip
 
     @property
     def failed_stage(self) -> tuple[str, str] | None:
