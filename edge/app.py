@@ -48,6 +48,8 @@ from edge.store import Meeting, Store
 
 log = logging.getLogger(__name__)
 
+RETENTION_INTERVAL_S = 86_400.0
+
 
 class Box:
     """The running box. Implements edge.pipeline.control.BoxControl for the API and MQTT commands."""
@@ -57,6 +59,7 @@ class Box:
         self.started_monotonic = time.monotonic()
         self.clock = WallClock()
         self._clock_watch = threading.Event()
+        self._pruning_stop = threading.Event()
         # Before the database is touched: a second box would close this one's meeting as interrupted.
         self.storage_lock = StorageLock(cfg.storage.path).acquire()
         try:
@@ -130,13 +133,27 @@ class Box:
     def open(self) -> None:
         self.check_models()
         self.recover()
-        prune_archives(self.cfg.audio_dir, self.cfg.audio.retention_days)
+        self._prune_records()
+        threading.Thread(target=self._prune_daily, name="retention", daemon=True).start()
         self.clock.watch(self._clock_watch)
         self.asr.start()
         self.llm.start()
         self.file_jobs.start()
         self.watch.start()
         self._running = True
+
+    def _prune_records(self) -> None:
+        """Retention: meetings past storage.retention_days (records, minutes, audio), archives past
+        audio.retention_days."""
+        self.editing.prune_meetings(self.cfg.storage.retention_days)
+        prune_archives(self.cfg.audio_dir, self.cfg.audio.retention_days)
+
+    def _prune_daily(self) -> None:
+        while not self._pruning_stop.wait(RETENTION_INTERVAL_S):
+            try:
+                self._prune_records()
+            except Exception:  # a full disk or a locked file: tried again tomorrow
+                log.exception("retention pruning failed")
 
     def recover(self) -> None:
         """What a crash or power loss left half done: meetings recording or being transcribed end 'interrupted'
@@ -156,6 +173,7 @@ class Box:
         self.file_jobs.close()
         self.asr.stop(drain=True)
         self._clock_watch.set()
+        self._pruning_stop.set()
         self.watch.stop()
         held = self.committer.retry_held()
         if held:

@@ -181,6 +181,41 @@ MIGRATIONS: tuple[str, ...] = (
             WHERE type = 'text' AND key IN ('title', 'summary', 'text', 'task', 'owner'))
         FROM minutes m WHERE m.json IS NOT NULL;
     """,
+    # Accounts, roles and the audit log (edge/api/accounts.py, edge/api/audit.py). Secrets are stored hashed.
+    """
+    CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('viewer', 'member', 'admin')),
+        password_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE sessions (
+        id_sha256 TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+        csrf TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    CREATE INDEX sessions_user ON sessions (user_name);
+    CREATE TABLE api_tokens (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('viewer', 'member', 'admin')),
+        secret_sha256 TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        last_used_at TEXT
+    );
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX audit_log_at ON audit_log (at);
+    """,
 )
 
 MEETING_COLUMNS = "id, title, room, language, source, status, started_at, ended_at, audio_path, error"
@@ -241,6 +276,10 @@ class OutboxMessage:
 
 class MeetingNotFound(UserError):
     """The meeting id names no meeting."""
+
+
+class MeetingInUse(UserError):
+    """The meeting is being recorded or transcribed: it cannot be deleted now."""
 
 
 def _segment(row: sqlite3.Row | tuple) -> Segment:
@@ -778,6 +817,40 @@ class Store:
         began = datetime.fromisoformat(row[1]) + timedelta(milliseconds=segment.t0_ms)
         payload = {**segment.to_payload(), "t0_utc": began.isoformat(timespec="milliseconds")}
         self._enqueue(db, kind, segment.meeting_id, {**payload, "imported": True} if imported else payload)
+
+    def delete_meeting(self, meeting_id: str) -> Meeting:
+        """Deletes a finished meeting with its segments, search entries, minutes, attendees and the messages
+        not yet published about it, and queues the clearing of its retained minutes; returns it (its audio
+        file is the caller's to delete). Raises MeetingNotFound, or MeetingInUse while it records or is
+        transcribed."""
+        with self.transaction() as db:
+            row = db.execute(f"SELECT {MEETING_COLUMNS} FROM meetings WHERE id = ?", (meeting_id,)).fetchone()
+            if row is None:
+                raise MeetingNotFound(f"no meeting {meeting_id!r}")
+            meeting = Meeting(*row)
+            if meeting.status in ("recording", "processing"):
+                raise MeetingInUse(f"meeting {meeting_id} is {meeting.status}; stop or cancel it before deleting it")
+            published = db.execute("SELECT 1 FROM outbox WHERE meeting_id = ? AND kind = 'minutes' AND sent_at IS "
+                                   "NOT NULL LIMIT 1", (meeting_id,)).fetchone()  # fmt: skip
+            for table in ("segments", "filtered_segments", "capture_gaps", "attendees", "minutes"):
+                db.execute(f"DELETE FROM {table} WHERE meeting_id = ?", (meeting_id,))  # triggers: the search index
+            db.execute("DELETE FROM glossary_suggestions WHERE meeting_id = ? AND status = 'pending'", (meeting_id,))
+            db.execute("UPDATE glossary_suggestions SET meeting_id = NULL, seq = NULL WHERE meeting_id = ?",
+                       (meeting_id,))
+            db.execute("DELETE FROM outbox WHERE meeting_id = ? AND sent_at IS NULL", (meeting_id,))
+            db.execute("DELETE FROM meetings WHERE id = ?", (meeting_id,))
+            if published:
+                self._enqueue(db, "minutes", meeting_id, None)
+        return meeting
+
+    def meetings_older_than(self, days: float) -> list[str]:
+        """Finished meetings that ended (or, never ended, started) more than `days` ago."""
+        cutoff = (self._clock.now() - timedelta(days=days)).isoformat(timespec="milliseconds")
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id FROM meetings WHERE status NOT IN ('recording', 'processing') "
+                "AND coalesce(ended_at, started_at) < ? ORDER BY started_at", (cutoff,)).fetchall()
+        return [row[0] for row in rows]
 
     def expire_retained_minutes(self, days: float) -> list[str]:
         """Queue the clearing of each meeting's retained minutes published more than `days` ago (and not

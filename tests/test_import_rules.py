@@ -62,6 +62,7 @@ NATIVE_IMPORTERS = {
     "soxr": "edge.audio.files",
     "faster_whisper": "edge.ops.bench.peer",
     "cryptography": "edge.api.tls",
+    "argon2": "edge.api.accounts",
 }
 """Native library -> the one module that imports it (its errors, threads and versions are handled there)."""
 

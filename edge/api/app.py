@@ -11,6 +11,7 @@ import json
 import logging
 import threading
 from pathlib import Path
+from typing import cast
 
 from fastapi import APIRouter, FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
@@ -25,6 +26,7 @@ from edge.api import (
     routes_about,
     routes_ask,
     routes_audio,
+    routes_audit,
     routes_glossary,
     routes_jobs,
     routes_live,
@@ -32,10 +34,14 @@ from edge.api import (
     routes_minutes,
     routes_retranscribe,
     routes_search,
+    routes_session,
     routes_status,
     routes_transcribe,
+    routes_users,
 )
-from edge.api.auth import BearerAuth, LiveTickets
+from edge.api.accounts import Accounts, Transactional
+from edge.api.audit import AuditLog, AuditTrail
+from edge.api.auth import Authenticator, LiveTickets, LoginLimiter
 from edge.api.health_history import DEFAULT_INTERVAL_S, HealthHistory
 from edge.api.limits import MIB, BodySizeLimit, HostCheck, JsonBodyCheck, allowed_host_names
 from edge.api.tls import TlsFiles
@@ -43,7 +49,7 @@ from edge.core.config import ApiConfig
 from edge.core.errors import UserError
 from edge.pipeline.control import BoxBusy, BoxControl, JobNotFound, MeetingAlreadyRunning, NoMeetingRunning
 from edge.pipeline.records import upload_dir
-from edge.store import MeetingNotFound, StoreWriteFailed
+from edge.store import MeetingInUse, MeetingNotFound, StoreWriteFailed
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +74,12 @@ SECURITY_HEADERS = {
 
 API_DESCRIPTION = """Local API of the meeting-room box.
 
-Every endpoint except `/api/v1/health` and this document needs `Authorization: Bearer <token>`;
-the token is in the file named by `api.token_file` (generated on first run). Browsers never send
-that header on their own, so state-changing requests cannot be forged by another site (CSRF).
+Every endpoint except `/api/v1/health`, `/api/v1/about`, `/api/v1/login` and this document needs either
+`Authorization: Bearer <token>` (an API token an admin created, each with a role, or the admin token in the
+file named by `api.token_file`) or the session cookie `POST /api/v1/login` sets. Roles: viewer reads,
+member also runs meetings, edits segments and approves minutes, admin also changes the glossary, users and
+tokens, deletes and reads the audit log (403 otherwise). A change made with the session cookie needs the
+session's `X-CSRF-Token` header (from the login or `GET /api/v1/session`); cross-site requests are refused.
 The live stream (`/api/v1/live`) also accepts a single-use `?ticket=` for EventSource.
 """
 
@@ -125,7 +134,10 @@ def create_app(
     """The API and admin page for one box. `app.state.start_background()` starts the health sampler and
     `app.state.stopping` ends it and open live streams (ApiServer.start and stop). `tls`: the certificate
     the box serves, shown by /about."""
-    auth = BearerAuth(token)
+    # The records of the box are its Store (edge.store), whose transactions the accounts share.
+    store = cast(Transactional, control.records)
+    auth = Authenticator(Accounts(store, control.clock), token)
+    audit = AuditLog(store, control.clock, cfg.audit_retention_days)
     stopping = threading.Event()
     history = HealthHistory(
         control.health, control.records.path.parent, interval_s=health_sample_s, clock=control.clock
@@ -146,6 +158,9 @@ def create_app(
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(routes_status.build_router(control, auth, history))
     api.include_router(routes_about.build_router(device_id, tls))
+    api.include_router(routes_session.build_router(auth, LoginLimiter(), audit))
+    api.include_router(routes_users.build_router(auth))
+    api.include_router(routes_audit.build_router(auth, audit))
     api.include_router(routes_meetings.build_router(control, auth))
     api.include_router(routes_glossary.build_router(control, auth))
     api.include_router(routes_minutes.build_router(control, auth))
@@ -165,6 +180,7 @@ def create_app(
 
     for exc_type, code in (
         (MeetingNotFound, status.HTTP_404_NOT_FOUND),
+        (MeetingInUse, status.HTTP_409_CONFLICT),
         (LookupError, status.HTTP_404_NOT_FOUND),
         (MeetingAlreadyRunning, status.HTTP_409_CONFLICT),
         (NoMeetingRunning, status.HTTP_409_CONFLICT),
@@ -185,6 +201,7 @@ def create_app(
         app.mount("/static/vendor/uplot", StaticFiles(directory=UPLOT_DIR), name="uplot")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
+    app.add_middleware(AuditTrail, audit=audit)
     app.add_middleware(JsonBodyCheck, max_bytes=JSON_BODY_MAX_BYTES)
     app.add_middleware(
         BodySizeLimit,
@@ -199,5 +216,11 @@ def create_app(
         app.add_middleware(HostCheck, allowed=allowed)
     app.add_middleware(SecurityHeaders)
     # Started by ApiServer.start, so an app that is never served (a test client) samples nothing.
-    app.state.start_background = lambda: history.start(stopping)
+    app.state.audit = audit
+
+    def start_background() -> None:
+        history.start(stopping)
+        audit.start_pruning(stopping)  # at start, then daily
+
+    app.state.start_background = start_background
     return app

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from edge.api.auth import BearerAuth
+from edge.api.auth import Authenticator
 from edge.api.routes_meetings import BAD_BODY
 from edge.api.routes_minutes import NOT_FOUND, MeetingId
 from edge.api.schemas import UNAUTHORIZED
@@ -52,7 +52,7 @@ class AnswerOut(BaseModel):
     rejected: list[str] = Field(description="Why each rejected model answer was rejected.")
 
 
-def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
+def build_router(control: BoxControl, auth: Authenticator) -> APIRouter:
     router = APIRouter(
         prefix="/meetings/{meeting_id}", tags=["minutes"], dependencies=[Depends(auth)], responses=UNAUTHORIZED
     )

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import FileResponse
 
-from edge.api.auth import BearerAuth
+from edge.api.auth import Authenticator
 from edge.api.schemas import UNAUTHORIZED, ErrorOut
 from edge.pipeline.control import BoxControl
 
@@ -25,7 +25,7 @@ archive is deleted after `audio.retention_days`."""
 MeetingId = Annotated[str, Path(description="Meeting id, as listed by GET /api/v1/meetings.", max_length=200)]
 
 
-def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
+def build_router(control: BoxControl, auth: Authenticator) -> APIRouter:
     router = APIRouter(prefix="/meetings", tags=["meetings"], dependencies=[Depends(auth)], responses=UNAUTHORIZED)
     records = control.records
 

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from edge.api.auth import BearerAuth
+from edge.api.auth import Authenticator
 from edge.api.limits import MIB, receive_upload
 from edge.api.schemas import MAX_SEQ, UNAUTHORIZED, ErrorOut, multipart_file_body
 from edge.core.errors import UserError
@@ -147,7 +147,7 @@ def _decode_csv(data: bytes, filename: str) -> str:
         raise GlossaryError(f"{filename} is not UTF-8 (byte {exc.start}); save it as UTF-8 CSV") from None
 
 
-def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
+def build_router(control: BoxControl, auth: Authenticator) -> APIRouter:
     router = APIRouter(prefix="/glossary", tags=["glossary"], dependencies=[Depends(auth)], responses=UNAUTHORIZED)
     records, editing = control.records, control.editing
 

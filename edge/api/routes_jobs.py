@@ -8,14 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from starlette.concurrency import run_in_threadpool
 
-from edge.api.auth import BearerAuth
+from edge.api.auth import Authenticator
 from edge.api.schemas import UNAUTHORIZED, ErrorOut, JobList, JobOut, MeetingOut
 from edge.pipeline.control import BoxControl
 
 MeetingId = Annotated[str, Path(description="The job's meeting id, as GET /api/v1/jobs lists it.", max_length=200)]
 
 
-def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
+def build_router(control: BoxControl, auth: Authenticator) -> APIRouter:
     router = APIRouter(prefix="/jobs", tags=["uploads"], dependencies=[Depends(auth)], responses=UNAUTHORIZED)
     records = control.records
 

@@ -13,10 +13,11 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
-from edge.api.auth import BearerAuth, BearerCredentials, LiveTickets, unauthorized
+from edge.api.auth import Authenticator, BearerCredentials, LiveTickets, unauthorized
 from edge.api.schemas import UNAUTHORIZED, ErrorOut, TicketOut
 from edge.core.events import BoxState, LiveDropped, LiveEvent
 from edge.core.queues import Empty, QueueClosed
@@ -60,7 +61,9 @@ async def live_events(control: BoxControl, stopping: threading.Event) -> AsyncIt
             last_sent = time.monotonic()
 
 
-def build_router(control: BoxControl, auth: BearerAuth, tickets: LiveTickets, stopping: threading.Event) -> APIRouter:
+def build_router(
+    control: BoxControl, auth: Authenticator, tickets: LiveTickets, stopping: threading.Event
+) -> APIRouter:
     router = APIRouter(prefix="/live", tags=["live"])
 
     @router.post(
@@ -89,15 +92,14 @@ def build_router(control: BoxControl, auth: BearerAuth, tickets: LiveTickets, st
         summary="Live events (Server-Sent Events)",
     )
     async def live(
+        request: Request,
         credentials: BearerCredentials,
         ticket: Annotated[
             str | None, Query(max_length=100, description="From POST /api/v1/live/ticket (for browsers).")
         ] = None,
     ) -> StreamingResponse:
-        if credentials is not None:
-            auth.check(credentials)
-        elif ticket is None:
-            raise unauthorized("send `Authorization: Bearer <token>`, or ?ticket= from POST /api/v1/live/ticket")
+        if ticket is None or credentials is not None:  # a token, or the page's session cookie
+            await run_in_threadpool(auth.authorize, request, credentials)
         elif not tickets.redeem(ticket):
             raise unauthorized("the live ticket is unknown, used or expired; get a new one from /api/v1/live/ticket")
         return StreamingResponse(

@@ -1,4 +1,4 @@
-"""Meetings: list, detail, segments, start/stop, export, and a person's edit of a segment."""
+"""Meetings: list, detail, segments, start/stop, export, a person's edit of a segment, and deleting one."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Response, status
 
-from edge.api.auth import BearerAuth
+from edge.api.auth import Authenticator
 from edge.api.schemas import (
     MAX_OFFSET,
     MAX_SEQ,
@@ -43,7 +43,7 @@ def _meeting_out(records: Records, meeting_id: str) -> MeetingOut:
     return MeetingOut.of(records.meeting(meeting_id), records.segment_count(meeting_id))
 
 
-def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
+def build_router(control: BoxControl, auth: Authenticator) -> APIRouter:
     router = APIRouter(prefix="/meetings", tags=["meetings"], dependencies=[Depends(auth)], responses=UNAUTHORIZED)
     records = control.records
 
@@ -72,6 +72,18 @@ def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
     @router.get("/{meeting_id}", response_model=MeetingOut, responses=NOT_FOUND, summary="One meeting")
     def get_meeting(meeting_id: MeetingId) -> MeetingOut:
         return _meeting_out(records, meeting_id)
+
+    @router.delete(
+        "/{meeting_id}",
+        status_code=status.HTTP_204_NO_CONTENT,
+        responses={**NOT_FOUND, 409: {"model": ErrorOut, "description": "The meeting records or is transcribed."}},
+        summary="Delete a meeting and everything of it (admin)",
+        description="Its transcript, search entries, minutes, attendees and audio archive, and its retained MQTT "
+        "minutes (an empty retained message). Stop or cancel a running meeting first.",
+    )
+    def delete_meeting(meeting_id: MeetingId) -> Response:
+        control.editing.delete_meeting(meeting_id)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @router.post(
         "/{meeting_id}/stop",

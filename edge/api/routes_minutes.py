@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from edge.api.auth import BearerAuth
+from edge.api.auth import Authenticator
 from edge.api.routes_meetings import BAD_BODY
 from edge.api.schemas import UNAUTHORIZED, ErrorOut
 from edge.core.errors import UserError
@@ -134,7 +134,7 @@ def _record(records: Records, meeting_id: str) -> MinutesRecord:
     return record
 
 
-def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
+def build_router(control: BoxControl, auth: Authenticator) -> APIRouter:
     router = APIRouter(
         prefix="/meetings/{meeting_id}",
         tags=["minutes"],

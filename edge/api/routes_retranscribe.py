@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, status
 from starlette.concurrency import run_in_threadpool
 
-from edge.api.auth import BearerAuth
+from edge.api.auth import Authenticator
 from edge.api.schemas import MAX_TITLE_CHARS, UNAUTHORIZED, ErrorOut, MeetingOut, SubmittedOut
 from edge.pipeline.control import BoxControl
 from edge.store import Meeting
@@ -27,7 +27,7 @@ def retranscribed_title(old: Meeting) -> str:
     return f"{(old.title or old.id)[: MAX_TITLE_CHARS - len(link) - 3]} ({link})"
 
 
-def build_router(control: BoxControl, auth: BearerAuth, *, upload_dir: FilePath) -> APIRouter:
+def build_router(control: BoxControl, auth: Authenticator, *, upload_dir: FilePath) -> APIRouter:
     router = APIRouter(prefix="/meetings", tags=["meetings"], dependencies=[Depends(auth)], responses=UNAUTHORIZED)
     records = control.records
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from edge.api.auth import BearerAuth
+from edge.api.auth import Authenticator
 from edge.api.schemas import UNAUTHORIZED, SearchItem, SearchOut, SearchPart
 from edge.pipeline.control import BoxControl
 from edge.pipeline.search import MAX_QUERY_CHARS, search
@@ -19,7 +19,7 @@ A word matches inside longer words, so a Korean noun finds it with any particle 
 only shorter words ("PR", "배포") is matched by scanning the most recently written segments first."""
 
 
-def build_router(control: BoxControl, auth: BearerAuth) -> APIRouter:
+def build_router(control: BoxControl, auth: Authenticator) -> APIRouter:
     router = APIRouter(tags=["search"], dependencies=[Depends(auth)], responses=UNAUTHORIZED)
     records = control.records
 

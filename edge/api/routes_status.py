@@ -6,13 +6,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
-from edge.api.auth import BearerAuth
+from edge.api.auth import Authenticator
 from edge.api.health_history import HealthHistory
 from edge.api.schemas import UNAUTHORIZED, HealthHistoryOut, HealthOut, StateOut
 from edge.pipeline.control import BoxControl
 
 
-def build_router(control: BoxControl, auth: BearerAuth, history: HealthHistory) -> APIRouter:
+def build_router(control: BoxControl, auth: Authenticator, history: HealthHistory) -> APIRouter:
     router = APIRouter(tags=["status"])
 
     @router.get("/health", response_model=HealthOut, summary="Health: queues, drops, real-time factor, uptime")

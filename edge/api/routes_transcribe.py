@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from starlette.concurrency import run_in_threadpool
 
-from edge.api.auth import BearerAuth
+from edge.api.auth import Authenticator
 from edge.api.limits import MIB, ReceivedUpload, receive_upload
 from edge.api.schemas import (
     LANGUAGE_PATTERN,
@@ -76,7 +76,7 @@ def _check_audio(path: Path, filename: str, max_minutes: float) -> None:
 
 
 def build_router(
-    control: BoxControl, auth: BearerAuth, *, upload_dir: Path, max_upload_bytes: int, max_upload_minutes: float
+    control: BoxControl, auth: Authenticator, *, upload_dir: Path, max_upload_bytes: int, max_upload_minutes: float
 ) -> APIRouter:
     router = APIRouter(tags=["uploads"], dependencies=[Depends(auth)], responses=UNAUTHORIZED)
 

@@ -223,7 +223,8 @@ class ImportedOut(BaseModel):
 
 
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorOut, "description": "Missing or wrong `Authorization: Bearer <token>`."}
+    401: {"model": ErrorOut, "description": "Not logged in, or a missing or wrong `Authorization: Bearer <token>`."},
+    403: {"model": ErrorOut, "description": "The role may not do this, or a cross-site request with the session."},
 }
 
 

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "building": "edge.commands.building",
     "retranscribe": "edge.commands.retranscribe",
     "jobs": "edge.commands.jobs",
+    "users": "edge.commands.users",
 }
 
 

@@ -190,6 +190,11 @@ class StorageConfig(Section):
         description="Below this much free space meeting audio is no longer archived (segments still are) and "
         "health says error; archiving resumes by itself once space returns.",
     )  # fmt: skip
+    retention_days: int = Field(
+        default=0, ge=0, le=36500,
+        description="Delete meetings (transcript, minutes, search entries, audio, retained MQTT minutes) that ended "
+        "more than this many days ago, at start and daily; 0 keeps them (audio.retention_days prunes audio alone).",
+    )
 
     @model_validator(mode="after")
     def _thresholds_in_order(self) -> StorageConfig:
@@ -293,6 +298,10 @@ class ApiConfig(Section):
         default=None, description="The operator's own server certificate (PEM, chain included) instead of the box's."
     )
     tls_key_file: Path | None = Field(default=None, description="The private key of api.tls_cert_file (PEM).")
+    audit_retention_days: int = Field(
+        default=365, ge=1, le=36500,
+        description="Days the audit log (who exported, deleted, edited, approved, changed what) is kept.",
+    )
     plain_http_on_lan: bool = Field(
         default=False,
         description="Accept api.tls = \"off\" on a non-loopback api.host: transcripts and passwords cross the "

@@ -8,11 +8,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from edge.core.events import Segment
 from edge.minutes.authorship import author_after_edit
 from edge.minutes.schema import MinutesRecord
-from edge.store import GlossarySuggestion, Store
+from edge.store import GlossarySuggestion, Meeting, MeetingNotFound, Store
 from edge.text.glossary import Glossary, GlossaryError, GlossaryTerm
 from edge.text.glossary_suggestions import suggest_from_edit
 from edge.transcripts.importing import MAX_IMPORT_CUES, ImportResult, import_transcript
@@ -53,6 +54,35 @@ class Editing:
         return import_transcript(
             self._store, data, name=name, title=title, language=language, max_cues=self._max_import_cues
         )
+
+    # deleting
+
+    def delete_meeting(self, meeting_id: str) -> Meeting:
+        """Deletes a finished meeting: its records (see Store.delete_meeting), its retained MQTT minutes and
+        its audio archive. Raises MeetingNotFound, or MeetingInUse while it records or is transcribed."""
+        meeting = self._store.delete_meeting(meeting_id)
+        if meeting.audio_path:
+            try:
+                Path(meeting.audio_path).unlink(missing_ok=True)
+            except OSError as exc:  # the records are gone; a file left behind is pruned with the archives
+                log.warning("meeting %s deleted, but not its audio %s: %s", meeting_id, meeting.audio_path, exc)
+        log.info("meeting %s deleted", meeting_id)
+        return meeting
+
+    def prune_meetings(self, retention_days: int) -> list[str]:
+        """Deletes the finished meetings that ended more than `retention_days` ago (0 keeps them all)."""
+        if retention_days <= 0:
+            return []
+        deleted = []
+        for meeting_id in self._store.meetings_older_than(retention_days):
+            try:
+                self.delete_meeting(meeting_id)
+            except MeetingNotFound:  # deleted meanwhile
+                continue
+            deleted.append(meeting_id)
+        if deleted:
+            log.info("deleted %d meetings older than %d days (storage.retention_days)", len(deleted), retention_days)
+        return deleted
 
     # the glossary
 

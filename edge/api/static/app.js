@@ -10,6 +10,9 @@
 (() => {
   const API = "/api/v1";
   const TOKEN_KEY = "edge.apiToken";
+  // Set while this browser holds a login session (its cookie is HttpOnly, so the page cannot see it):
+  // a page opened without it shows the login form without asking the box first.
+  const SESSION_KEY = "edge.session";
   const RECONNECT_MS = 3000;
   const HEALTH_REFRESH_MS = 5000;
   const EXPORT_FORMATS = ["txt", "md", "srt", "vtt", "json"];
@@ -73,6 +76,10 @@
     return sessionStorage.getItem(TOKEN_KEY) || "";
   }
 
+  // Who is logged in (GET /session): a person with the session cookie (csrf set) or an API token.
+  let session = null;
+  const loggedIn = () => Boolean(token() || session);
+
   function describeDetail(detail, fallback) {
     if (typeof detail === "string") return detail;
     if (Array.isArray(detail)) {
@@ -81,10 +88,12 @@
     return fallback;
   }
 
-  // Every request carries the bearer token; that header is also what makes forged
-  // cross-site requests impossible (browsers never add it on their own).
+  // A request carries the bearer token, or the session cookie (the browser adds it) with the session's
+  // CSRF token on every change: another site can send the cookie but cannot read the CSRF token.
   async function api(path, { method = "GET", json, form, raw = false, headers: extra = {} } = {}) {
-    const headers = { ...extra, Authorization: `Bearer ${token()}` };
+    const headers = { ...extra };
+    if (token()) headers.Authorization = `Bearer ${token()}`;
+    else if (session && session.csrf && method !== "GET") headers["X-CSRF-Token"] = session.csrf;
     let body;
     if (form) body = form;
     else if (json !== undefined) {
@@ -98,7 +107,7 @@
       throw new ApiError(0, t("error.unreachable"));
     }
     if (response.status === 401) {
-      logout(t("login.refused"));
+      logout(t(token() ? "login.refused" : "login.notLoggedIn"));
       throw new ApiError(401, t("login.notLoggedIn"));
     }
     if (!response.ok) {
@@ -144,11 +153,19 @@
     $("logout-button").hidden = true;
     for (const p of panels) $(`panel-${p.id}`).hidden = true;
     $("login-error").textContent = message || "";
-    $("token-input").focus();
+    $("who").hidden = true;
+    $("user-input").focus();
   }
 
   function logout(message) {
+    if (session && session.kind === "user" && !token()) {
+      // Ends the session on the box too; the cookie alone is then worthless.
+      fetch(`${API}/logout`, { method: "POST", headers: { "X-CSRF-Token": session.csrf }, cache: "no-store" })
+        .catch(() => {});
+    }
+    session = null;
     sessionStorage.removeItem(TOKEN_KEY);
+    localStorage.removeItem(SESSION_KEY);
     live.disconnect();
     setBadge({ state: "unknown" });
     showLogin(message);
@@ -157,17 +174,98 @@
   async function login(value) {
     sessionStorage.setItem(TOKEN_KEY, value.trim());
     try {
-      await api("/state");
+      session = await api("/session");
     } catch (err) {
       if (err.status !== 401) showLogin(err.message);
       return;
     }
+    enter();
+  }
+
+  async function loginWithPassword(name, password) {
+    let response;
+    try {
+      response = await fetch(`${API}/login`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ name, password }),
+        cache: "no-store",
+      });
+    } catch (err) {
+      showLogin(t("error.unreachable"));
+      return;
+    }
+    if (response.status === 401 || response.status === 422) {
+      showLogin(t("login.wrongPassword"));
+      return;
+    }
+    if (!response.ok) {
+      let message = `${response.status} ${response.statusText}`;
+      try {
+        message = describeDetail((await response.json()).detail, message);
+      } catch (err) {
+        // not JSON: keep the status line
+      }
+      showLogin(message);
+      return;
+    }
+    session = await response.json();
+    localStorage.setItem(SESSION_KEY, "1");
+    enter();
+  }
+
+  // A session cookie from before (a reload of the page): the box says whose it is.
+  async function resumeSession() {
+    if (!localStorage.getItem(SESSION_KEY)) {
+      showLogin("");
+      return;
+    }
+    try {
+      const response = await fetch(`${API}/session`, { cache: "no-store" });
+      if (response.ok) {
+        session = await response.json();
+        enter();
+        return;
+      }
+      localStorage.removeItem(SESSION_KEY);
+    } catch (err) {
+      // unreachable: the login form says so when used
+    }
+    showLogin("");
+  }
+
+  function enter() {
     $("token-input").value = "";
+    $("password-input").value = "";
     $("login").hidden = true;
     $("tabs").hidden = false;
     $("logout-button").hidden = false;
+    $("who").hidden = false;
+    $("who").textContent = t("login.who", { name: session.name, role: t(`role.${session.role}`) });
+    $("tab-access").hidden = session.role !== "admin";
     live.connect();
-    showPanel(location.hash.slice(1) || "live");
+    const wanted = location.hash.slice(1) || "live";
+    showPanel(wanted === "access" && session.role !== "admin" ? "live" : wanted);
+  }
+
+  // The certificate's fingerprints (GET /about, no login): checked by a person before typing a password.
+  async function showFingerprint() {
+    try {
+      const about = await (await fetch(`${API}/about`, { cache: "no-store" })).json();
+      if (about.tls) {
+        const shown = about.tls.ca_sha256 || about.tls.cert_sha256;
+        $("login-fingerprint").textContent = t("login.fingerprint", { fingerprint: shown });
+        $("login-fingerprint").hidden = false;
+        $("about-fingerprint").textContent = t("access.fingerprint", {
+          cert: about.tls.cert_sha256,
+          ca: about.tls.ca_sha256 || "-",
+        });
+      } else {
+        $("about-fingerprint").textContent = t("access.plainHttp");
+      }
+    } catch (err) {
+      // an old box without /about: nothing to show
+    }
   }
 
   // The box's state as last told (live stream, /state): the header and the health panel show this one.
@@ -722,6 +820,25 @@
           type: "button", id: "retranscribe-button", class: "quiet small", text: t("detail.retranscribe"),
           title: t("detail.retranscribeHint"), onclick: (event) => this.retranscribe(meeting, event.currentTarget),
         }));
+      }
+      if (session && session.role === "admin" && !["recording", "processing"].includes(meeting.status)) {
+        exports.append(el("button", {
+          type: "button", id: "delete-meeting-button", class: "quiet small danger", text: t("detail.delete"),
+          onclick: () => this.remove(meeting),
+        }));
+      }
+    },
+
+    // Everything of the meeting goes: transcript, minutes, search entries, audio, its retained MQTT minutes.
+    async remove(meeting) {
+      if (!window.confirm(t("detail.confirmDelete", { title: meeting.title || t("meetings.untitled") }))) return;
+      try {
+        await api(`/meetings/${encodeURIComponent(meeting.id)}`, { method: "DELETE", raw: true });
+        $("meeting-detail").hidden = true;
+        this.detailId = null;
+        await this.refresh();
+      } catch (err) {
+        showError("detail-error", err);
       }
     },
 
@@ -1491,7 +1608,7 @@ t("attendees.saved", { n: result.names.length });
 
     async refresh() {
       clearTimeout(this.timer);
-      if (currentPanel !== "health" || !token()) return;
+      if (currentPanel !== "health" || !loggedIn()) return;
       try {
         const response = await fetch(`${API}/health`, { cache: "no-store" });
         this.render(await response.json());
@@ -1671,6 +1788,170 @@ t("attendees.saved", { n: result.names.length });
 
   // Like the server's match_key: the same term whatever its case, spaces and - _ . /
   const termKey = (text) => text.normalize("NFKC").toLowerCase().replace(/[\s\-_./]+/g, "");
+
+  // --- access (admins): users and API tokens ---------------------------------------------------------
+
+  const access = {
+    init() {
+      $("user-form").addEventListener("submit", (event) => this.addUser(event));
+      $("token-form").addEventListener("submit", (event) => this.createToken(event));
+      $("audit-refresh").addEventListener("click", () => this.refreshAudit());
+    },
+
+    async refresh() {
+      await Promise.all([this.refreshUsers(), this.refreshTokens(), this.refreshAudit()]);
+    },
+
+    async refreshAudit() {
+      try {
+        const page = await api("/audit?limit=200");
+        const list = $("audit-list");
+        clear(list);
+        $("audit-retention").textContent = t("audit.retention", { n: page.retention_days });
+        if (!page.items.length) list.append(el("li", { class: "hint", text: t("audit.empty") }));
+        for (const entry of page.items) {
+          const action = known(`audit.action.${entry.action}`, entry.action);
+          list.append(
+            el(
+              "li",
+              { "data-action": entry.action },
+              el("span", { class: "hint", text: localTime(entry.at) }),
+              " ",
+              el("strong", { text: entry.actor }),
+              " ",
+              el("span", { text: action }),
+              " ",
+              el("span", { class: "hint", text: [entry.target, entry.detail].filter(Boolean).join(" ") })
+            )
+          );
+        }
+        showError("audit-error", null);
+      } catch (err) {
+        showError("audit-error", err);
+      }
+    },
+
+    async refreshUsers() {
+      try {
+        const { items } = await api("/users");
+        const list = $("users-list");
+        clear(list);
+        for (const user of items) {
+          list.append(
+            el(
+              "li",
+              { "data-user": user.name },
+              el(
+                "div",
+                { class: "row" },
+                el("strong", { text: user.name }),
+                el("span", { class: "hint", text: t(`role.${user.role}`) }),
+                el("button", {
+                  type: "button",
+                  class: "quiet small danger",
+                  text: t("access.remove"),
+                  onclick: () => this.removeUser(user.name),
+                })
+              )
+            )
+          );
+        }
+        showError("users-error", null);
+      } catch (err) {
+        showError("users-error", err);
+      }
+    },
+
+    async refreshTokens() {
+      try {
+        const { items } = await api("/tokens");
+        const list = $("tokens-list");
+        clear(list);
+        if (!items.length) list.append(el("li", { class: "hint", text: t("access.noTokens") }));
+        for (const item of items) {
+          const used = item.last_used_at ? localTime(item.last_used_at) : t("access.never");
+          list.append(
+            el(
+              "li",
+              { "data-token": item.name },
+              el(
+                "div",
+                { class: "row" },
+                el("strong", { text: item.name }),
+                el("span", { class: "hint", text: t(`role.${item.role}`) }),
+                el("button", {
+                  type: "button",
+                  class: "quiet small danger",
+                  text: t("access.revoke"),
+                  onclick: () => this.revokeToken(item.name),
+                })
+              ),
+              el("p", { class: "hint", text: t("access.tokenInfo", { by: item.created_by, used }) })
+            )
+          );
+        }
+        showError("tokens-error", null);
+      } catch (err) {
+        showError("tokens-error", err);
+      }
+    },
+
+    async addUser(event) {
+      event.preventDefault();
+      try {
+        await api("/users", {
+          method: "POST",
+          json: {
+            name: $("new-user-name").value.trim(),
+            role: $("new-user-role").value,
+            password: $("new-user-password").value,
+          },
+        });
+        $("new-user-name").value = "";
+        $("new-user-password").value = "";
+        await this.refreshUsers();
+      } catch (err) {
+        showError("users-error", err);
+      }
+    },
+
+    async removeUser(name) {
+      if (!window.confirm(t("access.confirmRemoveUser", { name }))) return;
+      try {
+        await api(`/users/${encodeURIComponent(name)}`, { method: "DELETE", raw: true });
+        await this.refreshUsers();
+      } catch (err) {
+        showError("users-error", err);
+      }
+    },
+
+    async createToken(event) {
+      event.preventDefault();
+      try {
+        const created = await api("/tokens", {
+          method: "POST",
+          json: { name: $("new-token-name").value.trim(), role: $("new-token-role").value },
+        });
+        $("new-token-name").value = "";
+        $("token-secret").textContent = t("access.newToken", { token: created.token });
+        $("token-secret").hidden = false;
+        await this.refreshTokens();
+      } catch (err) {
+        showError("tokens-error", err);
+      }
+    },
+
+    async revokeToken(name) {
+      if (!window.confirm(t("access.confirmRevoke", { name }))) return;
+      try {
+        await api(`/tokens/${encodeURIComponent(name)}`, { method: "DELETE", raw: true });
+        $("token-secret").hidden = true;
+        await this.refreshTokens();
+      } catch (err) {
+        showError("tokens-error", err);
+      }
+    },
+  };
 
   const glossary = {
     terms: [],
@@ -1986,10 +2267,13 @@ t("attendees.saved", { n: result.names.length });
     search.init();
     jobView.init();
     registerPanel("health", () => health.refresh());
+    registerPanel("access", () => access.refresh());
+    access.init();
 
     $("login-form").addEventListener("submit", (event) => {
       event.preventDefault();
-      login($("token-input").value);
+      if ($("token-input").value.trim()) login($("token-input").value);
+      else loginWithPassword($("user-input").value.trim(), $("password-input").value);
     });
     $("logout-button").addEventListener("click", () => logout(""));
     $("start-form").addEventListener("submit", (event) => live.start(event));
@@ -1999,10 +2283,11 @@ t("attendees.saved", { n: result.names.length });
     $("detail-more").addEventListener("click", () => meetings.moreSegments());
     $("upload-form").addEventListener("submit", (event) => meetings.upload(event));
     window.addEventListener("hashchange", () => {
-      if (token() && location.hash.slice(1) !== currentPanel) showPanel(location.hash.slice(1));
+      if (loggedIn() && location.hash.slice(1) !== currentPanel) showPanel(location.hash.slice(1));
     });
 
+    showFingerprint();
     if (token()) login(token());
-    else showLogin("");
+    else resumeSession();
   });
 })();
