@@ -821,12 +821,9 @@
           title: t("detail.retranscribeHint"), onclick: (event) => this.retranscribe(meeting, event.currentTarget),
         }));
       }
-      if (session && session.role === "admin" && !["recording", "processing"].includes(meeting.status)) {
-        exports.append(el("button", {
-          type: "button", id: "delete-meeting-button", class: "quiet small danger", text: t("detail.delete"),
-          onclick: () => this.remove(meeting),
-        }));
-      }
+      const deletable = session && session.role === "admin" && !["recording", "processing"].includes(meeting.status);
+      $("delete-meeting-button").hidden = !deletable;
+      $("delete-meeting-button").onclick = () => this.remove(meeting);
     },
 
     // Everything of the meeting goes: transcript, minutes, search entries, audio, its retained MQTT minutes.
