@@ -143,4 +143,7 @@ class AuditTrail:
         if status and status[0] < 400 and isinstance(principal, Principal):
             action, target = audited
             detail = scope.get("query_string", b"").decode("latin-1")
-            await run_in_threadpool(self.audit.record, principal.actor, action, target, detail)
+            try:
+                await run_in_threadpool(self.audit.record, principal.actor, action, target, detail)
+            except Exception:  # the operation is done and answered; a full disk must not hide that it was
+                log.exception("audit log: could not record %s %s by %s", action, target, principal.actor)
