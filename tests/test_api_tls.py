@@ -122,3 +122,17 @@ def test_plain_http_beyond_loopback_is_refused_unless_opted_in(tmp_path: Path, c
     assert any("in clear" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
     with pytest.raises(ConfigError, match="go together"):
         load_config(None, {"EDGE_API__TLS_CERT_FILE": str(tmp_path / "cert.pem")})
+
+
+def test_commands_that_ask_the_box_verify_it_against_its_ca(https: ApiServer, tmp_path: Path) -> None:
+    from edge.commands.box_api import api_url, ask_box
+    from edge.core.config import Config
+
+    token_file = tmp_path / "api-token"
+    token_file.write_text(API_TOKEN)
+    cfg = Config(api=ApiConfig(host="0.0.0.0", port=https.port, tls_dir=tmp_path / "tls", token_file=token_file))
+    assert api_url(cfg.api) == f"https://127.0.0.1:{https.port}"
+    assert ask_box(cfg, "/state")["state"] == "idle"
+    stranger = cfg.model_copy(update={"api": cfg.api.model_copy(update={"tls_dir": tmp_path / "elsewhere"})})
+    with pytest.raises(UserError, match="cannot reach the box"):
+        ask_box(stranger, "/state")
