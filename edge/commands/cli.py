@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "retranscribe": "edge.commands.retranscribe",
     "jobs": "edge.commands.jobs",
     "users": "edge.commands.users",
+    "tokens": "edge.commands.tokens",
 }
 
 

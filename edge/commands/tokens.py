@@ -1,0 +1,72 @@
+"""`edge tokens`: API tokens for integrations (Home Assistant, scripts), each with a role. The secret is printed
+once, when made; the box keeps only its SHA-256. The same as the page's Access tab and /api/v1/tokens."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+
+from edge.core.config import load_config
+from edge.core.errors import UserError
+
+HELP = "Create, list and revoke the API tokens of integrations, each with a role (viewer, member, admin)."
+
+
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", type=Path, default=os.environ.get("EDGE_CONFIG"), help="TOML configuration file ($EDGE_CONFIG)."
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    adding = actions.add_parser("add", help="Create a token and print its secret (shown this once).")
+    adding.add_argument("name", help="The integration's name, such as home-assistant.")
+    adding.add_argument("--role", required=True, choices=("viewer", "member", "admin"),
+                        help="Give the least the integration needs: viewer reads, member also runs meetings.")
+    _add_config(adding)
+    listing = actions.add_parser("list", help="Print every token's name, role, maker and last use (never secrets).")
+    _add_config(listing)
+    revoking = actions.add_parser("revoke", help="Revoke a token: the integration using it is refused from now on.")
+    revoking.add_argument("name")
+    _add_config(revoking)
+
+
+def run(args: argparse.Namespace) -> int:
+    from edge.api.accounts import Accounts
+    from edge.core.clock import WallClock
+    from edge.store import Store
+
+    cfg = load_config(args.config)
+    if not cfg.database_path.is_file():
+        if args.config is None:
+            raise UserError(f"there is no database at {cfg.database_path}; pass the box's configuration with "
+                            "--config FILE (or set EDGE_CONFIG)")
+        if args.action == "list":
+            print("no tokens yet: `edge tokens add NAME --role viewer` makes one", file=sys.stderr)
+            return 0
+    clock = WallClock()
+    store = Store(cfg.database_path, outbox=cfg.mqtt.enabled, clock=clock)
+    try:
+        accounts = Accounts(store, clock)
+        if args.action == "add":
+            token, secret = accounts.create_token(args.name, args.role, created_by=f"cli:{getpass.getuser()}")
+            print(f"token {token.name} ({token.role}); send it as `Authorization: Bearer <token>`, shown once:",
+                  file=sys.stderr)
+            print(secret)
+        elif args.action == "revoke":
+            accounts.revoke_token(args.name)
+            print(f"revoked {args.name}", file=sys.stderr)
+        else:
+            tokens = accounts.tokens()
+            if not tokens:
+                print("no tokens yet: `edge tokens add NAME --role viewer` makes one", file=sys.stderr)
+            for token in tokens:
+                print(f"{token.name}\t{token.role}\t{token.created_by}\t{token.created_at}\t"
+                      f"{token.last_used_at or 'never used'}")
+    finally:
+        store.close()
+    return 0
