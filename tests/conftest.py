@@ -134,7 +134,13 @@ CHROMEDRIVER = Path(os.environ.get("EDGE_CHROMEDRIVER", "/usr/bin/chromedriver")
 
 
 @pytest.fixture
-def driver(tmp_path: Path) -> Iterator[object]:
+def chromium_flags() -> list[str]:
+    """Command-line flags a test module adds to the `driver`'s Chromium (override this fixture)."""
+    return []
+
+
+@pytest.fixture
+def driver(tmp_path: Path, chromium_flags: list[str]) -> Iterator[object]:
     """Headless Chromium from the system packages (EDGE_CHROMIUM / EDGE_CHROMEDRIVER override the paths),
     with the driver given explicitly so selenium never downloads one. Missing: fails in CI, skips elsewhere."""
     missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.is_file()]
@@ -157,6 +163,7 @@ def driver(tmp_path: Path) -> Iterator[object]:
         "--window-size=1280,900",
         "--lang=ko-KR",
         f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        *chromium_flags,
     ):
         options.add_argument(flag)
     # A Korean person's browser (--lang alone does not reach navigator.languages in headless mode).
