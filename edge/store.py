@@ -819,8 +819,8 @@ class Store:
         self._enqueue(db, kind, segment.meeting_id, {**payload, "imported": True} if imported else payload)
 
     def delete_meeting(self, meeting_id: str) -> Meeting:
-        """Deletes a finished meeting with its segments, search entries, minutes, attendees and the messages
-        not yet published about it, and queues the clearing of its retained minutes; returns it (its audio
+        """Deletes a finished meeting with its segments, search entries, minutes, attendees and its messages in
+        the outbox, and queues the clearing of its retained minutes and a `deleted` message; returns it (its audio
         file is the caller's to delete). Raises MeetingNotFound, or MeetingInUse while it records or is
         transcribed."""
         with self.transaction() as db:
@@ -837,11 +837,20 @@ class Store:
             db.execute("DELETE FROM glossary_suggestions WHERE meeting_id = ? AND status = 'pending'", (meeting_id,))
             db.execute("UPDATE glossary_suggestions SET meeting_id = NULL, seq = NULL WHERE meeting_id = ?",
                        (meeting_id,))
-            db.execute("DELETE FROM outbox WHERE meeting_id = ? AND sent_at IS NULL", (meeting_id,))
+            db.execute("DELETE FROM outbox WHERE meeting_id = ?", (meeting_id,))  # sent ones hold its text too
             db.execute("DELETE FROM meetings WHERE id = ?", (meeting_id,))
             if published:
                 self._enqueue(db, "minutes", meeting_id, None)
+            self._enqueue(db, "deleted", meeting_id, {"v": 1, "meeting_id": meeting_id})
         return meeting
+
+    def latest_published_segment(self) -> dict | None:
+        """The payload of the newest segment published over MQTT (of a meeting still kept), if any."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT payload FROM outbox WHERE kind = 'segment' AND sent_at IS NOT NULL ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+        return json.loads(row[0]) if row else None
 
     def meetings_older_than(self, days: float) -> list[str]:
         """Finished meetings that ended (or, never ended, started) more than `days` ago."""

@@ -424,6 +424,20 @@ def publisher_harness_main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def retained_on(
+    broker: Broker, topic: str, sentinel: str, client_id: str, timeout: float = 60.0
+) -> list[Received]:
+    """What a new subscriber gets on `topic`: its retained message, if any. The broker sends retained
+    messages filter by filter, in the order subscribed, so once the retained `sentinel` (a topic known to
+    be retained, subscribed second) is in, anything retained on `topic` has arrived before it."""
+    fresh = Subscriber(broker, [topic, sentinel], client_id=client_id, session_expiry_s=0).start()
+    try:
+        assert fresh.wait_for(lambda got: any(m.topic == sentinel for m in got), timeout)
+        return fresh.received(topic)
+    finally:
+        fresh.stop()
+
+
 @contextlib.contextmanager
 def running(process: subprocess.Popen):
     """Kill a spawned process on the way out, whatever happened."""

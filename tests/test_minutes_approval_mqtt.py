@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from english_meeting import LINES, VTT
-from mosquitto import Broker, Subscriber, wait_until
+from mosquitto import Broker, Subscriber, retained_on, wait_until
 
 from edge.minutes.schema import validate_minutes
 
@@ -33,16 +33,8 @@ require_approval = true
 """
 
 
-def retained_on(broker: Broker, topic: str, client_id: str) -> list:
-    """What a new subscriber gets on `topic`: its retained message, if any. The broker sends retained
-    messages filter by filter, in the order subscribed, so once the retained `available` (subscribed
-    second) is in, anything retained on `topic` has arrived before it."""
-    fresh = Subscriber(broker, [topic, f"{BASE}/available"], client_id=client_id, session_expiry_s=0).start()
-    try:
-        assert fresh.wait_for(lambda got: any(m.topic == f"{BASE}/available" for m in got), WAIT_S)
-        return fresh.received(topic)
-    finally:
-        fresh.stop()
+def retained_now(broker: Broker, topic: str, client_id: str) -> list:
+    return retained_on(broker, topic, f"{BASE}/available", client_id, WAIT_S)
 
 
 def test_minutes_are_published_once_only_after_approval(
@@ -74,7 +66,7 @@ def test_minutes_are_published_once_only_after_approval(
             assert wait_until(lambda: client.get("/health").json()["outbox_backlog"] == 0, WAIT_S)
             assert subscriber.segments(meeting_id) == {}
             assert subscriber.received(minutes_topic) == []
-            assert retained_on(broker, minutes_topic, "before-approval") == []
+            assert retained_now(broker, minutes_topic, "before-approval") == []
 
             # Approve, with an edit, through the API.
             edited = {**record["minutes"], "title": "Weekly infrastructure meeting (approved)"}
@@ -89,7 +81,7 @@ def test_minutes_are_published_once_only_after_approval(
             assert again.status_code == 200 and again.json()["minutes"] == approved.json()["minutes"]
             assert client.get("/health").json()["outbox_backlog"] == 0
 
-        [retained] = retained_on(broker, minutes_topic, "after-approval")
+        [retained] = retained_now(broker, minutes_topic, "after-approval")
         assert retained.retain
         published = validate_minutes(retained.json(), meeting_id=meeting_id, known_seqs=range(len(LINES)))
         assert published.title == "Weekly infrastructure meeting (approved)"

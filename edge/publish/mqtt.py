@@ -410,9 +410,10 @@ class MqttPublisher:
                 if not self._send_row(row):
                     return
                 self._cursor = row.id
-        if self._last_segment_dirty and self._last_segment is not None and self._connected.is_set():
+        if self._last_segment_dirty and self._connected.is_set():
             self._last_segment_dirty = False
-            self._publish(self.topics.last_segment, encode(self._last_segment), qos=0, retain=True)
+            last = b"" if self._last_segment is None else encode(self._last_segment)  # b"": cleared
+            self._publish(self.topics.last_segment, last, qos=0, retain=True)
 
     def _send_row(self, row: OutboxMessage) -> bool:
         """Hand one row to paho; False when paho refused it (the drain stops and retries later)."""
@@ -437,6 +438,10 @@ class MqttPublisher:
         self.counters.published += 1
         if row.kind == "segment":
             self._last_segment = row.payload
+            self._last_segment_dirty = True
+        elif row.kind == "deleted" and (self._last_segment or {}).get("meeting_id") in (None, row.meeting_id):
+            # A deleted meeting's words must not stay retained: the newest segment of another takes its place.
+            self._last_segment = self.store.latest_published_segment()
             self._last_segment_dirty = True
         return True
 
