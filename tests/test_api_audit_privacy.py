@@ -93,9 +93,13 @@ def test_deleting_a_meeting_removes_everything_of_it_and_the_audit_log_shows_the
         assert _count(db, sql, meeting.id) == 0, sql
     assert _count(db, "SELECT count(*) FROM segment_search WHERE segment_search MATCH ?", '"연봉 협상"') == 0
     assert admin.get("/api/v1/search", params={"q": "연봉 협상"}).json()["items"] == []
-    # Its retained minutes are cleared: an empty retained message waits in the outbox for MQTT.
+    # Its retained minutes are cleared (an empty retained message) and subscribers are told; nothing else of
+    # it is left in the outbox, sent or not.
     clears = [row for row in box.store.pending_outbox(limit=1000) if row.meeting_id == meeting.id]
-    assert [(row.kind, row.payload) for row in clears] == [("minutes", None)]
+    assert [(row.kind, row.payload) for row in clears] == [
+        ("minutes", None), ("deleted", {"v": 1, "meeting_id": meeting.id})
+    ]
+    assert _count(db, "SELECT count(*) FROM outbox WHERE meeting_id = ? AND sent_at IS NOT NULL", meeting.id) == 0
     assert [m.id for m in box.store.meetings()] == [other.id]
     assert admin.delete(f"/api/v1/meetings/{meeting.id}").status_code == 404
 
