@@ -77,10 +77,12 @@ def test_short_words_are_found_by_a_scan(store: Store) -> None:
 
 def test_query_syntax_is_text_to_find(store: Store) -> None:
     add_meeting(store, "주간 회의", ('모두 "NEAR(a b)" OR * 를 입력했어요',))
-    for query in ('"NEAR(a b)"', "OR", "*", "NEAR(a", 'a"b', "a AND b", "'; DROP TABLE segments; --"):
-        search(store, query)  # never an FTS5 syntax error
+    for query in ('"NEAR(a b)"', "OR", "*", "NEAR(a", 'a"b', "a AND b", "'; DROP TABLE segments; --", "+#\x00",
+                  "회의\x00모두", "\x1b[31m"):  # fmt: skip
+        search(store, query)  # never an FTS5 syntax error (schemathesis found the NUL)
     assert len(found(store, '"NEAR(a b)"')) == 1  # the quotes are trimmed, the rest is the word
     assert len(found(store, "OR")) == 1
+    assert len(found(store, "모두\x00입력했어요")) == 1  # a control character separates words
     assert store.segment_count(store.meetings()[0].id) == 1
     with pytest.raises(Exception, match="has no words"):
         search(store, ' " , ')

@@ -47,11 +47,14 @@ def _stem(word: str) -> str | None:
     return None
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
 def search_terms(query: str) -> list[SearchTerm]:
-    """The words of `query` (at most MAX_TERMS, repeats dropped), with punctuation around them removed."""
+    """The words of `query` (at most MAX_TERMS, repeats dropped), with punctuation around them removed;
+    control characters separate words (a NUL would end SQLite's query string early)."""
     terms: list[SearchTerm] = []
     seen: set[str] = set()
-    for raw in query.split():
+    for raw in _CONTROL.sub(" ", query).split():
         word = unicodedata.normalize("NFC", raw.strip(_EDGE_PUNCTUATION))
         if not word or word.lower() in seen:
             continue
