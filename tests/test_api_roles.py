@@ -237,7 +237,7 @@ def test_users_are_managed_by_admins_and_the_last_admin_stays(server: ApiServer,
         assert park.get("/api/v1/session").json()["role"] == "member"
         assert admin.patch("/api/v1/users/박서준", json={"password": "새-비밀번호-1234"}).status_code == 200
         assert park.get("/api/v1/session").status_code == 401  # a new password ends the user's sessions
-    assert admin.delete(f"/api/v1/users/{USERS['admin']}").status_code == 400  # the only admin
+    assert admin.delete(f"/api/v1/users/{USERS['admin']}").status_code == 409  # the only admin: a conflict
     with pytest.raises(AccountError, match="only admin"):
         accounts.set_role(USERS["admin"], "viewer")
     assert admin.delete("/api/v1/users/박서준").status_code == 204

@@ -183,7 +183,8 @@ def test_korean_and_english_in_one_meeting_each_utterance_in_its_language(whispe
     assert all(right) and len(right) >= 10
     assert {language for _, language, _ in segments} == {"ko", "en"}
     assert health["asr"]["language_switches"] >= 5
-    assert health["asr"]["latency_p95_s"] is not None and health["asr"]["replacement_chars"] == 0
+    # A file read faster than real time is background work: its commits are not in the live latency figures.
+    assert health["asr"]["latency_p95_s"] is None and health["asr"]["replacement_chars"] == 0
 
 
 def test_context_does_not_add_loops_echoes_or_hallucinations(whisper_base, fixture_file, composite):

@@ -44,6 +44,10 @@ class AccountError(UserError):
     """A name, role or password that cannot be used; the message says which and why."""
 
 
+class LastAdmin(AccountError):
+    """The change would leave the box without an admin (a conflict with its state: 409)."""
+
+
 class AccountNotFound(AccountError, LookupError):
     """No user or token of that name."""
 
@@ -175,7 +179,7 @@ class Accounts:
     def _check_not_last_admin(self, db: sqlite3.Connection, name: str) -> None:
         admins = [row[0] for row in db.execute("SELECT name FROM users WHERE role = 'admin'")]
         if admins == [name]:
-            raise AccountError(f"{name!r} is the only admin; make another admin first")
+            raise LastAdmin(f"{name!r} is the only admin; make another admin first")
 
     def verify(self, name: str, password: str) -> User | None:
         """The user when the password is theirs. An unknown name costs the same hash, so timing tells nothing."""

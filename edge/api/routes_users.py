@@ -15,6 +15,7 @@ from edge.api.accounts import (
     AccountExists,
     AccountNotFound,
     ApiToken,
+    LastAdmin,
     Principal,
     Role,
     User,
@@ -28,7 +29,7 @@ PROBLEMS: dict[int | str, dict] = {
     **UNAUTHORIZED,
     400: {"model": ErrorOut, "description": "A name, role or password that cannot be used, or a body not JSON."},
     404: {"model": ErrorOut, "description": "No such user or token."},
-    409: {"model": ErrorOut, "description": "The name is taken."},
+    409: {"model": ErrorOut, "description": "The name is taken, or the change would leave no admin."},
 }
 
 
@@ -91,7 +92,7 @@ class TokenCreatedOut(TokenOut):
 
 
 def _problem(exc: AccountError) -> HTTPException:
-    code = 404 if isinstance(exc, AccountNotFound) else 409 if isinstance(exc, AccountExists) else 400
+    code = 404 if isinstance(exc, AccountNotFound) else 409 if isinstance(exc, (AccountExists, LastAdmin)) else 400
     return HTTPException(code, detail=str(exc))
 
 
