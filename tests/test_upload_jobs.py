@@ -28,6 +28,7 @@ WAIT_S = 300  # an upper bound for a stuck job, not a performance expectation
 CLIPS = ("audio/jfk.wav", "audio/leopard/test.wav") * 4
 # A segment ends where whisper hears the words end, its utterance where the VAD's padding ends.
 PADDING_MS = 2000
+MAX_BACKGROUND_UTTERANCE_S = 10.5  # a file's utterance: at most ten seconds, and the VAD's padding
 
 
 @pytest.fixture(scope="module")
@@ -238,3 +239,51 @@ def test_the_page_shows_a_jobs_progress_and_cancels_it(driver, box: FakeBox, tmp
         assert not driver.find_element(By.ID, "job-row").is_displayed()
         assert driver.find_element(By.ID, "detail-error").text == ""
     assert box.jobs() == [] and box.store.meeting(meeting.id).status == "failed"
+
+
+class _FeedRecorder:
+    """Stands in for the ASR feed in a unit test of FileJobs: records what the job hands over."""
+
+    def __init__(self) -> None:
+        self.submitted: list[tuple[Utterance, bool]] = []
+        self.closed: list[str] = []
+
+    def submit(self, utterance: Utterance, background: bool = False) -> None:
+        self.submitted.append((utterance, background))
+
+    def close_meeting(self, meeting_id: str) -> None:
+        self.closed.append(meeting_id)
+
+    def decoded_ms(self, meeting_id: str, heard_ms: int, hearing_speech: bool) -> int:
+        return 0
+
+    def cancel(self, meeting_id: str) -> None: ...
+
+
+def test_a_file_job_hands_its_speech_over_as_short_background_utterances(
+    tmp_path: Path, fixture_file: Callable[[str], Path], dev_model: Callable[[str], Path]
+) -> None:
+    """Behind one of a file's utterances a live final waits for the whole decode: they are kept short."""
+    from edge.pipeline.file_jobs import FileJobs
+    from edge.store import Store
+
+    cfg = real_config(tmp_path, fixture_file, dev_model)
+    cfg.vad.min_silence_ms = 3000  # a speaker's pauses do not end the utterance: only its length does
+    assert cfg.vad.max_segment_s > MAX_BACKGROUND_UTTERANCE_S
+    store = Store(cfg.database_path)
+    feed = _FeedRecorder()
+    ended: list[str] = []
+    jobs = FileJobs(cfg, store, feed, then=ended.append, after=lambda: None)  # type: ignore[arg-type]
+    jobs.start()
+    try:
+        clips = [fixture_file(clip) for clip in ("audio/leopard/diarization_test.wav", "audio/jfk.wav")] * 2
+        upload = write_wav(tmp_path / "uploads" / "long-speech.wav", build_meeting(clips, seed=3).audio)
+        meeting = jobs.submit(upload, title="긴 발화")
+        assert wait_until(lambda: ended == [meeting.id], WAIT_S)
+    finally:
+        jobs.close()
+        store.close()
+    lengths_s = [(utt.end_ms - utt.start_ms) / 1000 for utt, _ in feed.submitted]
+    assert len(lengths_s) >= 3 and all(background for _, background in feed.submitted)
+    assert max(lengths_s) <= MAX_BACKGROUND_UTTERANCE_S, lengths_s
+    assert sum(lengths_s) > 40  # the speech is all there, in pieces

@@ -30,6 +30,10 @@ MAX_FILE_JOBS = 64
 # A decoder that gives up on damaged data may end quietly: a file that decodes to less than this share of
 # the duration its header declares is damaged, not short (a VBR estimate is never this far off).
 DECODED_AT_LEAST = 0.5
+# A decode cannot be interrupted, so a live final that arrives during one of a file's utterances waits for
+# it: shorter utterances bound that wait (a couple of seconds of Whisper base on two cores) at a small cost in
+# context for the file.
+BACKGROUND_MAX_SEGMENT_S = 10.0
 CANCELLED = "cancelled by user"
 # How often a running job looks whether it was cancelled while its file is being read.
 CANCEL_POLL_S = 0.2
@@ -209,6 +213,7 @@ class FileJobs:
         cfg = self._cfg.model_copy(deep=True)
         cfg.audio.source = f"file:{path}"
         cfg.audio.realtime = False
+        cfg.vad.max_segment_s = min(cfg.vad.max_segment_s, BACKGROUND_MAX_SEGMENT_S)
         recording = job.recording = Recording(cfg, meeting, submit=self._feed.submit, store=self._store)
         recording.start()
         while not recording.wait_source_done(CANCEL_POLL_S) and not job.cancelled.is_set():
