@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
+from edge.commands.options import add_config_option
 from edge.core.config import load_config
 from edge.core.errors import UserError
 
@@ -17,9 +17,7 @@ HELP = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("meeting_id", help="The meeting's id (as `edge import` printed it or the admin page shows).")
     parser.add_argument("question", help='The question, e.g. "지라 정리는 누가 언제까지 하나요?".')
-    parser.add_argument(
-        "--config", type=Path, default=os.environ.get("EDGE_CONFIG"), help="TOML configuration file ($EDGE_CONFIG)."
-    )
+    add_config_option(parser)
     parser.add_argument("--model", type=Path, help="GGUF model to use instead of llm.model_path.")
     parser.add_argument("--no-llm", action="store_true", help="Only the best-matching lines, even with an LLM.")
     parser.add_argument("--json", action="store_true", help="Print the answer as JSON (as the API returns it).")

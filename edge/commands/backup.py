@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from edge.commands.options import add_config_option
 from edge.core.config import load_config
 
 HELP = "Copy the box's database (safe while the box runs: SQLite's online backup); restore is in the README."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config", type=Path, default=os.environ.get("EDGE_CONFIG"), help="TOML configuration file ($EDGE_CONFIG)."
-    )
+    add_config_option(parser)
     parser.add_argument(
         "--out", type=Path, help="Where to write the copy (default: backups/edge-<UTC time>.db beside the database)."
     )

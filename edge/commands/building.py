@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from dataclasses import asdict
-from pathlib import Path
 
+from edge.commands.options import add_config_option
 from edge.core.config import load_config
 
 HELP = "List every box seen on the MQTT broker (room, availability, state, health), from retained topics."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config", type=Path, default=os.environ.get("EDGE_CONFIG"), help="TOML configuration file ($EDGE_CONFIG)."
-    )
+    add_config_option(parser)
     parser.add_argument("--wait", type=float, default=2.0, help="Seconds to collect retained messages (default 2).")
     parser.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
 

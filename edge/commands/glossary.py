@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
+from edge.commands.options import add_config_option
 from edge.core.config import load_config
 from edge.core.errors import UserError
 from edge.text.glossary import ALIAS_SEPARATOR, CSV_HEADER, Glossary
@@ -14,16 +14,10 @@ from edge.text.glossary import ALIAS_SEPARATOR, CSV_HEADER, Glossary
 HELP = "List, import or export the glossary in the box's database (CSV: term,aliases,note; aliases split by |)."
 
 
-def _add_config(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config", type=Path, default=os.environ.get("EDGE_CONFIG"), help="TOML configuration file ($EDGE_CONFIG)."
-    )
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="Print every term with its aliases and note.")
-    _add_config(listing)
+    add_config_option(listing)
     importing = actions.add_parser(
         "import", help="Add the terms of a CSV file (a term already stored is replaced by the file's row)."
     )
@@ -31,10 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     importing.add_argument(
         "--replace", action="store_true", help="Make the glossary exactly the file: delete terms not in it."
     )
-    _add_config(importing)
+    add_config_option(importing)
     exporting = actions.add_parser("export", help="Write the glossary as CSV to FILE, or to stdout.")
     exporting.add_argument("file", type=Path, nargs="?", metavar="FILE", help="Where to write (default: stdout).")
-    _add_config(exporting)
+    add_config_option(exporting)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
+from edge.commands.options import add_config_option
 from edge.core.config import load_config
 from edge.core.errors import UserError
 
@@ -15,9 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="Transcript: .vtt, .srt or .json (an edge export).")
     parser.add_argument("--title", help="Meeting title (default: the file's title or name).")
     parser.add_argument("--language", help='Meeting language such as "ko" or "en" (default: from the file).')
-    parser.add_argument(
-        "--config", type=Path, default=os.environ.get("EDGE_CONFIG"), help="TOML configuration file ($EDGE_CONFIG)."
-    )
+    add_config_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:

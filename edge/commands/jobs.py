@@ -2,11 +2,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import urllib.parse
-from pathlib import Path
 
 from edge.commands.box_api import ask_box
+from edge.commands.options import add_config_option
 from edge.core.config import load_config
 
 HELP = (
@@ -18,9 +17,7 @@ HELP = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("list", "cancel"), help="list the jobs, or cancel one")
     parser.add_argument("meeting_id", nargs="?", help="The job's meeting id (cancel), as `edge jobs list` shows it.")
-    parser.add_argument(
-        "--config", type=Path, default=os.environ.get("EDGE_CONFIG"), help="TOML configuration file ($EDGE_CONFIG)."
-    )
+    add_config_option(parser)
     parser.add_argument("--url", help="The box's API (default: from api.host and api.port of the configuration).")
     parser.add_argument("--json", action="store_true", help="Print JSON, as the API returns it.")
 

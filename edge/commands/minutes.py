@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from edge.commands.options import add_config_option
 from edge.core.config import load_config
 from edge.core.errors import UserError
 
@@ -21,9 +21,7 @@ HELP = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("meeting_id", help="The meeting's id (as `edge import` printed it or the admin page shows).")
     parser.add_argument("--json", action="store_true", help="Print the minutes JSON document instead of Markdown.")
-    parser.add_argument(
-        "--config", type=Path, default=os.environ.get("EDGE_CONFIG"), help="TOML configuration file ($EDGE_CONFIG)."
-    )
+    add_config_option(parser)
     parser.add_argument("--model", type=Path, help="GGUF model to use instead of llm.model_path.")
     parser.add_argument(
         "--extractive",

@@ -2,11 +2,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import urllib.parse
-from pathlib import Path
 
 from edge.commands.box_api import ask_box
+from edge.commands.options import add_config_option
 from edge.core.config import load_config
 
 HELP = (
@@ -17,9 +16,7 @@ HELP = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("meeting_id", help="The recorded meeting's id (as the admin page or `GET /meetings` shows).")
-    parser.add_argument(
-        "--config", type=Path, default=os.environ.get("EDGE_CONFIG"), help="TOML configuration file ($EDGE_CONFIG)."
-    )
+    add_config_option(parser)
     parser.add_argument("--url", help="The box's API (default: from api.host and api.port of the configuration).")
     parser.add_argument("--json", action="store_true", help="Print the new meeting as JSON (as the API returns it).")
 

@@ -2,13 +2,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
 from contextlib import ExitStack
-from pathlib import Path
 
+from edge.commands.options import add_config_option
 from edge.core.config import Config, load_config
 
 # A stage that shows no progress for this long is hung: the systemd watchdog pings stop and the box is
@@ -21,9 +20,7 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config", type=Path, default=os.environ.get("EDGE_CONFIG"), help="TOML configuration file ($EDGE_CONFIG)."
-    )
+    add_config_option(parser)
 
 
 def _serving(cfg: Config) -> bool:

@@ -5,20 +5,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
-from pathlib import Path
 
+from edge.commands.options import add_config_option
 from edge.core.config import load_config
 from edge.core.errors import UserError
 
 HELP = "Create, list and revoke the API tokens of integrations, each with a role (viewer, member, admin)."
-
-
-def _add_config(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config", type=Path, default=os.environ.get("EDGE_CONFIG"), help="TOML configuration file ($EDGE_CONFIG)."
-    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,12 +20,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     adding.add_argument("name", help="The integration's name, such as home-assistant.")
     adding.add_argument("--role", required=True, choices=("viewer", "member", "admin"),
                         help="Give the least the integration needs: viewer reads, member also runs meetings.")
-    _add_config(adding)
+    add_config_option(adding)
     listing = actions.add_parser("list", help="Print every token's name, role, maker and last use (never secrets).")
-    _add_config(listing)
+    add_config_option(listing)
     revoking = actions.add_parser("revoke", help="Revoke a token: the integration using it is refused from now on.")
     revoking.add_argument("name")
-    _add_config(revoking)
+    add_config_option(revoking)
 
 
 def run(args: argparse.Namespace) -> int:

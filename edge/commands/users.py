@@ -7,20 +7,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
-from pathlib import Path
 
+from edge.commands.options import add_config_option
 from edge.core.config import load_config
 from edge.core.errors import UserError
 
 HELP = "Add, list and remove the admin page's users and set their passwords (roles: viewer, member, admin)."
-
-
-def _add_config(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config", type=Path, default=os.environ.get("EDGE_CONFIG"), help="TOML configuration file ($EDGE_CONFIG)."
-    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,15 +22,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     adding.add_argument("name", help="Login name (letters, Hangul included, digits, . @ - _).")
     adding.add_argument("--role", required=True, choices=("viewer", "member", "admin"),
                         help="viewer reads; member also runs meetings, edits and approves; admin does everything.")
-    _add_config(adding)
+    add_config_option(adding)
     listing = actions.add_parser("list", help="Print every user with their role.")
-    _add_config(listing)
+    add_config_option(listing)
     removing = actions.add_parser("remove", help="Remove a user (their sessions end).")
     removing.add_argument("name")
-    _add_config(removing)
+    add_config_option(removing)
     passwd = actions.add_parser("passwd", help="Set a user's password (their sessions end).")
     passwd.add_argument("name")
-    _add_config(passwd)
+    add_config_option(passwd)
 
 
 def _password() -> str:
