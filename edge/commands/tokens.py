@@ -7,10 +7,10 @@ import argparse
 import getpass
 import sys
 
+from edge.commands.box_accounts import box_config, opened_accounts
 from edge.commands.options import add_config_option
-from edge.core.config import load_config
-from edge.core.errors import UserError
 
+NO_TOKENS = "no tokens yet: `edge tokens add NAME --role viewer` makes one"
 HELP = "Create, list and revoke the API tokens of integrations, each with a role (viewer, member, admin)."
 
 
@@ -29,22 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge.api.accounts import Accounts
-    from edge.core.clock import WallClock
-    from edge.store import Store
-
-    cfg = load_config(args.config)
-    if not cfg.database_path.is_file():
-        if args.config is None:
-            raise UserError(f"there is no database at {cfg.database_path}; pass the box's configuration with "
-                            "--config FILE (or set EDGE_CONFIG)")
-        if args.action == "list":
-            print("no tokens yet: `edge tokens add NAME --role viewer` makes one", file=sys.stderr)
-            return 0
-    clock = WallClock()
-    store = Store(cfg.database_path, outbox=cfg.mqtt.enabled, clock=clock)
-    try:
-        accounts = Accounts(store, clock)
+    cfg, exists = box_config(args.config)
+    if not exists and args.action == "list":
+        print(NO_TOKENS, file=sys.stderr)
+        return 0
+    with opened_accounts(cfg) as accounts:
         if args.action == "add":
             token, secret = accounts.create_token(args.name, args.role, created_by=f"cli:{getpass.getuser()}")
             print(f"token {token.name} ({token.role}); send it as `Authorization: Bearer <token>`, shown once:",
@@ -56,10 +45,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             tokens = accounts.tokens()
             if not tokens:
-                print("no tokens yet: `edge tokens add NAME --role viewer` makes one", file=sys.stderr)
+                print(NO_TOKENS, file=sys.stderr)
             for token in tokens:
                 print(f"{token.name}\t{token.role}\t{token.created_by}\t{token.created_at}\t"
                       f"{token.last_used_at or 'never used'}")
-    finally:
-        store.close()
     return 0

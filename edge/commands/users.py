@@ -9,10 +9,11 @@ import argparse
 import getpass
 import sys
 
+from edge.commands.box_accounts import box_config, opened_accounts
 from edge.commands.options import add_config_option
-from edge.core.config import load_config
 from edge.core.errors import UserError
 
+NO_USERS = "no users yet: `edge users add NAME --role admin` makes the first admin"
 HELP = "Add, list and remove the admin page's users and set their passwords (roles: viewer, member, admin)."
 
 
@@ -46,23 +47,12 @@ def _password() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge.api.accounts import Accounts
-    from edge.core.clock import WallClock
-    from edge.store import Store
-
-    cfg = load_config(args.config)
-    if not cfg.database_path.is_file():
-        if args.config is None:
-            raise UserError(f"there is no database at {cfg.database_path}; pass the box's configuration with "
-                            "--config FILE (or set EDGE_CONFIG)")
-        if args.action != "add":
-            print("no users yet: `edge users add NAME --role admin` makes the first admin", file=sys.stderr)
-            return 0 if args.action == "list" else 1
+    cfg, exists = box_config(args.config)
+    if not exists and args.action != "add":
+        print(NO_USERS, file=sys.stderr)
+        return 0 if args.action == "list" else 1
     password = _password() if args.action in ("add", "passwd") else ""
-    clock = WallClock()
-    store = Store(cfg.database_path, outbox=cfg.mqtt.enabled, clock=clock)
-    try:
-        accounts = Accounts(store, clock)
+    with opened_accounts(cfg) as accounts:
         if args.action == "add":
             user = accounts.add_user(args.name, args.role, password)
             print(f"added {user.name} ({user.role})", file=sys.stderr)
@@ -75,9 +65,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             users = accounts.users()
             if not users:
-                print("no users yet: `edge users add NAME --role admin` makes the first admin", file=sys.stderr)
+                print(NO_USERS, file=sys.stderr)
             for user in users:
                 print(f"{user.name}\t{user.role}\t{user.created_at}")
-    finally:
-        store.close()
     return 0
