@@ -13,6 +13,7 @@ so callers parse it with `parse_json_output` and validate the result themselves.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import functools
 import json
 import logging
@@ -82,6 +83,17 @@ class LlmStats:
     completion_tokens: int = 0
     seconds: float = 0.0
     cancelled: int = 0
+
+    def plus(self, result: LlmResult) -> LlmStats:
+        """These counts with one more generation: a call cancelled before its first token counts only as
+        cancelled."""
+        if result.finish_reason == FINISH_CANCELLED and result.completion_tokens == 0:
+            return dataclasses.replace(self, cancelled=self.cancelled + 1)
+        return LlmStats(
+            self.calls + 1, self.prompt_tokens + result.prompt_tokens,
+            self.completion_tokens + result.completion_tokens, self.seconds + result.seconds,
+            self.cancelled + (result.finish_reason == FINISH_CANCELLED),
+        )  # fmt: skip
 
 
 class ChatModel(Protocol):
@@ -579,17 +591,7 @@ class LlmEngine:
 
     def _record(self, result: LlmResult) -> LlmResult:
         with self._lock:
-            s = self._stats
-            if result.finish_reason == FINISH_CANCELLED and result.completion_tokens == 0:
-                self._stats = LlmStats(s.calls, s.prompt_tokens, s.completion_tokens, s.seconds, s.cancelled + 1)
-            else:
-                self._stats = LlmStats(
-                    s.calls + 1,
-                    s.prompt_tokens + result.prompt_tokens,
-                    s.completion_tokens + result.completion_tokens,
-                    s.seconds + result.seconds,
-                    s.cancelled + (result.finish_reason == FINISH_CANCELLED),
-                )
+            self._stats = self._stats.plus(result)
         return result
 
 

@@ -129,6 +129,15 @@ class FailoverEngine:
                     log.exception("LLM: redoing work after the server came back failed")
             return
 
+    @property
+    def answering(self) -> str:
+        """Who answers LLM calls now: "server", "local" (the box's model stands in) or "nobody"."""
+        with self._lock:
+            return self._answering(self._down_since is not None)
+
+    def _answering(self, down: bool) -> str:
+        return ("local" if self._local_factory else "nobody") if down else "server"
+
     def health(self) -> dict[str, Any]:
         with self._lock:
             down = self._down_since is not None
@@ -138,7 +147,7 @@ class FailoverEngine:
                 "server_state": "unreachable" if down else "ok",
                 "server_down_s": round(time.monotonic() - self._down_since, 1) if self._down_since else None,
                 "server_error": self._error,
-                "answering": ("local" if self._local_factory else "nobody") if down else "server",
+                "answering": self._answering(down),
                 "fallbacks": self.fallbacks,
             }
 

@@ -229,11 +229,7 @@ class RemoteEngine:
 
     def _record(self, result: LlmResult) -> LlmResult:
         with self._lock:
-            s = self._stats
-            self._stats = LlmStats(
-                s.calls + 1, s.prompt_tokens + result.prompt_tokens, s.completion_tokens + result.completion_tokens,
-                s.seconds + result.seconds, s.cancelled + (result.finish_reason == FINISH_CANCELLED),
-            )  # fmt: skip
+            self._stats = self._stats.plus(result)
         return result
 
 

@@ -199,7 +199,7 @@ class LlmSchedule:
             if outcome.status == STATUS_GENERATING:
                 self.minutes(meeting_id)  # parked: written again in a later quiet moment
                 return
-            if self.failover is not None and self.failover.health()["answering"] == "nobody":
+            if self.failover is not None and self.failover.answering == "nobody":
                 self._redo_minutes.add(meeting_id)
             self.minutes_counts.count(outcome, llm=True)
             self._publish(MinutesDone(meeting_id, outcome.status, outcome.error))
