@@ -861,6 +861,11 @@ class Store:
                 "AND coalesce(ended_at, started_at) < ? ORDER BY started_at", (cutoff,)).fetchall()
         return [row[0] for row in rows]
 
+    @property
+    def clock(self) -> WallClock:
+        """The clock the records are stamped with."""
+        return self._clock
+
     def expire_retained_minutes(self, days: float) -> list[str]:
         """Queue the clearing of each meeting's retained minutes published more than `days` ago (and not
         cleared or published again since); returns those meetings' ids."""

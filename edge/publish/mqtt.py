@@ -27,7 +27,6 @@ from collections import deque
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 import edge
@@ -510,7 +509,7 @@ class MqttPublisher:
             except Exception:
                 log.exception("MQTT: the box's health could not be read")
         backlog = self.store.outbox_backlog() if self.store.outbox_enabled else None
-        stats = stats_payload(health, backlog, datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        stats = stats_payload(health, backlog, self.store.clock.now().isoformat(timespec="seconds"))
         stats["mqtt"] = self.status()
         # Retained: a building view that starts later sees every box's last health at once.
         self._publish(self.topics.stats, encode(stats), qos=0, retain=True)
