@@ -18,6 +18,7 @@ import logging
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,8 @@ JSON_FORMS = ("json_schema", "json_object", "none")
 # Without the server's tokenizer: a token per 2 UTF-8 bytes over-counts every tokenizer seen for Korean
 # and English (a Hangul syllable is 3 bytes and at least one token; English words are 4-6 bytes a token).
 BYTES_PER_TOKEN = 2
-MESSAGE_OVERHEAD_TOKENS = 8  # role and template tokens around each chat message
+MESSAGE_OVERHEAD_TOKENS = 8
+COUNT_CACHE_SIZE = 4096  # role and template tokens around each chat message
 
 
 class RemoteEngine:
@@ -73,6 +75,7 @@ class RemoteEngine:
         self._stats = LlmStats()
         self._json_form: str | None = None
         self._tokenizer: str | None = None  # "llama-cpp-python", "llama.cpp" or "estimate", once known
+        self._counts: OrderedDict[str, int] = OrderedDict()  # the server's counts of recent texts, oldest first
 
     # -- what the callers use -------------------------------------------------------------------
 
@@ -87,11 +90,21 @@ class RemoteEngine:
     def count_tokens(self, text: str) -> int:
         if not text:
             return 0
-        if self._tokenizer != "estimate":
-            counted = self._server_count(text)
-            if counted is not None:
-                return counted
-        return estimate_tokens(text)
+        if self._tokenizer == "estimate":
+            return estimate_tokens(text)
+        # Minutes count every transcript line, again for each chunk and merge: one request per distinct text.
+        with self._lock:
+            cached = self._counts.get(text)
+        if cached is not None:
+            return cached
+        counted = self._server_count(text)
+        if counted is None:
+            return estimate_tokens(text)
+        with self._lock:
+            self._counts[text] = counted
+            if len(self._counts) > COUNT_CACHE_SIZE:
+                self._counts.popitem(last=False)
+        return counted
 
     def count_prompt_tokens(self, messages: Sequence[Message]) -> int:
         return sum(self.count_tokens(m["content"]) + MESSAGE_OVERHEAD_TOKENS for m in messages)
