@@ -13,6 +13,7 @@ and starts and stops them in order; it does no work of its own on a segment.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -44,6 +45,7 @@ from edge.pipeline.live_relay import LiveRelay
 from edge.pipeline.llm_schedule import LlmSchedule
 from edge.pipeline.recording import Recording
 from edge.pipeline.records import Records
+from edge.pipeline.speakers import speaker_attribution, store_refined_speakers
 from edge.store import Meeting, Store
 
 log = logging.getLogger(__name__)
@@ -83,7 +85,11 @@ class Box:
             self.store, self.glossary, prompt=cfg.asr.initial_prompt,
             note_committed=self.asr.note_committed, then=self.llm.correct,
         )  # fmt: skip
-        self.feed.connect(self.asr, self.committer.commit, forget=self.committer.forget)
+        self.speakers = speaker_attribution(cfg.speaker) if cfg.speaker.enabled else None
+        self.feed.connect(
+            self.asr, self.committer.commit, forget=self.committer.forget, speakers=self.speakers,
+            relabel=functools.partial(store_refined_speakers, self.store, self.speakers) if self.speakers else None,
+        )  # fmt: skip
         disk = DiskSpace(
             cfg.storage.path, warn_free_mb=cfg.storage.warn_free_mb, critical_free_mb=cfg.storage.critical_free_mb
         )
@@ -121,7 +127,10 @@ class Box:
 
     def check_models(self) -> None:
         """Fail fast, before anything starts, when a configured model file is missing."""
-        for what, path in (("asr.model_path", self.cfg.asr.model_path), ("vad.model_path", self.cfg.vad.model_path)):
+        models = [("asr.model_path", self.cfg.asr.model_path), ("vad.model_path", self.cfg.vad.model_path)]
+        if self.cfg.speaker.enabled:
+            models.append(("speaker.model_path", self.cfg.speaker.model_path))
+        for what, path in models:
             if not Path(path).is_file():
                 raise ModelError(
                     f"{what} {path} does not exist; fetch it with `edge models fetch NAME` "
@@ -132,6 +141,8 @@ class Box:
 
     def open(self) -> None:
         self.check_models()
+        if self.speakers is not None:
+            self.speakers.load()
         self.recover()
         self._prune_records()
         threading.Thread(target=self._prune_daily, name="retention", daemon=True).start()
@@ -297,6 +308,7 @@ class Box:
             "llm": self.llm.health(),
             "minutes": self.llm.minutes_health(),
             "clock": {"steps": self.clock.steps, "last_step_s": self.clock.last_step_s},
+            "speakers": self.speakers.stats.to_dict() if self.speakers else None,
         }
 
     def _state(self) -> BoxState:

@@ -69,3 +69,8 @@ def test_the_validation_error_handler_renders_input_it_cannot_encode() -> None:
     response = asyncio.run(_validation_error(None, error))  # type: ignore[arg-type]
     assert response.status_code == 422
     assert json.loads(response.body)["detail"][0]["input"] == "\ud800"
+
+
+def test_a_search_of_control_characters_only_is_refused_by_the_schema(client: httpx.Client) -> None:
+    response = client.get("/search", params={"q": "\x06\x07"})
+    assert response.status_code == 422, response.text

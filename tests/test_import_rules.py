@@ -18,7 +18,7 @@ import pytest
 
 EDGE = Path(__file__).resolve().parent.parent / "edge"
 
-STAGES = {"audio", "asr", "text", "llm", "minutes", "minutes.schema", "transcripts"}
+STAGES = {"audio", "asr", "text", "llm", "minutes", "minutes.schema", "transcripts", "speaker"}
 """What the pipeline wires."""
 
 MAY_IMPORT: dict[str, set[str]] = {
@@ -29,6 +29,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "asr": {"core"},
     "ops": {"core"},
     "audio": {"core", "ops"},  # the TensorRT VAD builds its engine with edge.ops.tensorrt_engine
+    "speaker": {"core", "ops", "audio"},  # mel filters (edge.ops.mel), onnxruntime (edge.audio.onnx_runtime)
     "minutes.schema": {"core"},  # the store validates minutes with it
     "store": {"core", "text", "minutes.schema"},
     "llm": {"core", "text", "store"},
@@ -55,8 +56,8 @@ NATIVE_IMPORTERS = {
     "llama_cpp": "edge.llm.engine",
     "paho": "edge.publish.mqtt",
     "pyaudio": "edge.audio.capture",
-    "onnxruntime": "edge.audio.vad_onnx",
-    "onnx": "edge.audio.vad_tensorrt",
+    "onnxruntime": "edge.audio.onnx_runtime",
+    "onnx": "edge.ops.onnx_graph",
     "tensorrt": "edge.ops.tensorrt_engine",
     "soundfile": "edge.audio.files",
     "soxr": "edge.audio.files",

@@ -30,12 +30,12 @@ from edge.commands import models as models_command
 from edge.commands.cli import main as cli_main
 from edge.core.errors import ModelError, UserError
 from edge.ops.byte_bpe import byte_to_unicode, token_bytes
+from edge.ops.mel import mel_filters
 from edge.ops.whisper_convert import convert_whisper, expected_shapes, load_checkpoint, read_vocabulary
 from edge.ops.whisper_ggml import (
     GGML_TYPE_F16,
     GGML_TYPE_F32,
     GGML_TYPE_Q8_0,
-    mel_filters,
     quantize_q8_0,
     read_whisper_ggml,
     tensor_values,

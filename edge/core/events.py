@@ -71,6 +71,7 @@ class AsrSegment:
     text: str
     language: str
     confidence: float | None = None
+    speaker: str | None = None
 
 
 @dataclass(frozen=True)

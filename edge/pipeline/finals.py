@@ -9,12 +9,16 @@ from collections.abc import Callable
 
 from edge.asr.stage import AsrStage
 from edge.core.events import AsrSegment, Utterance
+from edge.speaker.attribution import SpeakerAttribution
 
 log = logging.getLogger(__name__)
 
 
 Commit = Callable[[str, list[AsrSegment], int | None], None]
 """(meeting_id, segments, utterance_ms): stores a final utterance's segments."""
+Relabel = Callable[[str, dict[tuple[int, int], str]], object]
+"""(meeting_id, {(t0_ms, t1_ms): speaker}): the end-of-meeting speakers of its segments, to store."""
+LOGGED_SPEAKER_ERRORS = 3
 
 
 class AsrFeed:
@@ -27,12 +31,25 @@ class AsrFeed:
         self._commit: Commit | None = None
         self._forget: list[Callable[[str], None]] = []
         self._final_hooks: list[Callable[[Utterance], None]] = []
+        self._speakers: SpeakerAttribution | None = None
+        self._relabel: Relabel | None = None
         self.errors = 0
 
-    def connect(self, asr: AsrStage, commit: Commit, *, forget: Callable[[str], None]) -> None:
-        """`forget(meeting_id)` drops a closed meeting's state beside the ASR stage's (the committer's)."""
+    def connect(
+        self,
+        asr: AsrStage,
+        commit: Commit,
+        *,
+        forget: Callable[[str], None],
+        speakers: SpeakerAttribution | None = None,
+        relabel: Relabel | None = None,
+    ) -> None:
+        """`forget(meeting_id)` drops a closed meeting's state beside the ASR stage's (the committer's, which
+        returns once the meeting's segments are written); `speakers` labels each final utterance's segments
+        before they are committed, and `relabel` stores its end-of-meeting pass once they are written."""
         self._asr, self._commit = asr, commit
         self._forget = [asr.forget_meeting, forget]
+        self._speakers, self._relabel = speakers, relabel
 
     def add_final_hook(self, hook: Callable[[Utterance], None]) -> None:
         """Called on the ASR thread once a final utterance's segments are committed."""
@@ -76,14 +93,32 @@ class AsrFeed:
                       self._asr.pending(meeting_id), meeting_id)  # fmt: skip
         for forget in self._forget:
             forget(meeting_id)
+        if self._speakers is not None:
+            labels = self._speakers.finish(meeting_id)
+            if labels and self._relabel is not None:
+                self._relabel(meeting_id, labels)
 
     # the ASR owner thread
 
     def on_final(self, utterance: Utterance, segments: list[AsrSegment]) -> None:
         assert self._commit is not None, "AsrFeed.connect() first"
+        if self._speakers is not None:
+            segments = self._with_speakers(utterance, segments)
         self._commit(utterance.meeting_id, segments, utterance.end_ms - utterance.start_ms)
         for hook in self._final_hooks:
             hook(utterance)
+
+    def _with_speakers(self, utterance: Utterance, segments: list[AsrSegment]) -> list[AsrSegment]:
+        """Speaker labels are worth less than the words: when they fail, the segments go without them."""
+        assert self._speakers is not None
+        try:
+            return self._speakers.label(utterance, segments)
+        except Exception as exc:
+            self._speakers.stats.errors += 1
+            if self._speakers.stats.errors <= LOGGED_SPEAKER_ERRORS:
+                log.error("speaker of utterance %s of meeting %s not found (%s); its segments have none",
+                          utterance.utterance_id, utterance.meeting_id, exc)  # fmt: skip
+            return segments
 
     def on_error(self, utterance: Utterance, exc: BaseException) -> None:
         self.errors += 1

@@ -22,7 +22,8 @@ _WHITESPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
     "\u2028\u2029\u202f\u205f\u3000"
 )
-WORD_PATTERN = "[^" + "".join(f"\\u{ord(char):04x}" for char in _WHITESPACE + _EDGE_PUNCTUATION) + "]"
+_CONTROL_CHARS = "".join(map(chr, range(0x20))) + "\x7f"  # separate words, as spaces do
+WORD_PATTERN = "[^" + "".join(f"\\u{ord(char):04x}" for char in _WHITESPACE + _EDGE_PUNCTUATION + _CONTROL_CHARS) + "]"
 """A query has a word when this finds a character in it (the same in Python's and JavaScript's regular
 expressions, for the API's schema)."""
 
@@ -47,7 +48,7 @@ def _stem(word: str) -> str | None:
     return None
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile("[" + re.escape(_CONTROL_CHARS) + "]")
 
 def search_terms(query: str) -> list[SearchTerm]:
     """The words of `query` (at most MAX_TERMS, repeats dropped), with punctuation around them removed;
