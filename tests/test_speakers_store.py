@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from edge.core.events import AsrSegment, Segment, SegmentCommitted, SegmentRevised, SpeakersChanged, StoreChange
+from edge.pipeline.commit import SegmentCommitter
+from edge.pipeline.current_glossary import CurrentGlossary
 from edge.store import MIGRATIONS, MeetingNotFound, SpeakerNameInvalid, SpeakerNotFound, Store
 
 
@@ -187,3 +189,17 @@ def test_asr_segments_carry_the_speaker_stage_label() -> None:
     assert AsrSegment(0, 1000, "안녕하세요", "ko", speaker="S3").speaker == "S3"
     assert SegmentCommitted(Segment("m", 0, 0, 1, "x", "ko", speaker="S1", speaker_name="김민수")).to_payload()[
         "speaker"] == "김민수"
+
+
+def test_the_committer_stores_the_speaker_stage_label(tmp_path: Path) -> None:
+    store = Store(tmp_path / "edge.db")
+    committer = SegmentCommitter(
+        store, CurrentGlossary(store), prompt="", note_committed=lambda *_: None, then=lambda _: None
+    )
+    meeting = store.create_meeting(language="ko", source="pyaudio:test")
+    committer.commit(meeting.id, [AsrSegment(0, 2000, "제가 금요일까지 보고서 올리겠습니다", "ko", speaker="S2")], 2000)
+    committer.commit(meeting.id, [AsrSegment(3000, 4500, "네 알겠습니다", "ko")], 1500)
+    assert [(s.speaker, s.text_raw) for s in store.segments(meeting.id)] == [
+        ("S2", "제가 금요일까지 보고서 올리겠습니다"), (None, "네 알겠습니다")
+    ]  # fmt: skip
+    assert [s.label for s in store.speakers(meeting.id)] == ["S2"]

@@ -35,6 +35,7 @@ from edge.api import (
     routes_retranscribe,
     routes_search,
     routes_session,
+    routes_speakers,
     routes_status,
     routes_transcribe,
     routes_users,
@@ -162,6 +163,7 @@ def create_app(
     api.include_router(routes_users.build_router(auth))
     api.include_router(routes_audit.build_router(auth, audit))
     api.include_router(routes_meetings.build_router(control, auth))
+    api.include_router(routes_speakers.build_router(control, auth))
     api.include_router(routes_glossary.build_router(control, auth))
     api.include_router(routes_minutes.build_router(control, auth))
     api.include_router(routes_search.build_router(control, auth))
