@@ -18,8 +18,8 @@ from edge.store import MIGRATIONS, MeetingNotFound, SpeakerNameInvalid, SpeakerN
 
 def _meeting_with_speakers(store: Store) -> str:
     meeting = store.create_meeting(language="ko", source="pyaudio:test")
-    said = [("S1", "회의를 시작하겠습니다"), ("S2", "네 좋습니다"), ("S10", "배포는 금요일입니다"), ("S1", "다음 안건입니다"),
-            (None, "(웃음)")]  # fmt: skip
+    said = [("S1", "회의를 시작하겠습니다"), ("S2", "네 좋습니다"), ("S10", "배포는 금요일입니다"),
+            ("S1", "다음 안건입니다"), (None, "(웃음)")]  # fmt: skip
     for i, (label, text) in enumerate(said):
         store.add_segment(meeting.id, t0_ms=i * 2000, t1_ms=i * 2000 + 1500, text_raw=text, language="ko",
                           speaker=label)  # fmt: skip
