@@ -858,7 +858,8 @@ class Store:
         """Give segments new speaker labels (seq -> label, None: unknown), as the end-of-meeting re-clustering
         does: each segment whose label differs gets its next revision and a "segment_update" outbox row, all in
         one transaction; seqs the meeting does not have are skipped. Labels no segment carries any more and
-        nobody named are dropped. Returns how many segments changed."""
+        nobody named are dropped; the meeting's speakers are published again when one is named or they were
+        published before. Returns how many segments changed."""
         checked = {seq: _checked_label(label) for seq, label in labels.items()}
         changed = 0
         with self.transaction() as db:
@@ -884,6 +885,13 @@ class Store:
                     "WHERE g.meeting_id = speakers.meeting_id AND g.speaker = speakers.label)",
                     (meeting_id,),
                 )
+                # Named speakers, or speakers published before, are published again: their segments moved.
+                if db.execute(
+                    "SELECT 1 FROM speakers WHERE meeting_id = ? AND name != '' UNION ALL "
+                    "SELECT 1 FROM outbox WHERE meeting_id = ? AND kind = 'speakers' LIMIT 1",
+                    (meeting_id, meeting_id),
+                ).fetchone():
+                    self._publish_speakers(db, meeting_id)
         return changed
 
     # search

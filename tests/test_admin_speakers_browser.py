@@ -2,7 +2,8 @@
 whose segments carry speaker labels (inserted through the real store) shows a chip per line, one colour per
 label; the speakers panel names S2 "이지은" (a PUT the box stores), and every chip of S2 follows at once; a
 name given elsewhere (API, MQTT) arrives by the live stream's `speakers` event and renames the chips without a
-reload; a voice heard for the first time joins the panel. EDGE_SCREENSHOT_DIR keeps a screenshot.
+reload; a voice heard for the first time joins the panel, and leaves it when the regrouping at the end of the
+meeting relabels its lines. EDGE_SCREENSHOT_DIR keeps a screenshot.
 """
 
 from __future__ import annotations
@@ -116,6 +117,13 @@ def test_a_person_names_a_speaker_and_every_chip_follows(driver, box: FakeBox, t
         wait.until(lambda _: chips("detail-segments")[5:] == [["5", "S2", "이지은"], ["6", "S4", "S4"]])
         wait.until(lambda _: [r.get_attribute("data-speaker") for r in
                               panel.find_elements(By.CSS_SELECTOR, "form.speaker-row")] == ["S1", "S2", "S3", "S4"])
+
+        # The end-of-meeting regrouping finds S4 was Alex Kim: the line is relabelled, S4 leaves the panel.
+        assert box.store.relabel_segments(meeting_id, {6: "S3"}) == 1
+        wait.until(lambda _: chips("detail-segments")[6] == ["6", "S3", "Alex Kim"])
+        wait.until(lambda _: [r.get_attribute("data-speaker") for r in
+                              panel.find_elements(By.CSS_SELECTOR, "form.speaker-row")] == ["S1", "S2", "S3"])
+        assert panel.find_elements(By.CSS_SELECTOR, ".speaker-stats")[2].text == "발언 2개 · 00:03"
 
         # Clearing a name shows the label again.
         name_input.clear()

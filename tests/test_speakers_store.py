@@ -113,18 +113,31 @@ def test_relabelling_makes_new_revisions_in_one_transaction(tmp_path: Path) -> N
     assert [(s.speaker, s.speaker_name, s.revision) for s in segments] == [
         ("S1", "김민수", 0), ("S2", "", 0), ("S1", "김민수", 1), ("S1", "김민수", 0), ("S2", "", 1)
     ]  # fmt: skip
-    updates = store.pending_outbox(limit=1000)[before:]
+    *updates, speakers = store.pending_outbox(limit=1000)[before:]
     assert [(m.kind, m.payload["seq"], m.payload["revision"], m.payload["speaker"], m.payload["speaker_id"])
             for m in updates] == [("segment_update", 2, 1, "김민수", "S1"), ("segment_update", 4, 1, "S2", "S2")]
-    assert [type(c) for c in changes] == [SegmentRevised, SegmentRevised]
+    # S1 has a name: the speakers are published again, and S10 (no segment left, no name) is gone.
+    assert speakers.kind == "speakers"
+    assert [(s["label"], s["name"], s["segments"]) for s in speakers.payload["speakers"]] == [
+        ("S1", "김민수", 3), ("S2", "", 2)
+    ]  # fmt: skip
+    assert [type(c) for c in changes] == [SegmentRevised, SegmentRevised, SpeakersChanged]
     assert [c.segment.seq for c in changes if isinstance(c, SegmentRevised)] == [2, 4]
-    # S10 has no segment left and no name: it is gone.
     assert [s.label for s in store.speakers(meeting_id)] == ["S1", "S2"]
     assert store.relabel_segments(meeting_id, {2: "S1"}) == 0
     # A bad label changes nothing at all.
     with pytest.raises(ValueError, match="label"):
         store.relabel_segments(meeting_id, {0: "S2", 1: "\x00"})
     assert store.segments(meeting_id)[0].speaker == "S1"
+
+
+def test_relabelling_a_meeting_nobody_named_publishes_only_the_segment_updates(tmp_path: Path) -> None:
+    store = Store(tmp_path / "edge.db")
+    meeting_id = _meeting_with_speakers(store)
+    before = len(store.pending_outbox(limit=1000))
+    assert store.relabel_segments(meeting_id, {1: "S1", 4: None}) == 1
+    assert [m.kind for m in store.pending_outbox(limit=1000)[before:]] == ["segment_update"]
+    assert [(s.label, s.segments) for s in store.speakers(meeting_id)] == [("S1", 3), ("S10", 1)]
 
 
 def test_a_revision_of_the_text_keeps_the_speaker(tmp_path: Path) -> None:

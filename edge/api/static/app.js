@@ -798,6 +798,10 @@
       const focused = document.activeElement && document.activeElement.closest("#speakers-list form");
       const typing = focused ? focused.dataset.speaker : null;
       const readOnly = Boolean(session && session.role === "viewer");
+      const labels = new Set(items.map((speaker) => speaker.label));
+      for (const row of list.querySelectorAll("form.speaker-row")) {
+        if (!labels.has(row.dataset.speaker)) row.closest("li").remove(); // regrouped into another voice
+      }
       for (const speaker of items) {
         let row = list.querySelector(`form[data-speaker="${CSS.escape(speaker.label)}"]`);
         if (!row) {
@@ -836,17 +840,22 @@
         input.value = speaker.name;
         $("speakers-result").textContent = t(speaker.name ? "speakers.saved" : "speakers.cleared", { label });
         // The live stream says so too; this covers a page whose stream is reconnecting.
-        this.onSpeakers({ meeting_id: meetingId, speakers: [speaker] });
+        this.onSpeakers({ meeting_id: meetingId, speakers: [speaker] }, { complete: false });
       } catch (err) {
         showError("speakers-error", err);
       }
     },
 
-    onSpeakers(payload) {
+    // `complete`: the payload lists every speaker of the meeting (the live stream's), not just one.
+    onSpeakers(payload, { complete = true } = {}) {
       for (const transcript of [live.transcript, meetings.transcript]) {
         transcript.renameSpeakers(payload.meeting_id, payload.speakers);
       }
       if (payload.meeting_id !== this.meetingId) return;
+      if (complete) {
+        this.render(payload.speakers);
+        return;
+      }
       const merged = new Map(this.items.map((speaker) => [speaker.label, speaker]));
       for (const speaker of payload.speakers) merged.set(speaker.label, speaker);
       this.render([...merged.values()]);
