@@ -14,7 +14,7 @@ import os
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -22,7 +22,16 @@ from pathlib import Path
 
 from edge.core.clock import WallClock
 from edge.core.errors import UserError
-from edge.core.events import FilteredSegment, Segment, SegmentCommitted, SegmentDropped, SegmentRevised, StoreChange
+from edge.core.events import (
+    FilteredSegment,
+    Segment,
+    SegmentCommitted,
+    SegmentDropped,
+    SegmentRevised,
+    Speaker,
+    SpeakersChanged,
+    StoreChange,
+)
 from edge.minutes.schema import MinutesInvalid, MinutesNotFound, MinutesRecord, validate_minutes
 from edge.text.glossary import Glossary, GlossaryError, GlossaryTerm, match_key
 from edge.text.search_terms import SearchTerm
@@ -216,10 +225,28 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX audit_log_at ON audit_log (at);
     """,
+    # Who said what: each segment's speaker label ("S1", ...) and the names people gave the labels per meeting.
+    """
+    ALTER TABLE segments ADD COLUMN speaker TEXT;
+    CREATE TABLE speakers (
+        meeting_id TEXT NOT NULL REFERENCES meetings(id),
+        label TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (meeting_id, label)
+    );
+    """,
 )
 
 MEETING_COLUMNS = "id, title, room, language, source, status, started_at, ended_at, audio_path, error"
 SEGMENT_COLUMNS = "meeting_id, seq, t0_ms, t1_ms, text_raw, language, confidence, text, corrections, revision"
+# A segment as read back: its columns, its speaker's label and the name the meeting gave that label.
+SEGMENT_SELECT = (
+    "SELECT " + ", ".join(f"g.{column}" for column in SEGMENT_COLUMNS.split(", "))
+    + ", g.speaker, coalesce(k.name, '') FROM segments g "
+    "LEFT JOIN speakers k ON k.meeting_id = g.meeting_id AND k.label = g.speaker"
+)
+MAX_SPEAKER_NAME_CHARS = 64
+MAX_SPEAKER_LABEL_CHARS = 32
 
 log = logging.getLogger(__name__)
 
@@ -283,8 +310,51 @@ class MeetingInUse(UserError):
 
 
 def _segment(row: sqlite3.Row | tuple) -> Segment:
-    meeting_id, seq, t0, t1, raw, language, confidence, text, corrections, revision = row
-    return Segment(meeting_id, seq, t0, t1, raw, language, confidence, text, json.loads(corrections), revision)
+    meeting_id, seq, t0, t1, raw, language, confidence, text, corrections, revision, speaker, name = row
+    return Segment(
+        meeting_id, seq, t0, t1, raw, language, confidence, text, json.loads(corrections), revision, speaker, name
+    )
+
+
+class SpeakerNotFound(LookupError):
+    """The meeting has no speaker with that label."""
+
+
+class SpeakerNameInvalid(UserError):
+    """A speaker's name that cannot be shown: too long, or with control characters."""
+
+
+def _label_order(label: str) -> tuple[int, str]:
+    """S1, S2, ..., S10 in numeric order; other labels after them, alphabetically."""
+    digits = label[1:] if label[:1] == "S" else ""
+    return (int(digits), "") if digits.isdigit() else (2**62, label)
+
+
+def checked_speaker_name(name: object) -> str:
+    """A speaker's name as stored: ends stripped, runs of white space one space; "" clears the name.
+    SpeakerNameInvalid names the problem and the fix."""
+    if not isinstance(name, str):
+        raise SpeakerNameInvalid(f'a speaker\'s name is text, not {type(name).__name__}; send {{"name": "김민수"}}')
+    cleaned = name.replace("\ufeff", " ").strip()
+    control = next((char for char in cleaned if ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0), None)
+    if control is not None:
+        raise SpeakerNameInvalid(f"the speaker's name contains the control character U+{ord(control):04X}; remove it")
+    cleaned = " ".join(cleaned.split())
+    if len(cleaned) > MAX_SPEAKER_NAME_CHARS:
+        raise SpeakerNameInvalid(
+            f"the speaker's name is {len(cleaned)} characters long; at most {MAX_SPEAKER_NAME_CHARS} are allowed"
+        )
+    return cleaned
+
+
+def _checked_label(label: str | None) -> str | None:
+    if label is None:
+        return None
+    if not isinstance(label, str) or not label.strip() or len(label) > MAX_SPEAKER_LABEL_CHARS or (
+        not label.isprintable()
+    ):
+        raise ValueError(f"speaker label {label!r} is not a short printable label such as 'S1'")
+    return label
 
 
 def _statements(script: str) -> Iterator[str]:
@@ -690,21 +760,35 @@ class Store:
         confidence: float | None = None,
         text: str | None = None,
         corrections: Sequence[dict] = (),
+        speaker: str | None = None,
     ) -> Segment:
-        """Commit a segment with the next seq of its meeting, and its outbox row, in one transaction."""
+        """Commit a segment with the next seq of its meeting, and its outbox row, in one transaction.
+        `speaker` is its speaker's label ("S1", ...); the meeting gets a speakers row for a new label."""
+        speaker = _checked_label(speaker)
         with self.transaction() as db:
             seq = db.execute(
                 "SELECT coalesce(max(seq) + 1, 0) FROM segments WHERE meeting_id = ?", (meeting_id,)
             ).fetchone()[0]
-            segment = Segment(meeting_id, seq, t0_ms, t1_ms, text_raw, language, confidence, text, list(corrections))
+            name = self._speaker_row(db, meeting_id, speaker) if speaker is not None else ""
+            segment = Segment(
+                meeting_id, seq, t0_ms, t1_ms, text_raw, language, confidence, text, list(corrections), 0, speaker,
+                name,
+            )  # fmt: skip
             db.execute(
-                f"INSERT INTO segments ({SEGMENT_COLUMNS}, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+                f"INSERT INTO segments ({SEGMENT_COLUMNS}, speaker, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
                 (meeting_id, seq, t0_ms, t1_ms, text_raw, language, confidence, text,
-                 json.dumps(list(corrections), ensure_ascii=False), self._clock.iso()),
+                 json.dumps(list(corrections), ensure_ascii=False), speaker, self._clock.iso()),
             )
             self._publish_segment(db, "segment", segment)
             self._changes.append(SegmentCommitted(segment))
         return segment
+
+    def _speaker_row(self, db: sqlite3.Connection, meeting_id: str, label: str) -> str:
+        """The name of the meeting's speaker `label`, its row made first when it has none."""
+        db.execute("INSERT OR IGNORE INTO speakers (meeting_id, label) VALUES (?, ?)", (meeting_id, label))
+        row = db.execute("SELECT name FROM speakers WHERE meeting_id = ? AND label = ?", (meeting_id, label)).fetchone()
+        return row[0]
 
     def add_segments(self, meeting_id: str, segments: Sequence[dict]) -> list[Segment]:
         """Commit many segments (an import) in one transaction."""
@@ -714,7 +798,7 @@ class Store:
     def segments(self, meeting_id: str, *, after_seq: int = -1, limit: int = 1000) -> list[Segment]:
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {SEGMENT_COLUMNS} FROM segments WHERE meeting_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                f"{SEGMENT_SELECT} WHERE g.meeting_id = ? AND g.seq > ? ORDER BY g.seq LIMIT ?",
                 (meeting_id, after_seq, limit),
             ).fetchall()
         return [_segment(row) for row in rows]
@@ -722,6 +806,93 @@ class Store:
     def segment_count(self, meeting_id: str) -> int:
         with self._lock:
             return self._db.execute("SELECT count(*) FROM segments WHERE meeting_id = ?", (meeting_id,)).fetchone()[0]
+
+    # speakers: who said each segment ("S1", ...) and the names people gave them
+
+    def _speakers(self, db: sqlite3.Connection, meeting_id: str) -> tuple[Speaker, ...]:
+        rows = db.execute(
+            "SELECT k.label, k.name, count(g.seq), coalesce(sum(max(g.t1_ms - g.t0_ms, 0)), 0) FROM speakers k "
+            "LEFT JOIN segments g ON g.meeting_id = k.meeting_id AND g.speaker = k.label "
+            "WHERE k.meeting_id = ? GROUP BY k.label",
+            (meeting_id,),
+        ).fetchall()
+        return tuple(sorted((Speaker(*row) for row in rows), key=lambda speaker: _label_order(speaker.label)))
+
+    def speakers(self, meeting_id: str) -> list[Speaker]:
+        """The meeting's speakers in label order (S1, S2, ..., S10), each with its name, its number of segments
+        and its speech (milliseconds). Raises MeetingNotFound."""
+        with self._lock:
+            self.meeting(meeting_id)
+            return list(self._speakers(self._db, meeting_id))
+
+    def set_speaker_name(self, meeting_id: str, label: str, name: str) -> Speaker:
+        """Name (or with "" unname) the meeting's speaker `label`; the meeting's speakers are published (the
+        "speakers" outbox row, retained on meeting/<id>/speakers, and the SpeakersChanged change) in the same
+        transaction. Raises MeetingNotFound, SpeakerNotFound or SpeakerNameInvalid; changes nothing then."""
+        name = checked_speaker_name(name)
+        with self.transaction() as db:
+            self.meeting(meeting_id)
+            row = db.execute(
+                "SELECT name FROM speakers WHERE meeting_id = ? AND label = ?", (meeting_id, label)
+            ).fetchone()
+            if row is None:
+                known = ", ".join(s.label for s in self._speakers(db, meeting_id)) or "none yet"
+                raise SpeakerNotFound(
+                    f"meeting {meeting_id!r} has no speaker {label!r} (its speakers: {known}); "
+                    "GET /api/v1/meetings/{id}/speakers lists them"
+                )
+            if row[0] != name:
+                db.execute("UPDATE speakers SET name = ? WHERE meeting_id = ? AND label = ?", (name, meeting_id, label))
+                self._publish_speakers(db, meeting_id)
+            return next(s for s in self._speakers(db, meeting_id) if s.label == label)
+
+    def _publish_speakers(self, db: sqlite3.Connection, meeting_id: str) -> None:
+        change = SpeakersChanged(meeting_id, self._speakers(db, meeting_id))
+        self._changes.append(change)
+        if self.outbox_enabled:
+            row = db.execute("SELECT status FROM meetings WHERE id = ?", (meeting_id,)).fetchone()
+            if row is not None and (row[0] != "imported" or self.publish_imports):
+                self._enqueue(db, "speakers", meeting_id, change.to_payload())
+
+    def relabel_segments(self, meeting_id: str, labels: Mapping[int, str | None]) -> int:
+        """Give segments new speaker labels (seq -> label, None: unknown), as the end-of-meeting re-clustering
+        does: each segment whose label differs gets its next revision and a "segment_update" outbox row, all in
+        one transaction; seqs the meeting does not have are skipped. Labels no segment carries any more and
+        nobody named are dropped; the meeting's speakers are published again when one is named or they were
+        published before. Returns how many segments changed."""
+        checked = {seq: _checked_label(label) for seq, label in labels.items()}
+        changed = 0
+        with self.transaction() as db:
+            for seq, label in sorted(checked.items()):
+                row = db.execute(f"{SEGMENT_SELECT} WHERE g.meeting_id = ? AND g.seq = ?", (meeting_id, seq)).fetchone()
+                if row is None:
+                    continue
+                old = _segment(row)
+                if old.speaker == label:
+                    continue
+                name = self._speaker_row(db, meeting_id, label) if label is not None else ""
+                segment = dataclasses.replace(old, speaker=label, speaker_name=name, revision=old.revision + 1)
+                db.execute(
+                    "UPDATE segments SET speaker = ?, revision = ? WHERE meeting_id = ? AND seq = ?",
+                    (label, segment.revision, meeting_id, seq),
+                )
+                self._publish_segment(db, "segment_update", segment)
+                self._changes.append(SegmentRevised(segment))
+                changed += 1
+            if changed:
+                db.execute(
+                    "DELETE FROM speakers WHERE meeting_id = ? AND name = '' AND NOT EXISTS (SELECT 1 FROM segments g "
+                    "WHERE g.meeting_id = speakers.meeting_id AND g.speaker = speakers.label)",
+                    (meeting_id,),
+                )
+                # Named speakers, or speakers published before, are published again: their segments moved.
+                if db.execute(
+                    "SELECT 1 FROM speakers WHERE meeting_id = ? AND name != '' UNION ALL "
+                    "SELECT 1 FROM outbox WHERE meeting_id = ? AND kind = 'speakers' LIMIT 1",
+                    (meeting_id, meeting_id),
+                ).fetchone():
+                    self._publish_speakers(db, meeting_id)
+        return changed
 
     # search
 
@@ -819,10 +990,10 @@ class Store:
         self._enqueue(db, kind, segment.meeting_id, {**payload, "imported": True} if imported else payload)
 
     def delete_meeting(self, meeting_id: str) -> Meeting:
-        """Deletes a finished meeting with its segments, search entries, minutes, attendees and its messages in
-        the outbox, and queues the clearing of its retained minutes and a `deleted` message; returns it (its audio
-        file is the caller's to delete). Raises MeetingNotFound, or MeetingInUse while it records or is
-        transcribed."""
+        """Deletes a finished meeting with its segments, speakers, search entries, minutes, attendees and its
+        messages in the outbox, and queues the clearing of its retained minutes and speakers and a `deleted`
+        message; returns it (its audio file is the caller's to delete). Raises MeetingNotFound, or MeetingInUse
+        while it records or is transcribed."""
         with self.transaction() as db:
             row = db.execute(f"SELECT {MEETING_COLUMNS} FROM meetings WHERE id = ?", (meeting_id,)).fetchone()
             if row is None:
@@ -832,7 +1003,9 @@ class Store:
                 raise MeetingInUse(f"meeting {meeting_id} is {meeting.status}; stop or cancel it before deleting it")
             published = db.execute("SELECT 1 FROM outbox WHERE meeting_id = ? AND kind = 'minutes' AND sent_at IS "
                                    "NOT NULL LIMIT 1", (meeting_id,)).fetchone()  # fmt: skip
-            for table in ("segments", "filtered_segments", "capture_gaps", "attendees", "minutes"):
+            published_speakers = db.execute("SELECT 1 FROM outbox WHERE meeting_id = ? AND kind = 'speakers' AND "
+                                            "sent_at IS NOT NULL LIMIT 1", (meeting_id,)).fetchone()  # fmt: skip
+            for table in ("segments", "speakers", "filtered_segments", "capture_gaps", "attendees", "minutes"):
                 db.execute(f"DELETE FROM {table} WHERE meeting_id = ?", (meeting_id,))  # triggers: the search index
             db.execute("DELETE FROM glossary_suggestions WHERE meeting_id = ? AND status = 'pending'", (meeting_id,))
             db.execute("UPDATE glossary_suggestions SET meeting_id = NULL, seq = NULL WHERE meeting_id = ?",
@@ -841,6 +1014,8 @@ class Store:
             db.execute("DELETE FROM meetings WHERE id = ?", (meeting_id,))
             if published:
                 self._enqueue(db, "minutes", meeting_id, None)
+            if published_speakers:
+                self._enqueue(db, "speakers", meeting_id, None)
             self._enqueue(db, "deleted", meeting_id, {"v": 1, "meeting_id": meeting_id})
         return meeting
 
@@ -895,7 +1070,7 @@ class Store:
         written in the same transaction. Raises MeetingNotFound, or LookupError for an unknown seq."""
         with self.transaction() as db:
             row = db.execute(
-                f"SELECT {SEGMENT_COLUMNS} FROM segments WHERE meeting_id = ? AND seq = ?", (meeting_id, seq)
+                f"{SEGMENT_SELECT} WHERE g.meeting_id = ? AND g.seq = ?", (meeting_id, seq)
             ).fetchone()
             if row is None:
                 self.meeting(meeting_id)
@@ -927,8 +1102,7 @@ class Store:
         """Committed segments that the LLM correction has not looked at yet, oldest first."""
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {SEGMENT_COLUMNS} FROM segments WHERE meeting_id = ? AND llm_state IS NULL "
-                "ORDER BY seq LIMIT ?",
+                f"{SEGMENT_SELECT} WHERE g.meeting_id = ? AND g.llm_state IS NULL ORDER BY g.seq LIMIT ?",
                 (meeting_id, limit),
             ).fetchall()
         return [_segment(row) for row in rows]
@@ -944,7 +1118,7 @@ class Store:
         A segment a person edited meanwhile keeps the person's text."""
         with self.transaction() as db:
             row = db.execute(
-                f"SELECT {SEGMENT_COLUMNS} FROM segments WHERE meeting_id = ? AND seq = ?", (meeting_id, seq)
+                f"{SEGMENT_SELECT} WHERE g.meeting_id = ? AND g.seq = ?", (meeting_id, seq)
             ).fetchone()
             if row is None:
                 return None

@@ -277,13 +277,16 @@ class FakeBox:
     def inject_partial(self, text: str, *, meeting_id: str | None = None) -> None:
         self.live.publish(Partial(meeting_id or self._recording, 0, 0, 0, "", text))  # type: ignore[arg-type]
 
-    def inject_segment(self, text: str, *, meeting_id: str | None = None, t0_ms: int | None = None) -> Segment:
+    def inject_segment(
+        self, text: str, *, meeting_id: str | None = None, t0_ms: int | None = None, speaker: str | None = None
+    ) -> Segment:
         meeting_id = meeting_id or self._recording
         if meeting_id is None:
             raise NoMeetingRunning("start a meeting before injecting segments")
         start = t0_ms if t0_ms is not None else self.store.segment_count(meeting_id) * 2000
         return self.store.add_segment(  # the store's change event reaches the live bus through the relay
-            meeting_id, t0_ms=start, t1_ms=start + 1500, text_raw=text, language=self.language, confidence=0.9
+            meeting_id, t0_ms=start, t1_ms=start + 1500, text_raw=text, language=self.language, confidence=0.9,
+            speaker=speaker,
         )
 
     def close(self) -> None:

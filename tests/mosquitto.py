@@ -313,6 +313,12 @@ class MiniBox:
     def submit_file(self, path: Path, *, title: str = "", language: str | None = None):
         raise NotImplementedError
 
+    @property
+    def editing(self):
+        from edge.pipeline.editing import Editing
+
+        return Editing(self.store, glossary_changed=lambda: None)
+
     def box_state(self) -> BoxState:
         return BoxState("recording", self.meeting.id) if self.meeting is not None else BoxState("idle")
 

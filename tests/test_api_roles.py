@@ -64,7 +64,8 @@ def login(url: str, name: str, password: str = PASSWORD, **kwargs) -> httpx.Clie
 
 def _concrete(path: str, meeting_id: str) -> str:
     for name, value in (("{meeting_id}", meeting_id), ("{seq}", "0"), ("{name}", "없는-이름"),
-                        ("{term}", "없는용어"), ("{suggestion_id}", "999")):  # fmt: skip
+                        ("{term}", "없는용어"), ("{suggestion_id}", "999"),
+                        ("{label}", "S9")):  # fmt: skip
         path = path.replace(name, value)
     return path
 

@@ -52,7 +52,7 @@ SRT = """1
 def test_webvtt_cues_with_identifiers_settings_voices_and_entities() -> None:
     cues = parse_vtt(VTT, "meeting.vtt")
     assert cues == [
-        {"t0_ms": 1000, "t1_ms": 3500, "text_raw": "김민수: 쿠버네티스 클러스터를 업그레이드합니다"},
+        {"t0_ms": 1000, "t1_ms": 3500, "text_raw": "쿠버네티스 클러스터를 업그레이드합니다", "voice": "김민수"},
         {"t0_ms": 4250, "t1_ms": 6000, "text_raw": "Tom & Jerry agree <finally>"},
     ]  # the third cue has only markup: no text, no segment
 

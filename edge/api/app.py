@@ -35,6 +35,7 @@ from edge.api import (
     routes_retranscribe,
     routes_search,
     routes_session,
+    routes_speakers,
     routes_status,
     routes_transcribe,
     routes_users,
@@ -77,9 +78,10 @@ API_DESCRIPTION = """Local API of the meeting-room box.
 Every endpoint except `/api/v1/health`, `/api/v1/about`, `/api/v1/login` and this document needs either
 `Authorization: Bearer <token>` (an API token an admin created, each with a role, or the admin token in the
 file named by `api.token_file`) or the session cookie `POST /api/v1/login` sets. Roles: viewer reads,
-member also runs meetings, edits segments and approves minutes, admin also changes the glossary, users and
-tokens, deletes and reads the audit log (403 otherwise). A change made with the session cookie needs the
-session's `X-CSRF-Token` header (from the login or `GET /api/v1/session`); cross-site requests are refused.
+member also runs meetings, edits segments, names speakers and approves minutes, admin also changes the
+glossary, users and tokens, deletes and reads the audit log (403 otherwise). A change made with the session
+cookie needs the session's `X-CSRF-Token` header (from the login or `GET /api/v1/session`); cross-site requests
+are refused.
 The live stream (`/api/v1/live`) also accepts a single-use `?ticket=` for EventSource.
 """
 
@@ -162,6 +164,7 @@ def create_app(
     api.include_router(routes_users.build_router(auth))
     api.include_router(routes_audit.build_router(auth, audit))
     api.include_router(routes_meetings.build_router(control, auth))
+    api.include_router(routes_speakers.build_router(control, auth))
     api.include_router(routes_glossary.build_router(control, auth))
     api.include_router(routes_minutes.build_router(control, auth))
     api.include_router(routes_search.build_router(control, auth))

@@ -34,6 +34,7 @@ AUDITED: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
         ("DELETE", rf"/meetings/{MEETING}", "delete"),
         ("PATCH", r"/meetings/(?P<target>[^/]+/segments/[^/]+)", "edit"),
         ("PUT", rf"/meetings/{MEETING}/attendees", "edit"),
+        ("PUT", r"/meetings/(?P<target>[^/]+/speakers/[^/]+)", "edit"),
         ("POST", rf"/meetings/{MEETING}/minutes/approve", "approve"),
         ("POST", r"/meetings(?P<target>)", "start"),
         ("POST", rf"/meetings/{MEETING}/stop", "stop"),

@@ -83,7 +83,8 @@ def build_router(
         response_class=StreamingResponse,
         responses={
             200: {
-                "description": "Server-Sent Events: `state`, `partial`, `segment`, `segment_update`, `dropped`, ...;"
+                "description": "Server-Sent Events: `state`, `partial`, `segment`, `segment_update`, `speakers`, "
+                "`dropped`, ...;"
                 " each `data` is the event's JSON payload.",
                 "content": {"text/event-stream": {"schema": {"type": "string"}}},
             },

@@ -72,6 +72,12 @@ class SegmentOut(BaseModel):
     confidence: float | None
     edited: bool = Field(description="A person has edited the text.")
     corrections: list[dict[str, Any]] = Field(description="Every change made to the raw text, with its rule.")
+    speaker: str | None = Field(
+        default=None, description="Who said it: the name given to its speaker, else the label; null when unknown."
+    )
+    speaker_id: str | None = Field(
+        default=None, description='Its speaker\'s label in this meeting ("S1", ...); null when unknown.'
+    )
 
     @classmethod
     def of(cls, segment: Segment) -> SegmentOut:
@@ -86,6 +92,8 @@ class SegmentOut(BaseModel):
             confidence=segment.confidence,
             edited=any(c.get("rule") == "human_edit" for c in segment.corrections),
             corrections=segment.corrections,
+            speaker=segment.speaker_display,
+            speaker_id=segment.speaker,
         )
 
 

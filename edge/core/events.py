@@ -71,7 +71,7 @@ class AsrSegment:
     text: str
     language: str
     confidence: float | None = None
-    speaker: str | None = None
+    speaker: str | None = None  # "S1", "S2", ...: the speaker stage's label, set before commit
 
 
 @dataclass(frozen=True)
@@ -88,10 +88,17 @@ class Segment:
     text: str | None = None
     corrections: list[dict] = field(default_factory=list)
     revision: int = 0  # 0 as committed; each correction or edit publishes the next revision
+    speaker: str | None = None  # the speaker's label in this meeting ("S1", "S2", ...), None when unknown
+    speaker_name: str = ""  # the name people gave that label in this meeting, "" when none
 
     @property
     def display_text(self) -> str:
         return self.text if self.text is not None else self.text_raw
+
+    @property
+    def speaker_display(self) -> str | None:
+        """How the speaker is shown: the name given to the label, else the label, else None."""
+        return self.speaker_name or self.speaker
 
     def to_payload(self) -> dict:
         return {
@@ -105,6 +112,8 @@ class Segment:
             "language": self.language,
             "confidence": self.confidence,
             "revision": self.revision,
+            "speaker": self.speaker_display,
+            "speaker_id": self.speaker,
         }
 
 
@@ -176,6 +185,37 @@ class SegmentDropped:
 
     def to_payload(self) -> dict[str, Any]:
         return {"v": PAYLOAD_VERSION, **asdict(self.item)}
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """A speaker of a meeting: its label, the name people gave it ("" when none), and how much it spoke."""
+
+    label: str
+    name: str = ""
+    segments: int = 0
+    speech_ms: int = 0
+
+    @property
+    def display(self) -> str:
+        return self.name or self.label
+
+    def to_payload(self) -> dict[str, Any]:
+        return {**asdict(self), "display": self.display}
+
+
+@dataclass(frozen=True)
+class SpeakersChanged:
+    """A meeting's speakers were named or renamed: every speaker of the meeting, in label order."""
+
+    kind: ClassVar[str] = "speakers"
+
+    meeting_id: str
+    speakers: tuple[Speaker, ...]
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"v": PAYLOAD_VERSION, "meeting_id": self.meeting_id,
+                "speakers": [speaker.to_payload() for speaker in self.speakers]}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -251,10 +291,10 @@ class HealthChanged:
 
 
 LiveEvent = (
-    Partial | SegmentCommitted | SegmentRevised | SegmentDropped | BoxState | MinutesProgress | MinutesDone
-    | HealthChanged
+    Partial | SegmentCommitted | SegmentRevised | SegmentDropped | SpeakersChanged | BoxState | MinutesProgress
+    | MinutesDone | HealthChanged
 )
 """Everything published on the live bus (LiveDropped is made per client by the stream itself)."""
 
-StoreChange = SegmentCommitted | SegmentRevised | SegmentDropped
+StoreChange = SegmentCommitted | SegmentRevised | SegmentDropped | SpeakersChanged
 """What the store tells its listeners after a commit."""

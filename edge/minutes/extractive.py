@@ -8,8 +8,9 @@ sentences, in Korean and English, each item citing the segments it was taken fro
 - Decisions: "~하기로 했습니다", "~로 가죠", "~는 걸로 하겠습니다", "let's go with ...".
 - Due dates: `edge.minutes.due_dates` against the meeting's date; the item shows the date and what
   was said.
-- Owners: the `speaker` of a segment when it has one, or its "이름: " label, and names addressed or
-  named with 씨/님 or a title; each resolved to one known person (`edge.minutes.owners`) or unassigned.
+- Owners: the name of a segment's speaker when people gave one (`speaker_name`, or a `speaker` that is a
+  name; the box's unnamed "S1" is nobody), or its "이름: " label, and names addressed or named with 씨/님 or
+  a title; each resolved to one known person (`edge.minutes.owners`) or unassigned.
 - Topics from agenda lines ("다음 안건은 ~입니다", "next topic is ..."); the summary lists them with
   the glossary terms said most.
 
@@ -27,7 +28,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from edge.minutes.due_dates import Due, find_due
-from edge.minutes.owners import Person, is_mentioned, known_people, parse_person, resolve_owner
+from edge.minutes.owners import Person, is_mentioned, known_people, parse_person, resolve_owner, speaker_name_of
 from edge.minutes.schema import UNASSIGNED, ActionItem, Decision, MinutesContent, OpenQuestion, Topic
 
 EXTRACTIVE_MODEL = "extractive"
@@ -177,12 +178,12 @@ class TranscriptSegment(Protocol):
 
 
 def speaker_and_text(segment: TranscriptSegment) -> tuple[str, str]:
-    """(speaker, text) of a segment: its `speaker` attribute when it has one, else a leading
-    "이름: " label of its text (imported transcripts), else ("", text)."""
+    """(speaker, text) of a segment: the name of its speaker when it has one (`speaker_name_of`), else a
+    leading "이름: " label of its text (imported transcripts), else ("", text)."""
     text = " ".join(segment.display_text.split())
-    speaker = getattr(segment, "speaker", None)
-    if isinstance(speaker, str) and speaker.strip():
-        return " ".join(speaker.split()), text
+    speaker = speaker_name_of(segment)
+    if speaker:
+        return speaker, text
     label = _LABEL.match(text)
     if label and parse_person(label.group(1)) is not None:
         return label.group(1).strip(), text[label.end() :]
@@ -313,8 +314,8 @@ def extract_minutes(
     lines = lines_of(segments)
     korean = (language or "").lower().startswith("ko")
     day = meeting_day_of(started_at)
-    speakers = [f"{line.speaker}: x" for line in lines if line.speaker]
-    people = known_people(attendees, [*dict.fromkeys(speakers), *(line.text for line in lines)])
+    speakers = dict.fromkeys(line.speaker for line in lines if line.speaker)
+    people = known_people(attendees, (line.text for line in lines), speakers)
 
     actions: list[_Action] = []
     decisions: list[Decision] = []

@@ -49,7 +49,7 @@ from edge.llm.engine import FINISH_CANCELLED, FINISH_LENGTH, ContextOverflow, Ll
 from edge.minutes.crosscheck import cross_check
 from edge.minutes.extractive import extract_minutes
 from edge.minutes.floor import save_floor_minutes
-from edge.minutes.owners import known_people, resolve_owner
+from edge.minutes.owners import known_people, resolve_owner, speaker_name_of
 from edge.minutes.quality import gate_problem
 from edge.minutes.schema import (
     MAX_EVIDENCE,
@@ -155,12 +155,14 @@ class TranscriptLine:
 
 
 def transcript_lines(segments: Sequence[Segment]) -> list[TranscriptLine]:
-    """One line per segment with text (corrected text where there is one), newlines flattened."""
+    """One line per segment with text (corrected text where there is one), newlines flattened, after
+    "Name: " when people named its speaker (an unnamed label such as "S1" names nobody, so it is left out)."""
     lines = []
     for segment in segments:
         text = " ".join(segment.display_text.split())
         if text:
-            lines.append(TranscriptLine(segment.seq, segment.t0_ms, segment.t1_ms, text))
+            name = speaker_name_of(segment)
+            lines.append(TranscriptLine(segment.seq, segment.t0_ms, segment.t1_ms, f"{name}: {text}" if name else text))
     return lines
 
 

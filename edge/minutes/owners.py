@@ -1,8 +1,9 @@
 """Who owns an action item: the model's guess is accepted only when it clearly names one known person.
 
-Known people are the meeting's attendees (set in the admin page or API) plus the names the
-transcript itself marks as names: a speaker label of an imported transcript ("김민수: ..."), or a
-Hangul name followed by an honorific or a job title (민수 씨, 김민수님, 지은 팀장님).
+Known people are the meeting's attendees (set in the admin page or API), the speakers people named in
+the meeting (its S1, S2, ... given a name), plus the names the transcript itself marks as names: a
+speaker label of an imported transcript ("김민수: ..."), or a Hangul name followed by an honorific or a
+job title (민수 씨, 김민수님, 지은 팀장님). A speaker nobody named ("S1") is nobody in particular.
 
 `resolve_owner` maps the model's owner text to one known person, and only when (1) it matches
 exactly one person by full name, given name (민수 씨, 민수님 -> 김민수) or surname with a title
@@ -62,6 +63,8 @@ _HONORIFIC_MENTION = re.compile(
     rf"|(?<![가-힣])([가-힣]{{2,4}})\s?({_TITLE}){_PARTICLE}(?![가-힣])"
 )
 _SPEAKER_LABEL = re.compile(r"^\s*([^\s:][^:\n]{0,30}?)\s*:\s+\S")
+# The box's own label of a voice it told apart ("S1", "S12"): a label, not a person's name.
+_MACHINE_LABEL = re.compile(r"^S\d+$")
 _SPLIT_OWNERS = re.compile(r"\s*(?:,|/|&|·|\band\b|및)\s*|\s*(?<=[씨님])(?:와|과|하고|랑|이랑)\s+")
 _HANGUL = re.compile("^[가-힣]+$")
 _LATIN_NAME = re.compile(r"^[A-Za-z][A-Za-z.'-]*(?:\s+[A-Za-z][A-Za-z.'-]*){0,2}$")
@@ -138,6 +141,21 @@ def parse_person(text: str) -> Person | None:
     return None
 
 
+def is_machine_label(text: str) -> bool:
+    return bool(_MACHINE_LABEL.match(text.strip()))
+
+
+def speaker_name_of(segment: object) -> str:
+    """The name of whoever said a segment: the name people gave its speaker (`speaker_name`), else its
+    `speaker` when that is a name and not the box's unnamed label ("S1"); "" when nobody is named."""
+    for attribute in ("speaker_name", "speaker"):
+        value = getattr(segment, attribute, None)
+        if isinstance(value, str) and value.strip():
+            name = " ".join(value.split())
+            return "" if is_machine_label(name) else name
+    return ""
+
+
 def names_in_transcript(texts: Iterable[str]) -> list[Person]:
     """People the transcript marks as named: speaker labels and Hangul names with 씨/님 or a title."""
     found: list[Person] = []
@@ -159,11 +177,15 @@ def names_in_transcript(texts: Iterable[str]) -> list[Person]:
     return found
 
 
-def known_people(attendees: Sequence[str], transcript_texts: Iterable[str] = ()) -> list[Person]:
-    """Attendees first, then names from the transcript; a given name alone ("민수") merges into the
-    one full name with that given name ("김민수"), titles are merged, duplicates removed."""
+def known_people(
+    attendees: Sequence[str], transcript_texts: Iterable[str] = (), speakers: Iterable[str] = ()
+) -> list[Person]:
+    """Attendees first, then the named speakers, then names from the transcript; a given name alone ("민수")
+    merges into the one full name with that given name ("김민수"), titles are merged, duplicates removed.
+    Unnamed speaker labels ("S1") are nobody."""
     people: dict[str, Person] = {}
-    candidates = [p for p in (parse_person(a) for a in attendees) if p is not None]
+    named = [s for s in speakers if not is_machine_label(s)]
+    candidates = [p for p in (parse_person(a) for a in [*attendees, *named]) if p is not None]
     candidates += names_in_transcript(transcript_texts)
     full = [p for p in candidates if p.surname]
     for person in sorted(candidates, key=lambda p: not p.surname):

@@ -87,6 +87,7 @@ class SegmentCommitter:
             write = functools.partial(
                 self._store.add_segment, meeting_id, t0_ms=seg.t0_ms, t1_ms=seg.t1_ms, text_raw=seg.text,
                 language=seg.language, confidence=seg.confidence, text=text, corrections=processed.corrections,
+                speaker=seg.speaker,
             )  # fmt: skip
             used_terms = {c["term"] for c in processed.corrections if c.get("term")}
             self._write(_Write(meeting_id, write, functools.partial(self._committed, meeting_id, used_terms)))

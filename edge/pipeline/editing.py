@@ -1,6 +1,6 @@
 """A person's changes to the box's records, whoever makes them (API, MQTT, CLI): a segment's text (and
 the glossary suggestions the edit makes), glossary terms and suggestions, attendees, minutes approval,
-imported transcripts. The store publishes what changed to its listeners; a glossary change is handed
+speaker names, imported transcripts. The store publishes what changed to its listeners; a glossary change is handed
 to the running pipeline (`glossary_changed`), so the next segment is corrected and prompted with it."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from edge.core.events import Segment
+from edge.core.events import Segment, Speaker
 from edge.minutes.authorship import author_after_edit
 from edge.minutes.schema import MinutesRecord
 from edge.store import GlossarySuggestion, Meeting, MeetingNotFound, Store
@@ -46,6 +46,13 @@ class Editing:
                     log.info("no glossary suggestion %r -> %r from segment %s/%s: %s",
                              alias, term, meeting_id, seq, exc)  # fmt: skip
         return segment
+
+    def set_speaker_name(self, meeting_id: str, label: str, name: str) -> Speaker:
+        """Name (or with "" unname) a speaker of a meeting; published on the live stream and MQTT. Raises
+        MeetingNotFound, SpeakerNotFound (a LookupError) or SpeakerNameInvalid (a UserError)."""
+        speaker = self._store.set_speaker_name(meeting_id, label, name)
+        log.info("speaker %s of meeting %s named %r", label, meeting_id, speaker.name)
+        return speaker
 
     def import_transcript(
         self, data: bytes | str, *, name: str, title: str | None = None, language: str | None = None

@@ -1,5 +1,5 @@
-"""What the ways in (API, MQTT, CLI) may read of the box's records: meetings, their segments, minutes
-and attendees, the glossary and its suggestions. Changes go through `edge.pipeline.editing`, never
+"""What the ways in (API, MQTT, CLI) may read of the box's records: meetings, their segments and speakers,
+minutes and attendees, the glossary and its suggestions. Changes go through `edge.pipeline.editing`, never
 straight into the store, so every change is checked, published and followed the same way."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from edge.core.events import Segment
+from edge.core.events import Segment, Speaker
 from edge.minutes.schema import MinutesRecord
 from edge.store import GlossarySuggestion, Meeting, SearchHit
 from edge.text.glossary import Glossary
@@ -32,6 +32,9 @@ class Records(Protocol):
     def segments(self, meeting_id: str, *, after_seq: int = -1, limit: int = 1000) -> list[Segment]: ...
 
     def segment_count(self, meeting_id: str) -> int: ...
+
+    def speakers(self, meeting_id: str) -> list[Speaker]:
+        """In label order (S1, S2, ..., S10); raises MeetingNotFound."""
 
     def minutes(self, meeting_id: str) -> MinutesRecord | None: ...
 

@@ -7,13 +7,14 @@ Delivery, in short (../shared/design/RELIABILITY.md has the measurements behind 
   next reconnect or resend sweep; a killed process republishes every unmarked row when it starts again.
   This is at-least-once: consumers de-duplicate on (meeting_id, seq).
 - State is re-published, never queued: on every (re)connect the box publishes retained `online`, its
-  state, `recording/state` and Home Assistant discovery, then subscribes to `recording/set`.
+  state, `recording/state` and Home Assistant discovery, then subscribes to `recording/set` and
+  `speakers/set`.
 - Partials are QoS 0 and dropped while offline, by design.
 - Nothing here blocks or raises on an absent broker: paho connects and reconnects in its own thread.
 
 Threads: paho's network thread (callbacks only queue work and wake the others), `mqtt-sender` (connect
 duties, outbox, acks, state, stats), `mqtt-live` (live bus: partials, state changes) and
-`mqtt-commands` (runs `recording/set` against the box, so a slow start or stop never stalls paho).
+`mqtt-commands` (runs `recording/set` and `speakers/set` against the box, so a slow start or stop never stalls paho).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from edge.publish.topics import (
     idle_state,
     info_payload,
     parse_recording_command,
+    parse_rename_speaker_command,
     recording_state_payload,
     stats_payload,
 )
@@ -124,7 +126,7 @@ class MqttPublisher:
         self._stats_now = threading.Event()  # the health verdict changed: stats are published without waiting
         self._epoch = 0  # incremented by every successful CONNACK (paho thread)
         self._acks: deque[tuple[int, bool, str]] = deque()  # (mid, failed, reason) from on_publish
-        self._commands: DropOldestQueue[tuple[bytes, bool]] = DropOldestQueue(100, name="mqtt-commands")
+        self._commands: DropOldestQueue[tuple[str, bytes, bool]] = DropOldestQueue(100, name="mqtt-commands")
         self._actions = TokenBucket(cfg.command_burst, 1 / cfg.command_interval_s)
         self._refusals = TokenBucket(REFUSALS_BURST, REFUSALS_PER_S)
         self._limited_logged = 0  # commands_limited (with queue drops) already told in a summary line
@@ -285,9 +287,9 @@ class MqttPublisher:
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
         try:
-            if message.topic != self.topics.recording_set:
+            if message.topic not in (self.topics.recording_set, self.topics.speakers_set):
                 return
-            self._commands.put((bytes(message.payload), bool(message.retain)))
+            self._commands.put((message.topic, bytes(message.payload), bool(message.retain)))
         except QueueClosed:
             pass
         except Exception:
@@ -342,7 +344,7 @@ class MqttPublisher:
         self._cursor = 0
         # Subscribe before announcing `online`: the broker handles one connection's packets in order, so a
         # panel that sends a command as soon as it sees `online` is never missed.
-        self._client.subscribe(self.topics.recording_set, qos=1)
+        self._client.subscribe([(self.topics.recording_set, 1), (self.topics.speakers_set, 1)])
         self._publish(self.topics.available, "online", qos=1, retain=True)
         info = info_payload(self.device.id, self.device.room, edge.__version__, self.cfg.configuration_url)
         self._publish(self.topics.info, encode(info), qos=1, retain=True)
@@ -560,7 +562,7 @@ class MqttPublisher:
     def _command_loop(self) -> None:
         while True:
             try:
-                payload, retained = self._commands.get(timeout=0.5)
+                topic, payload, retained = self._commands.get(timeout=0.5)
             except Empty:
                 self.counters.commands_dropped = self._commands.dropped
                 self._summarize_limited()
@@ -570,9 +572,12 @@ class MqttPublisher:
             except QueueClosed:
                 return
             try:
-                self._run_command(payload, retained=retained)
+                if topic == self.topics.speakers_set:
+                    self._rename_speaker(payload, retained=retained)
+                else:
+                    self._run_command(payload, retained=retained)
             except Exception:
-                log.exception("MQTT: command %r failed", payload[:100])
+                log.exception("MQTT: command %r on %s failed", payload[:100], topic)
 
     def _run_command(self, payload: bytes, *, retained: bool = False) -> None:
         try:
@@ -614,14 +619,41 @@ class MqttPublisher:
         self.counters.commands += 1
         log.info("MQTT: %s meeting %s on command", "started" if command.action == "start" else "stopped", meeting.id)
 
-    def _refuse_command(self, payload: bytes, reason: str) -> None:
+    def _rename_speaker(self, payload: bytes, *, retained: bool) -> None:
+        """A `speakers/set` command: name a speaker of a meeting, as PUT .../speakers/{label} does."""
+        topic = self.topics.speakers_set
+        if retained:
+            self._refuse_command(payload, "retained commands are ignored; publish without the retain flag "
+                                 "and clear the retained message", topic)
+            return
+        try:
+            command = parse_rename_speaker_command(payload)
+        except CommandError as exc:
+            self._refuse_command(payload, str(exc), topic)
+            return
+        if self.control is None:
+            self._refuse_command(payload, "this box does not take commands", topic)
+            return
+        if not self._actions.take():
+            self._limited()
+            return
+        try:
+            speaker = self.control.editing.set_speaker_name(command.meeting_id, command.speaker, command.name)
+        except (UserError, LookupError) as exc:
+            self._refuse_command(payload, str(exc) or (type(exc).__doc__ or type(exc).__name__).strip(), topic)
+            return
+        self.counters.commands += 1
+        log.info("MQTT: speaker %s of meeting %s named %r on command", speaker.label, command.meeting_id, speaker.name)
+
+    def _refuse_command(self, payload: bytes, reason: str, topic: str | None = None) -> None:
         if not self._refusals.take():
             self._limited()
             return
+        topic = topic or self.topics.recording_set
         self.counters.command_errors += 1
-        log.warning("MQTT: ignored %s: %s", self.topics.recording_set, reason)
+        log.warning("MQTT: ignored %s: %s", topic, reason)
         if self._connected.is_set() and self._client is not None:
-            message = error_payload(self.topics.recording_set, reason, payload)
+            message = error_payload(topic, reason, payload)
             self._publish(self.topics.error, encode(message), qos=1, retain=False)
 
     def _limited(self) -> None:

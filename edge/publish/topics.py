@@ -1,5 +1,6 @@
 """MQTT topics and payloads of the box, as pure functions: the topic builder, outbox routing, the
-`recording/set` command parser and the JSON payloads. No network here; edge/publish/mqtt.py does the talking.
+`recording/set` and `speakers/set` command parsers and the JSON payloads. No network here;
+edge/publish/mqtt.py does the talking.
 
 Every topic lives under `<topic_prefix>/<device.id>/`:
 
@@ -11,6 +12,8 @@ Every topic lives under `<topic_prefix>/<device.id>/`:
     meeting/<id>/partial            QoS 0     unstable live text
     meeting/<id>/segment            QoS 1     committed segment, de-duplicate on (meeting_id, seq)
     meeting/<id>/minutes            retained  minutes JSON
+    meeting/<id>/speakers           retained  {"v": 1, "meeting_id", "speakers": [{"label", "name", "display", ...}]}
+    speakers/set                    command   {"meeting_id", "speaker": "S2", "name": "이지은"} ("" clears the name)
     last_segment                    retained  the newest committed segment (for Home Assistant)
     stats                           retained  health, stamped "at" (at once when its verdict changes)
     error                           QoS 1     why a command was ignored; health turning degraded or error, and ok again
@@ -29,7 +32,7 @@ MAX_COMMAND_BYTES = 4096
 MAX_TITLE_CHARS = 200
 ERROR_PAYLOAD_CHARS = 200
 # Outbox kinds whose topic keeps the latest message for late subscribers.
-RETAINED_KINDS = frozenset({"minutes"})
+RETAINED_KINDS = frozenset({"minutes", "speakers"})
 
 _LEVEL = re.compile(r"^[A-Za-z0-9_.:@-]+$")
 _LANGUAGE = re.compile(r"^([a-z]{2,3}|auto)$")
@@ -86,6 +89,10 @@ class Topics:
     @property
     def recording_set(self) -> str:
         return f"{self.base}/recording/set"
+
+    @property
+    def speakers_set(self) -> str:
+        return f"{self.base}/speakers/set"
 
     @property
     def recording_state(self) -> str:
@@ -174,6 +181,52 @@ def parse_recording_command(payload: bytes) -> RecordingCommand:
     if language is not None and (not isinstance(language, str) or not _LANGUAGE.match(language)):
         raise CommandError('language must be a whisper language code such as "ko" or "en", or "auto"')
     return RecordingCommand("start", title=title, language=language)
+
+
+@dataclass(frozen=True)
+class RenameSpeakerCommand:
+    """Name (or, with "", unname) a speaker of a meeting."""
+
+    meeting_id: str
+    speaker: str
+    name: str
+
+
+_EXPECTED_RENAME = 'expected JSON {"meeting_id": str, "speaker": "S1", "name": str} ("" clears the name)'
+MAX_MEETING_ID_CHARS = 200
+MAX_LABEL_CHARS = 32
+
+
+def parse_rename_speaker_command(payload: bytes) -> RenameSpeakerCommand:
+    """Parse a `speakers/set` payload. The name itself is checked by the store (length, control characters)."""
+    if len(payload) > MAX_COMMAND_BYTES:
+        raise CommandError(f"payload of {len(payload)} bytes is longer than {MAX_COMMAND_BYTES}")
+    try:
+        text = payload.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise CommandError(f"payload is not UTF-8 text; {_EXPECTED_RENAME}") from None
+    if not text:
+        raise CommandError(f"payload is empty; {_EXPECTED_RENAME}")
+    try:
+        body = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise CommandError(f"invalid JSON ({exc}); {_EXPECTED_RENAME}") from None
+    if not isinstance(body, dict):
+        raise CommandError(f"JSON must be an object; {_EXPECTED_RENAME}")
+    unknown = sorted(set(body) - {"meeting_id", "speaker", "name"})
+    if unknown:
+        raise CommandError(f"unknown field(s) {', '.join(map(repr, unknown))}; {_EXPECTED_RENAME}")
+    missing = [key for key in ("meeting_id", "speaker", "name") if key not in body]
+    if missing:
+        raise CommandError(f"missing field(s) {', '.join(map(repr, missing))}; {_EXPECTED_RENAME}")
+    meeting_id, speaker, name = body["meeting_id"], body["speaker"], body["name"]
+    if not isinstance(meeting_id, str) or not meeting_id or len(meeting_id) > MAX_MEETING_ID_CHARS:
+        raise CommandError("meeting_id must be a meeting id as GET /api/v1/meetings lists them")
+    if not isinstance(speaker, str) or not speaker or len(speaker) > MAX_LABEL_CHARS:
+        raise CommandError('speaker must be a speaker label of the meeting, such as "S1"')
+    if not isinstance(name, str):
+        raise CommandError('name must be a string ("" clears the name)')
+    return RenameSpeakerCommand(meeting_id, speaker, name)
 
 
 def error_payload(topic: str, error: str, payload: bytes) -> dict:

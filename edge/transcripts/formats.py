@@ -1,4 +1,7 @@
-"""Rendering a transcript as txt, json, srt, vtt or Markdown. Text is written as data, never markup."""
+"""Rendering a transcript as txt, json, srt, vtt or Markdown. Text is written as data, never markup.
+
+A segment's speaker (its name, else its label) leads its text: a WebVTT voice `<v Name>`, "Name: " in
+SubRip, text and Markdown; JSON carries `speaker` and `speaker_id`. Segments without one are unchanged."""
 
 from __future__ import annotations
 
@@ -30,27 +33,42 @@ def render(segments: Sequence[Segment], fmt: str, *, meeting: dict | None = None
         }
         return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
     if fmt == "txt":
-        return "".join(f"[{_clock(s.t0_ms, '.')}] {_one_line(s.display_text)}\n" for s in segments)
+        return "".join(f"[{_clock(s.t0_ms, '.')}] {_said(s)}\n" for s in segments)
     if fmt == "srt":
         blocks = [
-            f"{i}\n{_clock(s.t0_ms, ',')} --> {_clock(s.t1_ms, ',')}\n{_one_line(s.display_text)}\n"
+            f"{i}\n{_clock(s.t0_ms, ',')} --> {_clock(s.t1_ms, ',')}\n{_said(s)}\n"
             for i, s in enumerate(segments, start=1)
         ]
         return "\n".join(blocks)
     if fmt == "vtt":
-        blocks = [
-            f"{_clock(s.t0_ms, '.')} --> {_clock(s.t1_ms, '.')}\n{_vtt_escape(_one_line(s.display_text))}\n"
-            for s in segments
-        ]
+        blocks = [f"{_clock(s.t0_ms, '.')} --> {_clock(s.t1_ms, '.')}\n{_vtt_cue_text(s)}\n" for s in segments]
         return "WEBVTT\n\n" + "\n".join(blocks)
     if fmt == "md":
         title = (meeting or {}).get("title") or (meeting or {}).get("id") or "Transcript"
         lines = [f"# {_md_escape(title)}", ""]
         if meeting:
             lines += [f"- Started: {meeting.get('started_at', '')}", f"- Language: {meeting.get('language', '')}", ""]
-        lines += [f"**{_clock(s.t0_ms, '.')[:8]}** {_md_escape(_one_line(s.display_text))}  " for s in segments]
+        lines += [f"**{_clock(s.t0_ms, '.')[:8]}** {_md_escape(_said(s))}  " for s in segments]
         return "\n".join(lines) + "\n"
     raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+def _speaker(segment: Segment) -> str:
+    return _one_line(segment.speaker_display or "")
+
+
+def _said(segment: Segment) -> str:
+    """The segment's text on one line, after "Name: " when it has a speaker."""
+    text = _one_line(segment.display_text)
+    speaker = _speaker(segment)
+    return f"{speaker}: {text}" if speaker else text
+
+
+def _vtt_cue_text(segment: Segment) -> str:
+    text = _vtt_escape(_one_line(segment.display_text))
+    speaker = _speaker(segment)
+    # The voice's annotation ends at the first ">" and takes character references, as the cue text does.
+    return f"<v {_vtt_escape(speaker)}>{text}" if speaker else text
 
 
 def _md_escape(text: str) -> str:

@@ -2,7 +2,8 @@
 
 Parsing is strict enough to catch a broken file and say where: every error is a UserError naming
 the file, the line (or JSON field) and what was expected. Cue markup (<i>, <v Speaker>, {\\an8})
-is removed; a WebVTT voice becomes a "Speaker: " prefix so minutes can still name people.
+is removed; a WebVTT voice `<v Name>` becomes the segment's speaker: one label (S1, S2, ...) per distinct
+name in order of appearance, named so. Our JSON export's `speaker_id` and `speaker` are kept as they were.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from edge.core.errors import UserError
 from edge.core.strict_json import check_json, check_unicode
-from edge.store import Meeting, Store
+from edge.store import MAX_SPEAKER_LABEL_CHARS, MAX_SPEAKER_NAME_CHARS, Meeting, Store, checked_speaker_name
 from edge.text.glossary import Glossary
 from edge.text.postprocess import TextPostprocessor
 
@@ -40,7 +41,9 @@ _HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]")
 @dataclass(frozen=True)
 class ParsedTranscript:
     format: str  # one of FORMATS
-    segments: list[dict[str, Any]]  # keyword arguments of Store.add_segment
+    # Keyword arguments of Store.add_segment, and "voice" (the speaker's name) and "voice_id" (its label in our
+    # JSON export) where the file says who spoke; `with_speakers` turns them into labels and names.
+    segments: list[dict[str, Any]]
     title: str | None = None
     language: str | None = None
     started_at: str | None = None  # ISO 8601 with its offset, when the file says when the meeting was
@@ -79,14 +82,18 @@ def detect_format(text: str, name: str) -> str:
     )
 
 
-def _clean_cue_text(lines: Sequence[str], *, vtt: bool) -> str:
+def _clean_cue_text(lines: Sequence[str], *, vtt: bool) -> tuple[str, str]:
+    """(voice, text) of a cue: the name of its first WebVTT voice ("" when none) and its text without markup."""
     text = " ".join(line.strip() for line in lines)
+    voice = ""
     if vtt:
-        text = _VOICE.sub(lambda m: m.group(1).strip() + ": ", text, count=1)
+        match = _VOICE.search(text)
+        if match:
+            voice = " ".join(html.unescape(match.group(1)).split())
     text = _ASS_OVERRIDE.sub("", _TAG.sub("", text))
     if vtt or "&" in text:
         text = html.unescape(text)
-    return " ".join(text.split())
+    return voice, " ".join(text.split())
 
 
 def _time_ms(value: str, pattern: re.Pattern[str], line_no: int, name: str, example: str) -> int:
@@ -133,10 +140,10 @@ def _cue(
     t1 = _time_ms(end_fields[0], pattern, line_no, name, example)
     if t1 < t0:
         raise UserError(f"{name} line {line_no}: the cue ends ({end_fields[0]}) before it starts ({start})")
-    text = _clean_cue_text(text_lines, vtt=vtt)
+    voice, text = _clean_cue_text(text_lines, vtt=vtt)
     if not text:
         return None
-    return {"t0_ms": t0, "t1_ms": t1, "text_raw": text}
+    return {"t0_ms": t0, "t1_ms": t1, "text_raw": text, **({"voice": voice} if voice else {})}
 
 
 def parse_vtt(text: str, name: str = "transcript.vtt") -> list[dict[str, Any]]:
@@ -190,6 +197,10 @@ class _JsonSegment(BaseModel):
     language: str | None = Field(default=None, pattern=LANGUAGE_PATTERN.pattern)
     confidence: float | None = Field(default=None, allow_inf_nan=False)
     corrections: list[dict[str, Any]] = Field(default_factory=list)
+    speaker: str | None = Field(default=None, max_length=MAX_SPEAKER_NAME_CHARS)
+    speaker_id: str | None = Field(
+        default=None, max_length=MAX_SPEAKER_LABEL_CHARS, pattern=r"^[^\s\x00-\x1f\x7f-\x9f]+$"
+    )
 
 
 class _JsonMeeting(BaseModel):
@@ -249,6 +260,8 @@ def parse_json(text: str, name: str = "transcript.json") -> ParsedTranscript:
                 "confidence": seg.confidence,
                 "corrections": seg.corrections,
                 **({"language": seg.language} if seg.language else {}),
+                **({"voice": " ".join(seg.speaker.split())} if seg.speaker and seg.speaker.strip() else {}),
+                **({"voice_id": seg.speaker_id} if seg.speaker_id else {}),
             }
         )
     meeting = document.meeting or _JsonMeeting()
@@ -291,6 +304,33 @@ def corrected_segments(segments: list[dict[str, Any]], glossary: Glossary) -> li
     return out
 
 
+def with_speakers(segments: list[dict[str, Any]], name: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The segments with `speaker` labels in place of their "voice" and "voice_id", and the name of each label.
+    A voice without a label gets the next free one (S1, S2, ...), the same for every cue of that voice."""
+    taken = {segment["voice_id"] for segment in segments if segment.get("voice_id")}
+    labels: dict[str, str] = {}
+    names: dict[str, str] = {}
+    out = []
+    for segment in segments:
+        fields = {k: v for k, v in segment.items() if k not in ("voice", "voice_id")}
+        voice, label = segment.get("voice", ""), segment.get("voice_id")
+        if label is None and voice:
+            label = labels.get(voice)
+            if label is None:
+                label = next(f"S{n}" for n in range(1, len(taken) + 2) if f"S{n}" not in taken)
+                taken.add(label)
+                labels[voice] = label
+        if label is not None:
+            fields["speaker"] = label
+            if voice and voice != label:
+                try:
+                    names.setdefault(label, checked_speaker_name(voice))
+                except UserError as exc:
+                    raise UserError(f"{name}: the speaker {voice[:80]!r} cannot be imported: {exc}") from None
+        out.append(fields)
+    return out, names
+
+
 @dataclass(frozen=True)
 class ImportResult:
     meeting: Meeting
@@ -325,7 +365,8 @@ def import_transcript(
             "(meeting.max_import_cues); split the file and import the parts"
         )
     language = language or parsed.language or guess_language([s["text_raw"] for s in parsed.segments])
-    segments = corrected_segments([{"language": language, **segment} for segment in parsed.segments], store.glossary())
+    labelled, names = with_speakers(parsed.segments, name)
+    segments = corrected_segments([{"language": language, **segment} for segment in labelled], store.glossary())
     with store.transaction():
         meeting = store.create_meeting(
             language=language,
@@ -335,5 +376,7 @@ def import_transcript(
             started_at=parsed.started_at,
         )
         store.add_segments(meeting.id, segments)
+        for label, speaker_name in names.items():
+            store.set_speaker_name(meeting.id, label, speaker_name)
         meeting = store.end_meeting(meeting.id, status="imported")
     return ImportResult(meeting, len(segments), parsed.format)

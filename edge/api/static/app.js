@@ -318,6 +318,40 @@
       this.list.insertBefore(item, before);
       this.items.set(segment.seq, item);
     }
+
+    // A meeting's speakers were (re)named: each of its lines shows its speaker's new name.
+    renameSpeakers(meetingId, speakers) {
+      const shown = new Map(speakers.map((speaker) => [speaker.label, speaker.display]));
+      for (const item of this.items.values()) {
+        const segment = item.segment;
+        if (!segment || segment.meeting_id !== meetingId || !shown.has(segment.speaker_id)) continue;
+        segment.speaker = shown.get(segment.speaker_id);
+        const chip = item.querySelector(".speaker");
+        if (chip) chip.replaceWith(speakerChip(segment.speaker_id, segment.speaker));
+      }
+    }
+  }
+
+  // --- speakers: the voices the box told apart (S1, S2, ...), named per meeting ---------------------
+
+  const SPEAKER_COLOURS = 8;
+
+  // A label's colour is the same wherever and whenever it is shown: S1..S8 each their own, others hashed.
+  function speakerColour(label) {
+    const number = /^S(\d+)$/.exec(label);
+    if (number) return (((Number(number[1]) - 1) % SPEAKER_COLOURS) + SPEAKER_COLOURS) % SPEAKER_COLOURS;
+    let hash = 0;
+    for (const char of label) hash = (hash * 31 + char.codePointAt(0)) >>> 0;
+    return hash % SPEAKER_COLOURS;
+  }
+
+  function speakerChip(label, shown) {
+    return el("span", {
+      class: `speaker speaker-c${speakerColour(label)}`,
+      "data-speaker": label,
+      text: shown || label,
+      title: t("speakers.chipTitle", { label }),
+    });
   }
 
   function fillSegment(item, segment) {
@@ -330,6 +364,7 @@
       item.dataset.playable && player.canPlay(segment.meeting_id) ? player.button(segment) : "",
       segmentNumber(segment),
       el("span", { class: "time", text: clock(segment.t0_ms) }),
+      segment.speaker_id ? speakerChip(segment.speaker_id, segment.speaker) : "",
       text,
       segment.edited ? el("span", { class: "tag", text: t("segment.edited") }) : "",
       el("button", {
@@ -596,6 +631,7 @@
       source.addEventListener("partial", (event) => this.onPartial(JSON.parse(event.data)));
       source.addEventListener("segment", (event) => this.onSegment(JSON.parse(event.data)));
       source.addEventListener("segment_update", (event) => this.onSegment(JSON.parse(event.data)));
+      source.addEventListener("speakers", (event) => speakers.onSpeakers(JSON.parse(event.data)));
       source.addEventListener("dropped", () => this.refill());
       source.addEventListener("minutes_progress", (event) => minutesView.onProgress(JSON.parse(event.data)));
       source.addEventListener("minutes", (event) => minutesView.onDone(JSON.parse(event.data)));
@@ -722,6 +758,116 @@
     },
   };
 
+  // --- the open meeting's speakers: a name per label, saved with PUT .../speakers/{label} ------------
+  //
+  // The live stream's `speakers` event (after a rename here, in another browser, by API or MQTT) renames
+  // the chips of every transcript on the page and this list.
+
+  const speakers = {
+    meetingId: null,
+    items: [],
+    loading: false,
+
+    async open(meetingId) {
+      this.meetingId = meetingId;
+      this.items = [];
+      $("speakers").hidden = true;
+      clear($("speakers-list"));
+      $("speakers-result").textContent = "";
+      showError("speakers-error", "");
+      await this.load();
+    },
+
+    async load() {
+      const meetingId = this.meetingId;
+      this.loading = true;
+      try {
+        const result = await api(`/meetings/${encodeURIComponent(meetingId)}/speakers`);
+        if (meetingId === this.meetingId) this.render(result.items);
+      } catch (err) {
+        showError("speakers-error", err);
+      } finally {
+        this.loading = false;
+      }
+    },
+
+    render(items) {
+      this.items = items;
+      $("speakers").hidden = items.length === 0;
+      const list = $("speakers-list");
+      const focused = document.activeElement && document.activeElement.closest("#speakers-list form");
+      const typing = focused ? focused.dataset.speaker : null;
+      const readOnly = Boolean(session && session.role === "viewer");
+      const labels = new Set(items.map((speaker) => speaker.label));
+      for (const row of list.querySelectorAll("form.speaker-row")) {
+        if (!labels.has(row.dataset.speaker)) row.closest("li").remove(); // regrouped into another voice
+      }
+      for (const speaker of items) {
+        let row = list.querySelector(`form[data-speaker="${CSS.escape(speaker.label)}"]`);
+        if (!row) {
+          const input = el("input", {
+            type: "text", maxLength: 64, class: "speaker-name", placeholder: t("speakers.placeholder"),
+            "aria-label": t("speakers.nameLabel", { label: speaker.label }), disabled: readOnly,
+          });
+          row = el(
+            "form",
+            { class: "row controls speaker-row", "data-speaker": speaker.label, autocomplete: "off",
+              onsubmit: (event) => this.rename(event, speaker.label, input) },
+            speakerChip(speaker.label, speaker.display),
+            input,
+            el("button", { type: "submit", class: "quiet small", text: t("speakers.save"), disabled: readOnly }),
+            el("span", { class: "hint speaker-stats" })
+          );
+          list.append(el("li", {}, row));
+        }
+        row.querySelector(".speaker").replaceWith(speakerChip(speaker.label, speaker.display));
+        if (typing !== speaker.label) row.querySelector("input").value = speaker.name;
+        row.querySelector(".speaker-stats").textContent =
+          t("speakers.stats", { n: speaker.segments, time: clock(speaker.speech_ms) });
+      }
+    },
+
+    async rename(event, label, input) {
+      event.preventDefault();
+      showError("speakers-error", "");
+      $("speakers-result").textContent = "";
+      const meetingId = this.meetingId;
+      try {
+        const speaker = await api(`/meetings/${encodeURIComponent(meetingId)}/speakers/${encodeURIComponent(label)}`, {
+          method: "PUT",
+          json: { name: input.value },
+        });
+        input.value = speaker.name;
+        $("speakers-result").textContent = t(speaker.name ? "speakers.saved" : "speakers.cleared", { label });
+        // The live stream says so too; this covers a page whose stream is reconnecting.
+        this.onSpeakers({ meeting_id: meetingId, speakers: [speaker] }, { complete: false });
+      } catch (err) {
+        showError("speakers-error", err);
+      }
+    },
+
+    // `complete`: the payload lists every speaker of the meeting (the live stream's), not just one.
+    onSpeakers(payload, { complete = true } = {}) {
+      for (const transcript of [live.transcript, meetings.transcript]) {
+        transcript.renameSpeakers(payload.meeting_id, payload.speakers);
+      }
+      if (payload.meeting_id !== this.meetingId) return;
+      if (complete) {
+        this.render(payload.speakers);
+        return;
+      }
+      const merged = new Map(this.items.map((speaker) => [speaker.label, speaker]));
+      for (const speaker of payload.speakers) merged.set(speaker.label, speaker);
+      this.render([...merged.values()]);
+    },
+
+    // A label new to the open meeting (a voice heard for the first time) joins the list.
+    onSegment(payload) {
+      if (payload.meeting_id !== this.meetingId || !payload.speaker_id || this.loading) return;
+      if (!this.items.some((speaker) => speaker.label === payload.speaker_id)) this.load();
+    },
+  };
+
   // --- meetings panel ----------------------------------------------------------------------------
 
   const meetings = {
@@ -774,6 +920,7 @@
       this.transcript.reset();
       $("meeting-detail").hidden = false;
       minutesView.open(meetingId);
+      speakers.open(meetingId);
       try {
         const meeting = await api(`/meetings/${encodeURIComponent(meetingId)}`);
         await player.load(meeting); // before the segments: they get play buttons when there is audio
@@ -870,6 +1017,7 @@
 
     onSegment(payload) {
       if (payload.meeting_id === this.detailId && this.detailNext === null) this.transcript.upsert(payload);
+      speakers.onSegment(payload);
     },
 
     async upload(event) {
