@@ -17,6 +17,7 @@ ASR's CPU time is measured beside the speaker encoder's.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -64,8 +65,13 @@ def add_arguments(suites: argparse._SubParsersAction) -> None:
         help="vad: the VAD and speaker stage alone (fast); box: the whole box with Whisper (slower).",
     )  # fmt: skip
     parser.add_argument(
-        "--asr-model", type=Path, default=Path("build/models/ggml-base.bin"), help="whisper.cpp model for --mode box."
-    )
+        "--asr-model", type=Path, default=Path("build/models/ggml-base.bin"),
+        help="whisper.cpp model for --mode box and --asr-cpu (default: Whisper base from `make setup`).",
+    )  # fmt: skip
+    parser.add_argument(
+        "--asr-cpu", action="store_true",
+        help="In --mode vad, also transcribe each utterance, for the CPU time of ASR on the same speech.",
+    )  # fmt: skip
     parser.add_argument("--turns", type=int, default=COMPOSITE_TURNS, help="Phrases in the composite meeting.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the composite meeting.")
     parser.add_argument("--collar", type=float, default=0.25, help="Collar around reference boundaries, s.")
@@ -95,12 +101,24 @@ def run(args: argparse.Namespace) -> int:
         if not args.asr_model.is_file():
             raise UserError(f"{args.asr_model} not found; run `make setup` (or pass --asr-model)")
         cfg.asr.model_path = args.asr_model.resolve()
+    if args.mode == "box" and args.asr_cpu:
+        raise UserError("--asr-cpu measures ASR beside the speaker stage in --mode vad; leave it out of --mode box")
+    transcriber = None
+    if args.asr_cpu:
+        from edge.asr.backends import model_factory
+
+        if not args.asr_model.is_file():
+            raise UserError(f"{args.asr_model} not found; run `make setup` (or pass --asr-model)")
+        cfg.asr.model_path = args.asr_model.resolve()
+        transcriber = model_factory(cfg.asr)()
     cases = load_cases(args.fixtures, cfg, turns=args.turns, seed=args.seed)
     rows = []
     for case in cases:
         print(f"eval: {case.name}", file=sys.stderr, flush=True)
-        outcome = diarize_box(cfg, case) if args.mode == "box" else diarize_vad(cfg, case)
-        online = diarization_error(case.reference, outcome.online_turns, collar_s=args.collar)
+        outcome = diarize_box(cfg, case) if args.mode == "box" else diarize_vad(cfg, case, transcriber)
+        online = None
+        if outcome.online_turns is not None:
+            online = diarization_error(case.reference, outcome.online_turns, collar_s=args.collar)
         refined = diarization_error(case.reference, outcome.refined_turns, collar_s=args.collar)
         rows.append(_row(case, online, refined, outcome))
     composite_der = max((row["refined"]["der"] for row in rows if row["composite"]), default=0.0)
@@ -161,15 +179,16 @@ def _leopard_turns(data: Path) -> list[str]:
 
 @dataclass(frozen=True)
 class Diarized:
-    online_turns: list[Turn]
-    refined_turns: list[Turn]
+    online_turns: list[Turn] | None  # as first published (not kept by the box: --mode vad only)
+    refined_turns: list[Turn]  # after the end-of-meeting pass
     speaker_cpu_s: float
     asr_cpu_s: float | None
     audio_s: float
 
 
-def diarize_vad(cfg, case: Case) -> Diarized:
-    """The box's VAD and speaker stage on `case.audio`, as it would hear it live: one stretch per utterance."""
+def diarize_vad(cfg, case: Case, transcriber=None) -> Diarized:
+    """The box's VAD and speaker stage on `case.audio`, as it would hear it live: one stretch per utterance.
+    With `transcriber`, each utterance is also transcribed, for the CPU time of ASR on the same speech."""
     from edge.audio.vad import VadStage, load_vad_model
 
     attribution = speaker_attribution(cfg.speaker)
@@ -182,52 +201,52 @@ def diarize_vad(cfg, case: Case) -> Diarized:
         utterances += stage.feed(AudioFrame(case.audio[first : first + block], first * 1000 // SAMPLE_RATE))
     utterances += stage.flush()
     online = []
-    for utterance in (u for u in utterances if u.final):
+    asr_cpu_s = 0.0
+    for utterance in (dataclasses.replace(u, meeting_id="eval") for u in utterances if u.final):
         start = utterance.speech_start_ms if utterance.speech_start_ms is not None else utterance.start_ms
         end = utterance.speech_end_ms if utterance.speech_end_ms is not None else utterance.end_ms
-        utterance = _in_meeting(utterance)
         (labelled,) = attribution.label(utterance, [AsrSegment(start, end, "", "")])
         online.append(Turn(start / 1000, end / 1000, labelled.speaker or "?"))
+        if transcriber is not None:
+            began = time.process_time()  # whisper.cpp's threads are this process's
+            transcriber.transcribe(utterance.audio, offset_ms=utterance.start_ms, language=cfg.asr.language)
+            asr_cpu_s += time.process_time() - began
     refined = attribution.finish("eval")
-    refined_turns = [Turn(t.start_s, t.end_s, refined.get((round(t.start_s * 1000), round(t.end_s * 1000)), t.speaker))
-                     for t in online]  # fmt: skip
-    return Diarized(online, refined_turns, attribution.stats.cpu_s, None, len(case.audio) / SAMPLE_RATE)
-
-
-def _in_meeting(utterance):
-    import dataclasses
-
-    return dataclasses.replace(utterance, meeting_id="eval")
+    refined_turns = [
+        Turn(t.start_s, t.end_s, refined.get((round(t.start_s * 1000), round(t.end_s * 1000)), t.speaker))
+        for t in online
+    ]
+    audio_s = len(case.audio) / SAMPLE_RATE
+    return Diarized(online, refined_turns, attribution.stats.cpu_s, asr_cpu_s if transcriber else None, audio_s)
 
 
 def diarize_box(cfg, case: Case) -> Diarized:
-    """The whole box on `case.audio` (written to a scratch WAV): the committed segments' speakers as they were
-    first published (online) and after the end-of-meeting pass (the stored revision)."""
+    """The whole box on `case.audio` (written to a scratch WAV), as `edge transcribe` runs a file: the stored
+    segments' speakers after the end-of-meeting pass. Its "ASR" CPU time is the whole run's but the speaker
+    encoder's (ASR with the VAD, commits and the store: ASR is nearly all of it)."""
     import tempfile
 
     from edge.audio.files import write_wav
     from edge.commands.transcribe import transcribe_file
 
+    health: dict = {}
     with tempfile.TemporaryDirectory(prefix="edge-eval-speakers-") as scratch:
         wav = Path(scratch) / "case.wav"
         write_wav(wav, case.audio)
         began = time.process_time()
-        segments, record = transcribe_file(cfg, wav)
-        total_cpu = time.process_time() - began
-    stats = record.get("speaker_stats") or {}
-    speaker_cpu = float(stats.get("cpu_s", 0.0))
+        segments, _ = transcribe_file(cfg, wav, health=health.update)
+        total_cpu_s = time.process_time() - began
     refined = [Turn(s.t0_ms / 1000, s.t1_ms / 1000, s.speaker or "?") for s in segments]
-    first = record.get("speakers_online") or {}
-    online = [Turn(s.t0_ms / 1000, s.t1_ms / 1000, first.get(str(s.seq), s.speaker or "?")) for s in segments]
-    return Diarized(online, refined, speaker_cpu, total_cpu - speaker_cpu, len(case.audio) / SAMPLE_RATE)
+    speaker_cpu_s = float((health.get("speakers") or {}).get("cpu_s", 0.0))
+    return Diarized(None, refined, speaker_cpu_s, total_cpu_s - speaker_cpu_s, len(case.audio) / SAMPLE_RATE)
 
 
-def _row(case: Case, online: DerResult, refined: DerResult, outcome: Diarized) -> dict:
+def _row(case: Case, online: DerResult | None, refined: DerResult, outcome: Diarized) -> dict:
     return {
         "case": case.name,
         "composite": case.composite,
         "audio_s": round(outcome.audio_s, 1),
-        "online": online.to_dict(),
+        "online": online.to_dict() if online else None,
         "refined": refined.to_dict(),
         "speaker_cpu_per_audio_s": round(outcome.speaker_cpu_s / outcome.audio_s, 4),
         "asr_cpu_per_audio_s": round(outcome.asr_cpu_s / outcome.audio_s, 4) if outcome.asr_cpu_s else None,
@@ -242,6 +261,7 @@ def _print_table(report: dict) -> None:
         refined = row["refined"]
         count = f"{refined['hypothesis_speakers']}/{refined['reference_speakers']}"
         share = f"{row['speaker_cpu_share_of_asr']:.1%}" if row["speaker_cpu_share_of_asr"] is not None else "-"
-        print(f"{row['case']:<78} {row['online']['der']:>10.1%} {refined['der']:>8.1%} {count:>9} "
+        online = f"{row['online']['der']:.1%}" if row["online"] else "-"
+        print(f"{row['case']:<78} {online:>10} {refined['der']:>8.1%} {count:>9} "
               f"{row['speaker_cpu_per_audio_s']:>11.4f} {share:>7}")  # fmt: skip
     print("DER = (missed + false alarm + confusion) / scored reference speech; speakers = found/true (end of meeting)")

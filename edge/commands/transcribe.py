@@ -3,6 +3,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from edge.core.config import Config, load_config
@@ -50,10 +51,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def transcribe_file(cfg: Config, path: Path, *, glossary: Glossary | None = None) -> tuple[list[Segment], dict]:
+def transcribe_file(
+    cfg: Config, path: Path, *, glossary: Glossary | None = None, health: Callable[[dict], object] | None = None
+) -> tuple[list[Segment], dict]:
     """The committed segments and the meeting record of `path` run through the box as `cfg` sets it up,
     as fast as it goes (no real-time pacing, partial text, archive, MQTT or API; storage in a scratch
-    folder). Segments are corrected with `glossary`, by default the team glossary of `cfg`'s database."""
+    folder). Segments are corrected with `glossary`, by default the team glossary of `cfg`'s database.
+    `health` is given the box's health once the meeting has ended (its counters of the run)."""
     from edge.app import Box
     from edge.audio.files import audio_duration
     from edge.store import Store
@@ -88,6 +92,8 @@ def transcribe_file(cfg: Config, path: Path, *, glossary: Glossary | None = None
                 print("", file=sys.stderr)
             segments = box.store.segments(meeting.id, limit=1_000_000)
             record = box.store.meeting(meeting.id).to_dict()
+            if health is not None:
+                health(box.health())
         finally:
             box.close()
     return segments, record

@@ -445,9 +445,9 @@ class SpeakerConfig(Section):
         "to trust starts a new speaker. Higher finds more speakers.",
     )  # fmt: skip
     merge_similarity: float = Field(
-        default=0.80, gt=0, lt=1,
-        description="When a short meeting ends, speakers whose voices are at least this similar become one (a "
-        "longer one is clustered again as a whole, with no threshold).",
+        default=0.85, gt=0, lt=1,
+        description="When the meeting ends and its speech is clustered again, speakers whose voices are at least "
+        "this similar become one.",
     )  # fmt: skip
     max_speakers: int = Field(default=12, ge=1, le=50, description="Most speakers told apart in one meeting.")
 

@@ -7,13 +7,13 @@ little voice to tell people apart, so it only takes the nearest label.
 
 At the end (`refine`), with every stretch at hand, the meeting is clustered again as a whole: spectral
 clustering of the stretches' similarity graph, with the number of neighbours each stretch keeps and the
-number of speakers both chosen by the normalised maximum eigengap (NME-SC, Park et al. 2019), so no
-threshold has to fit every room. A short meeting (too few stretches for a graph) is refined instead by
-assigning each stretch to the nearest centroid and merging speakers whose centroids have come together.
-Final speakers take the online label they overlap most, so S1 stays S1 and only what the online pass
-got wrong is relabelled. Memory and time are bounded: `max_kept` stretches are remembered (the earliest
-keep their online labels), and the graph is built on at most `GRAPH_STRETCHES` of them, the rest
-joining the nearest speaker found.
+number of speakers both chosen by the normalised maximum eigengap (NME-SC, Park et al. 2019), then
+clusters whose voices are as close as one person's joined. A short meeting (too few stretches for a
+graph) is refined instead by assigning each stretch to the nearest centroid and merging speakers whose
+centroids have come together. Final speakers take the online label they overlap most, so S1 stays S1
+and only what the online pass got wrong is relabelled. Memory and time are bounded: `max_kept`
+stretches are remembered (the earliest keep their online labels), and the graph is built on at most
+`GRAPH_STRETCHES` of them, the rest joining the nearest speaker found.
 """
 
 from __future__ import annotations
@@ -23,14 +23,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 ASSIGN_SIMILARITY = 0.85
-MERGE_SIMILARITY = 0.80
+MERGE_SIMILARITY = 0.85
 MIN_FOUNDING_S = 1.2
 MAX_SPEAKERS = 12
 MAX_KEPT = 10_000  # about 10 MB of 256-value embeddings: a long day of meetings
 REFINE_ROUNDS = 20
 MIN_GRAPH_STRETCHES = 12  # fewer trusted stretches than this: the centroid refinement
 GRAPH_STRETCHES = 600  # an eigendecomposition of 600 x 600 per neighbour count tried: about a second
-NEIGHBOUR_COUNTS = 24  # neighbour counts tried, spread between 2 and a quarter of the stretches
+NEIGHBOUR_COUNTS = 24  # neighbour counts tried, spread between a tenth and a quarter of the stretches
+MIN_NEIGHBOUR_SHARE = 0.1
 
 
 @dataclass
@@ -114,12 +115,11 @@ class MeetingSpeakers:
         if len(chosen) > GRAPH_STRETCHES:
             chosen = chosen[np.linspace(0, len(chosen) - 1, GRAPH_STRETCHES).round().astype(int)]
         members = nme_spectral_clusters(embeddings[chosen], max_speakers=self.max_speakers)
-        centroids = []
-        for cluster in range(int(members.max()) + 1):
-            rows = chosen[members == cluster]
-            total = (embeddings[rows] * weights[rows, None]).sum(axis=0)
-            centroids.append(total / max(float(np.linalg.norm(total)), 1e-12))
-        nearest = np.argmax(embeddings @ np.stack(centroids).T, axis=1)
+        # The eigengap can split one voice (a few of its stretches far from the rest): clusters whose voices
+        # are as close as one person's are one.
+        members = merged_clusters(embeddings[chosen], weights[chosen], members, self.merge_similarity)
+        centroids = _centroids_of(embeddings[chosen], weights[chosen], members)
+        nearest = np.argmax(embeddings @ centroids.T, axis=1)
         nearest[chosen] = members
         return nearest
 
@@ -189,6 +189,33 @@ def _named_after(clusters: np.ndarray, online: list[str], weights: np.ndarray, *
     return [names[cluster] for cluster in clusters.tolist()]
 
 
+def _centroids_of(embeddings: np.ndarray, weights: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """Unit duration-weighted mean embedding of each cluster 0..k-1."""
+    rows = []
+    for cluster in range(int(members.max()) + 1):
+        inside = members == cluster
+        total = (embeddings[inside] * weights[inside, None]).sum(axis=0)
+        rows.append(total / max(float(np.linalg.norm(total)), 1e-12))
+    return np.stack(rows)
+
+
+def merged_clusters(embeddings: np.ndarray, weights: np.ndarray, members: np.ndarray, similarity: float) -> np.ndarray:
+    """`members` with the two clusters of the most similar centroids joined, again and again, while that
+    similarity is at least `similarity`; clusters renumbered 0..k-1."""
+    members = members.copy()
+    while True:
+        _, members = np.unique(members, return_inverse=True)
+        if members.max() < 1:
+            return members
+        centroids = _centroids_of(embeddings, weights, members)
+        closeness = centroids @ centroids.T
+        np.fill_diagonal(closeness, -1.0)
+        keep, drop = np.unravel_index(int(np.argmax(closeness)), closeness.shape)
+        if closeness[keep, drop] < similarity:
+            return members
+        members[members == drop] = keep
+
+
 def nme_spectral_clusters(embeddings: np.ndarray, *, max_speakers: int, seed: int = 0) -> np.ndarray:
     """Cluster index of each unit embedding by NME-SC: for each neighbour count p, the graph keeping each
     row's p most similar (binarised, symmetrised) and its Laplacian's largest normalised eigengap g_p among
@@ -197,7 +224,10 @@ def nme_spectral_clusters(embeddings: np.ndarray, *, max_speakers: int, seed: in
     n = len(embeddings)
     similarity = embeddings @ embeddings.T
     ranked = np.argsort(-similarity, axis=1)
-    counts = np.unique(np.geomspace(2, max(2, n // 4), NEIGHBOUR_COUNTS).round().astype(int))
+    # Fewer neighbours than a tenth of the stretches cut the graph into cliques of a few stretches each, whose
+    # eigengap counts cliques, not people.
+    fewest = max(2, round(n * MIN_NEIGHBOUR_SHARE))
+    counts = np.unique(np.geomspace(fewest, max(fewest, n // 4), NEIGHBOUR_COUNTS).round().astype(int))
     best: tuple[float, int, np.ndarray] | None = None
     for p in counts:
         graph = np.zeros_like(similarity)

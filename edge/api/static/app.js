@@ -607,6 +607,7 @@
     timer: null,
     meetingId: null,
     reload: false,
+    wasRecording: false,
     transcript: null,
 
     connect() {
@@ -673,6 +674,9 @@
       this.reload = false;
       if (!recording) $("live-title").textContent = t(this.meetingId ? "live.lastMeeting" : "live.title");
       this.updateEmpty();
+      // A meeting began or ended: the meetings list on screen shows its new status.
+      if (Boolean(recording) !== this.wasRecording && currentPanel === "meetings") meetings.refresh();
+      this.wasRecording = Boolean(recording);
     },
 
     showTitle() {
