@@ -96,6 +96,7 @@ lint:
 
 bench: dev-models
 	$(BIN)/edge bench --fixtures $(FIXTURES) --json build/bench.json
+	$(BIN)/edge eval speakers --fixtures $(FIXTURES) --config $(CONFIG) --mode box --json > build/bench-speakers.json
 
 clean:
 	rm -rf build/models build/out build/web .pytest_cache .ruff_cache .mypy_cache

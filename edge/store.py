@@ -1042,19 +1042,22 @@ class Store:
         return self._clock
 
     def expire_retained_minutes(self, days: float) -> list[str]:
-        """Queue the clearing of each meeting's retained minutes published more than `days` ago (and not
-        cleared or published again since); returns those meetings' ids."""
+        """Queue the clearing of each meeting's retained minutes and speaker names published more than `days`
+        ago (and not cleared or published again since): names are personal data, and minutes name people too.
+        Returns the ids of the meetings with minutes cleared."""
         cutoff = (self._clock.now() - timedelta(days=days)).isoformat(timespec="milliseconds")
+        cleared: dict[str, list[str]] = {}
         with self.transaction() as db:
-            expired = [row[0] for row in db.execute(
-                "SELECT o.meeting_id FROM outbox o WHERE o.kind = 'minutes' AND o.payload != 'null' "
-                "AND o.sent_at IS NOT NULL AND o.sent_at < ? "
-                "AND o.id = (SELECT max(id) FROM outbox WHERE kind = 'minutes' AND meeting_id = o.meeting_id)",
-                (cutoff,),
-            )]  # fmt: skip
-            for meeting_id in expired:
-                self._enqueue(db, "minutes", meeting_id, None)
-        return expired
+            for kind in ("minutes", "speakers"):
+                cleared[kind] = [row[0] for row in db.execute(
+                    "SELECT o.meeting_id FROM outbox o WHERE o.kind = ? AND o.payload != 'null' "
+                    "AND o.sent_at IS NOT NULL AND o.sent_at < ? "
+                    "AND o.id = (SELECT max(id) FROM outbox WHERE kind = ? AND meeting_id = o.meeting_id)",
+                    (kind, cutoff, kind),
+                )]  # fmt: skip
+                for meeting_id in cleared[kind]:
+                    self._enqueue(db, kind, meeting_id, None)
+        return cleared["minutes"]
 
     def outbox_backlog(self) -> int:
         with self._lock:

@@ -44,7 +44,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "app": {"core", "store", "pipeline", "publish", "ops"} | STAGES,
     # Dev-only generators and the benchmark (a real box, so the composition root; and its API, through
     # which the live-meeting-during-an-upload figure uploads as a person does).
-    "ops.synth": {"core", "ops", "audio", "asr"},
+    "ops.synth": {"core", "ops", "audio", "asr", "speaker"},
     "ops.bench": {"core", "ops", "ops.synth", "audio", "asr", "llm", "app", "api"},
     "commands": {"core", "store", "pipeline", "publish", "api", "app", "ops", "ops.synth", "ops.bench"} | STAGES,
     "__main__": {"commands"},

@@ -136,13 +136,16 @@ def test_last_segment_sensor_is_opt_in_and_cleared_when_turned_off(
             publisher.stop()
 
 
-def test_retained_minutes_are_cleared_after_their_retention(
+def test_retained_minutes_and_names_are_cleared_after_their_retention(
     broker: Broker, store: Store, box: MiniBox, subscriber: Subscriber
 ) -> None:
     meeting = store.create_meeting(language="ko", source="test")
     store.end_meeting(meeting.id)
     store.enqueue("minutes", meeting.id, {"v": 1, "meeting_id": meeting.id, "summary": "배포 일정 확정"})
+    named = [{"label": "S1", "name": "김민수"}]
+    store.enqueue("speakers", meeting.id, {"v": 1, "meeting_id": meeting.id, "speakers": named})
     topic = f"{BASE}/meeting/{meeting.id}/minutes"
+    names = f"{BASE}/meeting/{meeting.id}/speakers"
     publisher = MqttPublisher(mqtt_config(broker, minutes_retain_days=0.5 / 86_400), DeviceConfig(id=DEVICE),
                               store, box.live, box)  # fmt: skip
     publisher.start()
@@ -158,13 +161,14 @@ def test_retained_minutes_are_cleared_after_their_retention(
     publisher.start()  # looked over at every connect, then hourly
     try:
         assert subscriber.wait_for(lambda ms: [m.payload for m in ms if m.topic == topic][-1:] == [b""])
+        assert subscriber.wait_for(lambda ms: [m.payload for m in ms if m.topic == names][-1:] == [b""])
         assert wait_until(lambda: store.outbox_backlog() == 0, 10)
     finally:
         publisher.stop()
-    fresh = Subscriber(broker, [topic, f"{BASE}/available"], client_id="late", session_expiry_s=0).start()
+    fresh = Subscriber(broker, [topic, names, f"{BASE}/available"], client_id="late", session_expiry_s=0).start()
     try:
         assert fresh.wait_for(lambda ms: any(m.topic == f"{BASE}/available" for m in ms))
-        assert fresh.received(topic) == []  # nothing retained any more
+        assert fresh.received(topic) == [] and fresh.received(names) == []  # nothing retained any more
     finally:
         fresh.stop()
     assert store.expire_retained_minutes(0.5 / 86_400) == []  # cleared once, not again

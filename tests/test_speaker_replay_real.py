@@ -81,6 +81,7 @@ model_path = "{speaker_model}"
 
 def test_a_replayed_meeting_names_a_speaker_everywhere(driver, broker, fixture_file, dev_model, tmp_path, request):
     from box_process import BoxProcess
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as ec
@@ -105,6 +106,14 @@ def test_a_replayed_meeting_names_a_speaker_everywhere(driver, broker, fixture_f
             " return [li.dataset.seq, chip ? chip.dataset.speaker : '', chip ? chip.textContent : ''] })"
         )
 
+    def open_first_meeting() -> None:
+        # The list is replaced when the meeting starts or ends: a row found just before may be gone.
+        def click(_: object) -> bool:
+            driver.find_element(By.CSS_SELECTOR, "#meetings-list button.meeting").click()
+            return True
+
+        WebDriverWait(driver, WAIT_S, ignored_exceptions=[StaleElementReferenceException]).until(click)
+
     driver.get(f"http://127.0.0.1:{box.port}/")
     wait.until(ec.visibility_of_element_located((By.ID, "token-input"))).send_keys(box.token_file.read_text().strip())
     driver.find_element(By.ID, "login-button").click()
@@ -116,7 +125,7 @@ def test_a_replayed_meeting_names_a_speaker_everywhere(driver, broker, fixture_f
         meeting_id = api.get("/state").json()["meeting_id"]
     driver.get(f"http://127.0.0.1:{box.port}/#meetings")
     wait.until(ec.text_to_be_present_in_element((By.ID, "meetings-list"), "화자 구분 회의"))
-    driver.find_element(By.CSS_SELECTOR, "#meetings-list button.meeting").click()
+    open_first_meeting()
 
     # Name the second voice as soon as the box has heard it.
     wait.until(lambda _: len({label for _, label, _ in chips() if label}) >= 2)
@@ -166,7 +175,7 @@ def test_a_replayed_meeting_names_a_speaker_everywhere(driver, broker, fixture_f
 
     driver.get(f"http://127.0.0.1:{box.port}/#meetings")
     wait.until(ec.text_to_be_present_in_element((By.ID, "meetings-list"), "화자 구분 회의"))
-    driver.find_element(By.CSS_SELECTOR, "#meetings-list button.meeting").click()
+    open_first_meeting()
     wait.until(lambda _: any(shown == NAME for _, _, shown in chips()))
     wait.until(ec.text_to_be_present_in_element((By.ID, "meeting-detail"), PROMISE))
     # The list followed the meeting's end by itself (the page was open on it).

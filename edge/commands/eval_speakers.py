@@ -160,9 +160,8 @@ def load_cases(fixtures: Path, cfg, *, turns: int, seed: int) -> list[Case]:
         clip = decode_audio(need(path))
         voices.append((name, phrases(clip, detect_speech(clip, tight, model))))
     meeting = build_speaker_meeting(voices, turns=turns, seed=seed)
-    turns_made = [Turn(t.start_s, t.end_s, t.speaker) for t in meeting.turns]
     name = f"composite: {len(voices)} fixture voices, {turns} turns, {meeting.duration_s:.0f} s"
-    cases.append(Case(name, meeting.audio, turns_made, composite=True))
+    cases.append(Case(name, meeting.audio, meeting.turns, composite=True))
     return cases
 
 

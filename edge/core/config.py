@@ -239,8 +239,8 @@ class MqttConfig(Section):
         "off by default: they are not live speech."
     )
     minutes_retain_days: float = Field(
-        default=30.0, ge=0, description="Days a meeting's minutes stay retained on the broker after they were "
-        "published; then the retained message is cleared (0: kept until the meeting is deleted)."
+        default=30.0, ge=0, description="Days a meeting's minutes and speaker names stay retained on the broker after "
+        "they were published; then the retained messages are cleared (0: kept until the meeting is deleted)."
     )
     stats_interval_s: float = Field(default=30.0, gt=0, description="How often health stats are published.")
     reconnect_min_delay_s: float = Field(

@@ -142,31 +142,43 @@ class CommandError(ValueError):
 _EXPECTED = 'expected ON, OFF or JSON {"action": "start" | "stop", "title"?: str, "language"?: str}'
 
 
-def parse_recording_command(payload: bytes) -> RecordingCommand:
-    """Parse a `recording/set` payload: ON / OFF (Home Assistant's switch) or a JSON object."""
+def _command_text(payload: bytes, expected: str) -> str:
+    """A command payload as text: bounded, UTF-8, not empty."""
     if len(payload) > MAX_COMMAND_BYTES:
         raise CommandError(f"payload of {len(payload)} bytes is longer than {MAX_COMMAND_BYTES}")
     try:
         text = payload.decode("utf-8").strip()
     except UnicodeDecodeError:
-        raise CommandError(f"payload is not UTF-8 text; {_EXPECTED}") from None
+        raise CommandError(f"payload is not UTF-8 text; {expected}") from None
     if not text:
-        raise CommandError(f"payload is empty; {_EXPECTED}")
+        raise CommandError(f"payload is empty; {expected}")
+    return text
+
+
+def _json_fields(text: str, fields: set[str], expected: str) -> dict:
+    """A command's JSON object, with no field but `fields`."""
+    try:
+        body = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise CommandError(f"invalid JSON ({exc}); {expected}") from None
+    if not isinstance(body, dict):
+        raise CommandError(f"JSON must be an object; {expected}")
+    unknown = sorted(set(body) - fields)
+    if unknown:
+        raise CommandError(f"unknown field(s) {', '.join(map(repr, unknown))}; {expected}")
+    return body
+
+
+def parse_recording_command(payload: bytes) -> RecordingCommand:
+    """Parse a `recording/set` payload: ON / OFF (Home Assistant's switch) or a JSON object."""
+    text = _command_text(payload, _EXPECTED)
     if text.upper() == "ON":
         return RecordingCommand("start")
     if text.upper() == "OFF":
         return RecordingCommand("stop")
     if not text.startswith("{"):
         raise CommandError(f"unknown command {text[:40]!r}; {_EXPECTED}")
-    try:
-        body = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise CommandError(f"invalid JSON ({exc}); {_EXPECTED}") from None
-    if not isinstance(body, dict):
-        raise CommandError(f"JSON must be an object; {_EXPECTED}")
-    unknown = sorted(set(body) - {"action", "title", "language"})
-    if unknown:
-        raise CommandError(f"unknown field(s) {', '.join(map(repr, unknown))}; {_EXPECTED}")
+    body = _json_fields(text, {"action", "title", "language"}, _EXPECTED)
     action = body.get("action")
     if action not in ("start", "stop"):
         raise CommandError(f"unknown action {action!r}; {_EXPECTED}")
@@ -199,23 +211,7 @@ MAX_LABEL_CHARS = 32
 
 def parse_rename_speaker_command(payload: bytes) -> RenameSpeakerCommand:
     """Parse a `speakers/set` payload. The name itself is checked by the store (length, control characters)."""
-    if len(payload) > MAX_COMMAND_BYTES:
-        raise CommandError(f"payload of {len(payload)} bytes is longer than {MAX_COMMAND_BYTES}")
-    try:
-        text = payload.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        raise CommandError(f"payload is not UTF-8 text; {_EXPECTED_RENAME}") from None
-    if not text:
-        raise CommandError(f"payload is empty; {_EXPECTED_RENAME}")
-    try:
-        body = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise CommandError(f"invalid JSON ({exc}); {_EXPECTED_RENAME}") from None
-    if not isinstance(body, dict):
-        raise CommandError(f"JSON must be an object; {_EXPECTED_RENAME}")
-    unknown = sorted(set(body) - {"meeting_id", "speaker", "name"})
-    if unknown:
-        raise CommandError(f"unknown field(s) {', '.join(map(repr, unknown))}; {_EXPECTED_RENAME}")
+    body = _json_fields(_command_text(payload, _EXPECTED_RENAME), {"meeting_id", "speaker", "name"}, _EXPECTED_RENAME)
     missing = [key for key in ("meeting_id", "speaker", "name") if key not in body]
     if missing:
         raise CommandError(f"missing field(s) {', '.join(map(repr, missing))}; {_EXPECTED_RENAME}")

@@ -880,21 +880,23 @@
     detailNext: null,
     transcript: null,
 
+    // The list is swapped only once the new page is in, so a click during a refresh lands on a live row.
     async refresh() {
       showError("meetings-error", "");
-      this.offset = 0;
-      clear($("meetings-list"));
-      await this.more();
+      await this.more({ replace: true });
     },
 
-    async more() {
+    async more({ replace = false } = {}) {
       try {
-        const page = await api(`/meetings?limit=50&offset=${this.offset}`);
-        for (const meeting of page.items) $("meetings-list").append(this.item(meeting));
-        this.offset = page.next_offset ?? this.offset + page.items.length;
+        const offset = replace ? 0 : this.offset;
+        const page = await api(`/meetings?limit=50&offset=${offset}`);
+        const list = $("meetings-list");
+        if (replace) clear(list);
+        for (const meeting of page.items) list.append(this.item(meeting));
+        this.offset = page.next_offset ?? offset + page.items.length;
         $("meetings-more").hidden = page.next_offset === null;
-        if (!page.items.length && !$("meetings-list").childElementCount) {
-          $("meetings-list").append(el("li", { class: "hint", text: t("meetings.none") }));
+        if (!page.items.length && !list.childElementCount) {
+          list.append(el("li", { class: "hint", text: t("meetings.none") }));
         }
       } catch (err) {
         showError("meetings-error", err);

@@ -9,32 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from edge.core.events import SAMPLE_RATE
+from edge.speaker.der import Turn
 
 MIN_PHRASE_S = 0.8
 
 
 @dataclass(frozen=True)
-class Voice:
-    name: str
-    clip: Path
-
-
-@dataclass(frozen=True)
-class SpeakerTurn:
-    start_s: float
-    end_s: float
-    speaker: str
-
-
-@dataclass(frozen=True)
 class SpeakerMeeting:
     audio: np.ndarray
-    turns: list[SpeakerTurn]
+    turns: list[Turn]  # who spoke when: the reference of a diarization score
 
     @property
     def duration_s(self) -> float:
@@ -61,7 +48,7 @@ def build_speaker_meeting(
     rng = np.random.default_rng(seed)
     spoken = [0] * len(voices)
     parts: list[np.ndarray] = []
-    result: list[SpeakerTurn] = []
+    result: list[Turn] = []
     position, last = 0, -1
     for _ in range(turns):
         who = int(rng.choice([i for i in range(len(voices)) if i != last]))
@@ -73,7 +60,7 @@ def build_speaker_meeting(
         pause = np.zeros(int(rng.uniform(*pause_s) * SAMPLE_RATE), dtype=np.float32)
         parts += [pause, phrase.astype(np.float32)]
         start = position + len(pause)
-        result.append(SpeakerTurn(start / SAMPLE_RATE, (start + len(phrase)) / SAMPLE_RATE, name))
+        result.append(Turn(start / SAMPLE_RATE, (start + len(phrase)) / SAMPLE_RATE, name))
         position, last = start + len(phrase), who
     parts.append(np.zeros(SAMPLE_RATE, dtype=np.float32))
     audio = np.concatenate(parts)
