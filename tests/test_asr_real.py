@@ -118,6 +118,29 @@ def test_korean_fixture_keeps_every_syllable_and_is_no_worse_than_faster_whisper
     assert cer(text, reference) <= FASTER_WHISPER_KO_CER
 
 
+def test_a_fitted_window_gives_the_same_words_whatever_was_decoded_before(whisper_base, fixture_file):
+    # With flash attention and a window off its 256-position padding, whisper.cpp read the previous
+    # call's encoder output: 2.5 s of test_ko.wav after jfk came out as "... 길 한 년을 안으로 돌아올 수
+    # 있습니다." (an invented clause), and jfk's first 5 s as "ask not", "as not..." or "As not." by turn.
+    from edge.asr.whispercpp import WhisperCppModel
+    from edge.audio.files import decode_audio
+
+    jfk, korean = decode_audio(fixture_file("audio/jfk.wav")), decode_audio(fixture_file("audio/leopard/test_ko.wav"))
+    clips = {"jfk 5 s": (jfk[: 5 * 16_000], "en"), "ko 2.5 s": (korean[: 40_000], "ko"), "jfk": (jfk, "en"),
+             "jfk 7 s": (jfk[: 7 * 16_000], "en")}  # fmt: skip
+    order = ["jfk 5 s", "ko 2.5 s", "jfk", "jfk 5 s", "jfk 7 s", "ko 2.5 s", "jfk 5 s"]
+    texts: dict[str, set[str]] = {}
+    with WhisperCppModel(whisper_base, threads=2, language="en", fit_audio_ctx=True) as model:
+        for name in order:
+            audio, language = clips[name]
+            segments = model.transcribe(audio, offset_ms=0, prompt="", language=language)
+            texts.setdefault(name, set()).add(" ".join(segment.text for segment in segments))
+    print(f"\n{texts}")
+    assert all(len(seen) == 1 for seen in texts.values()), texts
+    assert words(next(iter(texts["jfk 5 s"]))) == words("And so my fellow Americans ask not")
+    assert next(iter(texts["ko 2.5 s"])).startswith("그는 1위절이 피하면서")
+
+
 def fifty_term_glossary() -> Glossary:
     glossary = Glossary.from_csv(PROJECT_ROOT / "tests" / "data" / "glossary.csv")
     terms = [*glossary][:50]
@@ -190,11 +213,14 @@ def test_korean_and_english_in_one_meeting_each_utterance_in_its_language(whispe
 def test_context_does_not_add_loops_echoes_or_hallucinations(whisper_base, fixture_file, composite):
     path, _ = composite
     vad = fixture_file("models/silero_vad_v6.2.onnx")
-    results = {}
+    results, said = {}, {}
     for context in (False, True):
         segments, health = run_box(path, whisper_base, vad, languages=["ko", "en"], context=context)
-        results[context] = (len(segments), sum(health["filtered"].values()), health["asr"]["context_retries"])
-    print(f"\n(segments, filtered by the firewall, retried without prompt): without context {results[False]}, "
+        said[context] = words(" ".join(text for text, _, _ in segments))
+        results[context] = (len(said[context]), sum(health["filtered"].values()), health["asr"]["context_retries"])
+    print(f"\n(words, filtered by the firewall, retried without prompt): without context {results[False]}, "
           f"with context {results[True]}")  # fmt: skip
     assert results[True][1] <= results[False][1]
-    assert results[True][0] == results[False][0]
+    # The same words, give or take a few whisper reads differently (whisper may split an utterance into
+    # segments differently with a prompt, so segments are not counted): no loop, echo or invented sentence.
+    assert edit_distance(said[True], said[False]) <= max(2, len(said[False]) // 20), (said[True], said[False])

@@ -42,6 +42,7 @@ class FakeTranscriber:
         prompt: str | None = None,
         language: str | None = None,
         beam_size: int = 0,
+        fallback: bool = True,
     ) -> list[AsrSegment]:
         self.calls.append((offset_ms, len(audio), prompt))
         self.options.append((language, beam_size))
@@ -325,12 +326,15 @@ class ScriptedTranscriber(FakeTranscriber):
         super().__init__()
         self.script = script
         self.probabilities = list(probabilities)
+        self.confidence: dict[str | None, float] = {}  # by prompt; 0.9 otherwise
+        self.fallbacks: list[bool] = []
 
     def transcribe(self, audio: np.ndarray, *, offset_ms: int, prompt: str | None = None,
-                   language: str | None = None, beam_size: int = 0) -> list[AsrSegment]:
+                   language: str | None = None, beam_size: int = 0, fallback: bool = True) -> list[AsrSegment]:
         super().transcribe(audio, offset_ms=offset_ms, prompt=prompt, language=language, beam_size=beam_size)
+        self.fallbacks.append(fallback)
         text = self.script.get((prompt, beam_size), self.text(len(audio)))
-        return [AsrSegment(offset_ms, offset_ms + 100, text, language or "ko")]
+        return [AsrSegment(offset_ms, offset_ms + 100, text, language or "ko", self.confidence.get(prompt, 0.9))]
 
     def detect_language(self, audio: np.ndarray) -> dict[str, float]:
         return self.probabilities.pop(0)
@@ -389,6 +393,30 @@ def test_each_meeting_is_decoded_with_its_own_context_and_an_echo_is_decoded_aga
         "", "And so my fellow Americans, ask not", "", "회의를 시작합니다.", "",
     ]
     assert [segments[0].text for _, segments in rec.finals][1] == "words 1600"  # the prompt-free decode
+    assert stage.stats.context_retries == 1
+
+
+def test_a_prompted_decode_skips_the_fallback_ladder_and_an_unsure_one_is_decoded_again_without_the_prompt():
+    from edge.asr.context import MeetingContext
+
+    model, rec = ScriptedTranscriber({}), Recorder()
+    stage = make_stage(model, rec, context_factory=lambda meeting_id: MeetingContext([]))
+    stage.start()
+    stage.submit(said("m1", 1))
+    wait_until(lambda: len(rec.finals) == 1)
+    stage.note_committed("m1", "회의를 시작합니다.")
+    model.confidence["회의를 시작합니다."] = 0.2  # whisper was unsure of every word after this prompt
+    stage.submit(said("m1", 2))
+    wait_until(lambda: len(rec.finals) == 2)
+    model.confidence.clear()
+    stage.note_committed("m1", "배포 일정입니다.")
+    stage.submit(said("m1", 3))
+    assert stage.stop(timeout=WAIT_S)
+    assert [(prompt, fallback) for (_, _, prompt), fallback in zip(model.calls, model.fallbacks, strict=True)] == [
+        ("", True),  # nothing to prompt with yet: the whole ladder
+        ("회의를 시작합니다.", False), ("", True),  # unsure: again without the prompt, with the ladder
+        ("회의를 시작합니다. 배포 일정입니다.", False),  # sure: one pass
+    ]
     assert stage.stats.context_retries == 1
 
 

@@ -179,19 +179,22 @@ def test_a_character_split_between_segments_is_rejoined_and_invalid_bytes_kept_v
 
 
 @pytest.mark.parametrize(
-    ("seconds", "margin", "expected"),
+    ("seconds", "margin", "flash_attn", "expected"),
     [
-        (2.0, 1.0, 256),  # 150 positions, rounded up to the safe step
-        (4.0, 1.0, 256),  # 250
-        (4.2, 1.0, 512),  # 260
-        (9.0, 1.0, 512),
-        (20.0, 1.0, 1280),  # 1050
-        (28.0, 1.0, 0),  # 1450 rounds to 1536, past the 1500 of the window: the whole window
-        (0.1, 0.0, 256),
+        (2.0, 1.0, False, 160),  # 150 positions, rounded up to a step of 32
+        (4.0, 1.0, False, 256),  # 250
+        (4.2, 1.0, False, 288),  # 260
+        (0.1, 0.0, False, 160),  # never under the window language detection needs
+        (20.0, 1.0, False, 1056),  # 1050
+        (28.8, 1.0, False, 0),  # 1490 rounds to 1504, past the 1500 of the window: the whole window
+        (2.0, 1.0, True, 256),  # flash attention: steps of 256
+        (4.2, 1.0, True, 512),
+        (20.0, 1.0, True, 1280),
+        (28.0, 1.0, True, 0),  # 1450 rounds to 1536
     ],
 )
-def test_audio_ctx_follows_the_audio_in_steps_of_256(seconds, margin, expected):
-    assert fit_audio_ctx(int(seconds * SAMPLE_RATE), margin, 1500) == expected
+def test_audio_ctx_follows_the_audio_in_steps_safe_for_the_attention(seconds, margin, flash_attn, expected):
+    assert fit_audio_ctx(int(seconds * SAMPLE_RATE), margin, 1500, flash_attn=flash_attn) == expected
 
 
 def test_the_stub_counts_tokens_with_whisper_cpps_tokenizer_and_detects_nothing(fixture_file):
@@ -211,7 +214,7 @@ def test_random_tiny_gives_language_probabilities_and_decodes_with_beam_search(r
         assert sum(probabilities.values()) == pytest.approx(1.0, abs=1e-3)
         params = model._model._params
         model.transcribe(jfk[: 2 * SAMPLE_RATE], offset_ms=0, language="ko", beam_size=3)
-        assert (params.language, params.beam_search["beam_size"], params.audio_ctx) == ("ko", 3, 256)
+        assert (params.language, params.beam_search["beam_size"], params.audio_ctx) == ("ko", 3, 160)
         assert params.strategy == params.strategy.WHISPER_SAMPLING_BEAM_SEARCH
         model.transcribe(jfk[: 2 * SAMPLE_RATE], offset_ms=0)
         assert params.language == "en" and params.strategy == params.strategy.WHISPER_SAMPLING_GREEDY

@@ -88,7 +88,8 @@ def test_table_shows_each_figure_beside_its_goal():
         "meeting": {"audio_s": 54.8},
         "pipeline_over_raw": {"threads": 2, "pipeline_over_raw_cpu": 1.02, "box_cpu_over_its_whisper_calls": 1.01,
                               "whisper_layer_over_raw_cpu": 1.01},
-        "live_asr_over_whole_file": {"live_over_whole_file_cpu": 0.9, "whole_file": {"cpu_s_per_audio_s": 0.45}},
+        "live_asr_over_whole_file": {"live_over_whole_file_cpu": 0.9, "whole_file": {
+            "cpu_s_per_audio_s": 0.45, "cpu_s_by_flash_attn": {"on": 20.1, "off": 24.4}}},
         "live": [live],
         "faster_whisper": {"compute_type": "int8", "cpu_s_per_audio_s": 0.2, "threads": 2},
     })
@@ -96,6 +97,7 @@ def test_table_shows_each_figure_beside_its_goal():
     assert "random" not in text
     assert "goal <= 1.05" in text and "goal <= 1.3" in text and "goal p95 <= 2.5 s" in text
     assert "1.1 / 2.0" in text and "faster-whisper int8" in text and "language_detection" in text
+    assert "flash attention on / off: 20.1 / 24.4 CPU-s" in text
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ meetings; bad commands are answered and logged up to a burst; everything else is
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,7 +69,14 @@ def _summaries(caplog: pytest.LogCaptureFixture) -> list[str]:
             r.getMessage()]
 
 
-def test_an_on_off_flood_takes_only_the_burst_and_says_so_once(
+def _ignored(caplog: pytest.LogCaptureFixture) -> int:
+    """Commands the summaries say were ignored. A flood is summed up when the command queue has been
+    empty for half a second: on a busy machine the broker's delivery can pause that long mid-flood, and
+    the flood is then summed up in two or three lines instead of one."""
+    return sum(int(re.search(r"ignored (\d+) commands", line)[1]) for line in _summaries(caplog))
+
+
+def test_an_on_off_flood_takes_only_the_burst_and_sums_it_up(
     started: tuple[MqttPublisher, MiniBox], store: Store, subscriber: Subscriber, caplog: pytest.LogCaptureFixture
 ) -> None:
     publisher, box = started
@@ -76,14 +84,14 @@ def test_an_on_off_flood_takes_only_the_burst_and_says_so_once(
     assert box.meeting is None
     _flood(subscriber, [b"ON" if n % 2 == 0 else b"OFF" for n in range(FLOOD)])
     assert wait_until(lambda: _accounted(publisher) == FLOOD, 60), publisher.counters
-    assert wait_until(lambda: len(_summaries(caplog)) == 1, 10)
+    assert wait_until(lambda: _ignored(caplog) == FLOOD - 4, 10), _summaries(caplog)
     assert len(store.meetings()) == 2  # ON, OFF, ON, OFF: the burst of 4
     assert publisher.counters.commands == 4
     assert publisher.counters.commands_limited + publisher.counters.commands_dropped == FLOOD - 4
-    [summary] = _summaries(caplog)
-    assert f"ignored {FLOOD - 4} commands" in summary and "mqtt.command_burst" in summary
+    summaries = _summaries(caplog)
+    assert 1 <= len(summaries) <= 3 and all("mqtt.command_burst" in summary for summary in summaries)
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING and r.name == "edge.publish.mqtt"]
-    assert len(warnings) == 1
+    assert len(warnings) == len(summaries)
     assert subscriber.received(f"{BASE}/error") == []
     assert publisher.connected
 
@@ -97,14 +105,14 @@ def test_a_flood_of_bad_commands_gets_a_bounded_number_of_answers_and_one_summar
     _flood(subscriber, [b"MAYBE"] * FLOOD)
     assert wait_until(lambda: _accounted(publisher) == FLOOD, 60), publisher.counters
     took_s = time.monotonic() - began
-    assert wait_until(lambda: len(_summaries(caplog)) == 1, 10)
     answered = publisher.counters.command_errors
     # The burst, then one a second for as long as the flood lasted (measured, not assumed).
     assert REFUSALS_BURST <= answered <= REFUSALS_BURST + took_s * REFUSALS_PER_S + 1
     assert wait_until(lambda: len(subscriber.received(f"{BASE}/error")) == answered, 10)
     refusals = [r for r in caplog.records if r.name == "edge.publish.mqtt" and "ignored edge/" in r.getMessage()]
     assert len(refusals) == answered
-    assert f"ignored {FLOOD - answered} commands" in _summaries(caplog)[0]
+    assert wait_until(lambda: _ignored(caplog) == FLOOD - answered, 10), _summaries(caplog)
+    assert 1 <= len(_summaries(caplog)) <= 3
     assert store.meetings() == [] and box.calls == []
 
 

@@ -22,6 +22,8 @@ def _whispercpp(asr: AsrConfig) -> Transcriber:
         temperature_inc=asr.temperature_inc,
         fit_audio_ctx=asr.fit_audio_ctx,
         audio_ctx_margin_s=asr.audio_ctx_margin_s,
+        flash_attn=asr.flash_attn,
+        single_thread_below_s=asr.single_thread_below_s,
     )
 
 

@@ -54,6 +54,8 @@ REPLACEMENT = "\ufffd"
 MAX_PARTIAL_LOAD = 0.6
 BUSY_WINDOW_S = 10.0
 LATENCY_WINDOW = 200  # commits the latency percentiles are taken over
+# Mean token probability under which a prompted decode is tried again without the prompt.
+DOUBTFUL_CONFIDENCE = 0.4
 MAX_BACKGROUND = 4  # background finals waiting: enough to keep the worker fed, little read ahead
 
 _Key = tuple[str, int]  # (meeting_id, utterance_id)
@@ -68,6 +70,7 @@ class Transcriber(Protocol):
         prompt: str | None = None,
         language: str | None = None,
         beam_size: int = 0,
+        fallback: bool = True,
     ) -> list[AsrSegment]: ...
 
     def detect_language(self, audio: np.ndarray) -> dict[str, float]: ...
@@ -96,7 +99,7 @@ class AsrStats:
     replacement_chars: int = 0  # U+FFFD in those first decodes
     replacement_retries_improved: int = 0  # of those, how many a beam-search retry made better
     replacement_chars_committed: int = 0  # U+FFFD left in committed text (kept, never stripped)
-    context_retries: int = 0  # finals decoded again without prompt: the output echoed it or looped
+    context_retries: int = 0  # finals decoded again without prompt: it was echoed, looped on or left whisper unsure
     language_switches: int = 0  # a meeting's decoding language changed (asr.languages)
     latency_p50_s: float | None = None  # end of speech -> commit, over the last 200 commits
     latency_p95_s: float | None = None
@@ -541,8 +544,12 @@ class AsrStage:
         meeting = self._meeting(utt.meeting_id)
         language = self._language(model, meeting, utt, detect=True)
         prompt = meeting.context.prompt(model.count_tokens, language) if meeting.context is not None else None
-        segments = model.transcribe(utt.audio, offset_ms=utt.start_ms, prompt=prompt, language=language)
-        if prompt and looks_like_echo(" ".join(s.text for s in segments), prompt):
+        # With a prompt, one pass at temperature 0: when the prompt leads whisper astray, its fallback
+        # ladder decodes five more times with the same prompt (seen: 20 CPU-s on a 3 s clip). The
+        # utterance is decoded again without the prompt, with the ladder, instead.
+        segments = model.transcribe(utt.audio, offset_ms=utt.start_ms, prompt=prompt, language=language,
+                                    fallback=not prompt)
+        if prompt and _doubtful(segments, prompt):
             self._bump(context_retries=1)
             prompt = ""
             segments = model.transcribe(utt.audio, offset_ms=utt.start_ms, prompt=prompt, language=language)
@@ -576,7 +583,8 @@ class AsrStage:
             meeting = self._meeting(utt.meeting_id)
             language = self._language(model, meeting, utt, detect=False)
             prompt = meeting.context.prompt(model.count_tokens, language) if meeting.context is not None else None
-            segments = model.transcribe(utt.audio, offset_ms=utt.start_ms, prompt=prompt, language=language)
+            segments = model.transcribe(utt.audio, offset_ms=utt.start_ms, prompt=prompt, language=language,
+                                        fallback=False)  # a preview: never worth whisper's fallback ladder
         except Exception as exc:
             segments = None
             self._bump(errors=1)
@@ -622,6 +630,16 @@ class _Meeting:
 
 def _key(utt: Utterance) -> _Key:
     return (utt.meeting_id, utt.utterance_id)
+
+
+def _doubtful(segments: list[AsrSegment], prompt: str) -> bool:
+    """Whether a prompted decode is worth doing again without the prompt: it echoed the prompt or looped,
+    or whisper was unsure of its words (where its own fallback would have tried higher temperatures)."""
+    text = " ".join(s.text for s in segments)
+    if looks_like_echo(text, prompt):
+        return True
+    scores = [s.confidence for s in segments if s.confidence is not None]
+    return bool(scores) and sum(scores) / len(scores) < DOUBTFUL_CONFIDENCE
 
 
 def _replacements(segments: list[AsrSegment]) -> int:

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from edge.asr.thread_choice import ThreadChoice
 from edge.core.errors import ConfigError, ModelError
 from edge.core.events import SAMPLE_RATE, AsrSegment, samples_to_ms
 
@@ -49,8 +50,14 @@ VOICED_RMS = 1e-3
 GGML_LOG_ERROR = 4
 TICK_MS = 10  # whisper's timestamp resolution
 ENCODER_FRAMES_PER_S = 50  # whisper's encoder: 1500 positions for its 30 s window
-# whisper.cpp mixes in encoder output of an earlier call when audio_ctx is not a multiple of this.
-AUDIO_CTX_STEP = 256
+# With flash attention whisper.cpp pads the encoder output to a multiple of 256 positions, and an
+# audio_ctx that is not one lets the decoder read an earlier call's encoder output (a 2.5 s Korean clip
+# then ends in an invented sentence). Without it the window can follow the speech in small steps.
+FLASH_ATTN_CTX_STEP = 256
+AUDIO_CTX_STEP = 32
+# The smallest encoder window: language detection runs at the previous decode's window, and 3.2 s of
+# speech tells Korean from English where 1-2 s may not.
+MIN_AUDIO_CTX = 160
 TOKEN_COUNT_LOG = "whisper_tokenize: too many resulting tokens"
 
 
@@ -68,6 +75,8 @@ class WhisperCppModel:
         temperature_inc: float = 0.2,
         fit_audio_ctx: bool = False,
         audio_ctx_margin_s: float = 1.0,
+        flash_attn: bool = False,
+        single_thread_below_s: float = 0.0,
     ) -> None:
         path = _check_model_file(Path(model_path))
         import _pywhispercpp as pw
@@ -82,16 +91,20 @@ class WhisperCppModel:
         if threads < 1:
             raise ConfigError(f"asr.threads must be at least 1 (got {threads})")
         self.path = path
+        self.temperature_inc = temperature_inc
         self.language = language
         self.initial_prompt = initial_prompt
         self.fit_audio_ctx = fit_audio_ctx
         self.audio_ctx_margin_s = audio_ctx_margin_s
+        self.flash_attn = flash_attn
         self.threads = threads
+        self.thread_choice = ThreadChoice(threads, single_thread_below_s)
         self.soft_errors = 0
         self._owner: int | None = None
         self._lock = threading.Lock()
         model, text = _load(
             path,
+            flash_attn=flash_attn,
             n_threads=threads,
             language="" if language == "auto" else language,
             initial_prompt=initial_prompt,
@@ -105,15 +118,11 @@ class WhisperCppModel:
         self._eot = pw.whisper_token_eot(model._ctx)
         self._n_audio_ctx = pw.whisper_model_n_audio_ctx(model._ctx)
         if fit_audio_ctx and not self.empty:
-            self._size_encoder()
+            _size_encoder(self._model, self._n_audio_ctx, flash_attn)
 
-    def _size_encoder(self) -> None:
-        """Decode a moment of silence at the smallest encoder window. `detect_language` runs the encoder
-        at the window of the previous decode, which before any decode is the whole 30 s one: the
-        meeting's first language detection would cost six times the others (and allocate its
-        buffers while someone waits for the first line)."""
-        silence = np.zeros(SAMPLE_RATE // 2, dtype=np.float32)
-        self._model.transcribe(silence, language="en", initial_prompt="", audio_ctx=AUDIO_CTX_STEP)
+    def threads_for(self, audio: np.ndarray) -> int:
+        """The threads the next call on `audio` will use."""
+        return self.thread_choice.threads_for(audio.size / SAMPLE_RATE)
 
     def transcribe(
         self,
@@ -123,9 +132,12 @@ class WhisperCppModel:
         prompt: str | None = None,
         language: str | None = None,
         beam_size: int = 0,
+        fallback: bool = True,
+        threads: int | None = None,
     ) -> list[AsrSegment]:
         """Segments of `audio` (float32 mono 16 kHz) in meeting time. `prompt` None uses the initial
-        prompt, `language` None the configured one; `beam_size` > 0 decodes with beam search."""
+        prompt, `language` None the configured one; `beam_size` > 0 decodes with beam search; `fallback`
+        False decodes at temperature 0 only; `threads` None lets `thread_choice` decide."""
         with self._lock:
             audio = self._checked(audio)
             if audio.size == 0:
@@ -137,15 +149,21 @@ class WhisperCppModel:
             strategy = pw.whisper_sampling_strategy
             audio_ctx = 0
             if self.fit_audio_ctx:
-                audio_ctx = fit_audio_ctx(audio.size, self.audio_ctx_margin_s, self._n_audio_ctx)
+                audio_ctx = fit_audio_ctx(audio.size, self.audio_ctx_margin_s, self._n_audio_ctx,
+                                          flash_attn=self.flash_attn)
+            threads = self.threads_for(audio) if threads is None else threads
+            started = time.perf_counter()
             self._model.transcribe(
                 audio,
+                n_threads=threads,
+                temperature_inc=self.temperature_inc if fallback else 0.0,
                 language="" if language == "auto" else language,
                 initial_prompt=self.initial_prompt if prompt is None else prompt,
                 audio_ctx=audio_ctx,
                 strategy=strategy.WHISPER_SAMPLING_BEAM_SEARCH if beam_size > 0 else strategy.WHISPER_SAMPLING_GREEDY,
                 beam_search={"beam_size": max(beam_size, 1) if beam_size > 0 else -1, "patience": -1.0},
             )
+            self.thread_choice.note(threads, audio.size / SAMPLE_RATE, time.perf_counter() - started)
             segments = self._segments(samples_to_ms(audio.size), offset_ms, language)
             if audio_ctx and not (self.initial_prompt if prompt is None else prompt) and segments:
                 segments[0] = replace(segments[0], text=_sentence_start(segments[0].text))
@@ -153,20 +171,23 @@ class WhisperCppModel:
             self.soft_errors += 1
         return segments
 
-    def detect_language(self, audio: np.ndarray) -> dict[str, float]:
+    def detect_language(self, audio: np.ndarray, *, threads: int | None = None) -> dict[str, float]:
         """whisper's probability of each language for `audio` (one encoder pass; empty audio: {})."""
         with self._lock:
             audio = self._checked(audio)
             if audio.size == 0 or self.empty:
                 return {}
             pw, ctx = self._pw, self._model._ctx
-            if pw.whisper_pcm_to_mel(ctx, audio, audio.size, self.threads) != 0:
+            threads = self.threads_for(audio) if threads is None else threads
+            started = time.perf_counter()
+            if pw.whisper_pcm_to_mel(ctx, audio, audio.size, threads) != 0:
                 raise RuntimeError("whisper.cpp could not compute the mel spectrogram")
             probs = np.zeros(len(self.languages), dtype=np.float32)
             # Filled in place by whisper.cpp. The encoder runs at the audio_ctx of the previous
-            # decode, which is at least 256 positions (5 s): enough to tell languages apart.
-            if pw.whisper_lang_auto_detect(ctx, 0, self.threads, probs) < 0:
+            # decode, which is at least MIN_AUDIO_CTX positions: enough to tell languages apart.
+            if pw.whisper_lang_auto_detect(ctx, 0, threads, probs) < 0:
                 raise RuntimeError("whisper.cpp could not detect the language")
+            self.thread_choice.note(threads, audio.size / SAMPLE_RATE, time.perf_counter() - started)
         return {code: float(p) for code, p in zip(self.languages, probs, strict=True)}
 
     def count_tokens(self, text: str) -> int:
@@ -239,10 +260,10 @@ class WhisperCppModel:
         self.close()
 
 
-def _load(path: Path, **params: Any) -> tuple[Any, str]:
+def _load(path: Path, *, flash_attn: bool, **params: Any) -> tuple[Any, str]:
     """A pywhispercpp Model for `path` (already checked) and its load log; ModelError if it failed."""
     import _pywhispercpp as pw
-    from pywhispercpp.model import Model
+    from pywhispercpp.model import ContextParams, Model
 
     hook = _LogHook()
     # whisper.cpp logs to stderr, also from inside transcribe; route it all to `logging`. The
@@ -255,6 +276,7 @@ def _load(path: Path, **params: Any) -> tuple[Any, str]:
     try:
         model = Model(
             str(path),
+            context_params=ContextParams(flash_attn=flash_attn),
             redirect_whispercpp_logs_to=False,
             no_context=True,
             print_progress=False,
@@ -287,6 +309,8 @@ class RawCall:
     beam_size: int = 0
     audio_ctx_margin_s: float | None = None
     detect_only: bool = False
+    fallback: bool = True  # False: temperature 0 only
+    threads: int | None = None  # None: RawWhisper's
 
 
 @dataclass(frozen=True)
@@ -300,34 +324,40 @@ class RawWhisper:
     and its whole-file pass (loading is not counted). `run` makes one `RawCall` with every decode
     parameter set explicitly, as `WhisperCppModel` does."""
 
-    def __init__(self, model_path: Path, *, threads: int, max_tokens: int = 0, temperature_inc: float = 0.0) -> None:
+    def __init__(self, model_path: Path, *, threads: int, max_tokens: int = 0, temperature_inc: float = 0.0,
+                 flash_attn: bool = False) -> None:
         import _pywhispercpp as pw
 
         self._pw = pw
         self.threads = threads
-        self._model, _ = _load(_check_model_file(Path(model_path)), n_threads=threads, max_tokens=max_tokens,
-                               temperature_inc=temperature_inc)
+        self.flash_attn = flash_attn
+        self.temperature_inc = temperature_inc
+        self._model, _ = _load(_check_model_file(Path(model_path)), flash_attn=flash_attn, n_threads=threads,
+                               max_tokens=max_tokens, temperature_inc=temperature_inc)
         self._n_audio_ctx = pw.whisper_model_n_audio_ctx(self._model._ctx)
-        # As WhisperCppModel does at load: the first language detection then runs at the same window.
-        self._model.transcribe(np.zeros(SAMPLE_RATE // 2, dtype=np.float32), language="en", initial_prompt="",
-                               audio_ctx=AUDIO_CTX_STEP)
+        # As WhisperCppModel does at load.
+        _size_encoder(self._model, self._n_audio_ctx, flash_attn)
 
     def run(self, call: RawCall) -> RawCost:
         pw, ctx = self._pw, self._model._ctx
         audio = np.ascontiguousarray(call.audio, dtype=np.float32)
         strategy = pw.whisper_sampling_strategy
+        threads = self.threads if call.threads is None else call.threads
         started, cpu_started = time.perf_counter(), time.process_time()
         if call.detect_only:
-            pw.whisper_pcm_to_mel(ctx, audio, audio.size, self.threads)
+            pw.whisper_pcm_to_mel(ctx, audio, audio.size, threads)
             probabilities = np.zeros(pw.whisper_lang_max_id() + 1, dtype=np.float32)
-            pw.whisper_lang_auto_detect(ctx, 0, self.threads, probabilities)
+            pw.whisper_lang_auto_detect(ctx, 0, threads, probabilities)
         else:
             margin = call.audio_ctx_margin_s
             self._model.transcribe(
                 audio,
+                n_threads=threads,
+                temperature_inc=self.temperature_inc if call.fallback else 0.0,
                 language="" if call.language == "auto" else call.language,
                 initial_prompt=call.prompt,
-                audio_ctx=0 if margin is None else fit_audio_ctx(audio.size, margin, self._n_audio_ctx),
+                audio_ctx=0 if margin is None else fit_audio_ctx(audio.size, margin, self._n_audio_ctx,
+                                                                 flash_attn=self.flash_attn),
                 strategy=strategy.WHISPER_SAMPLING_BEAM_SEARCH if call.beam_size > 0
                 else strategy.WHISPER_SAMPLING_GREEDY,
                 beam_search={"beam_size": call.beam_size if call.beam_size > 0 else -1, "patience": -1.0},
@@ -347,11 +377,13 @@ class RawWhisper:
 
 
 def raw_replay(
-    model_path: Path, calls: list[RawCall], *, threads: int, max_tokens: int = 0, temperature_inc: float = 0.0
+    model_path: Path, calls: list[RawCall], *, threads: int, max_tokens: int = 0, temperature_inc: float = 0.0,
+    flash_attn: bool = False,
 ) -> RawCost:
     """The total cost of `calls` made one after another with bare pywhispercpp."""
     wall = cpu = 0.0
-    with RawWhisper(model_path, threads=threads, max_tokens=max_tokens, temperature_inc=temperature_inc) as raw:
+    with RawWhisper(model_path, threads=threads, max_tokens=max_tokens, temperature_inc=temperature_inc,
+                    flash_attn=flash_attn) as raw:
         for call in calls:
             cost = raw.run(call)
             wall += cost.wall_s
@@ -395,12 +427,24 @@ def _sentence_start(text: str) -> str:
     return text[0].upper() + text[1:] if text[:1].isascii() and text[:1].islower() else text
 
 
-def fit_audio_ctx(n_samples: int, margin_s: float, n_audio_ctx: int) -> int:
+def fit_audio_ctx(n_samples: int, margin_s: float, n_audio_ctx: int, *, flash_attn: bool = False) -> int:
     """whisper's `audio_ctx` (encoder positions) for `n_samples` of audio plus `margin_s`, rounded up
-    to a multiple of 256; 0 (the whole window) when that is not shorter than `n_audio_ctx`."""
+    to a multiple of AUDIO_CTX_STEP (FLASH_ATTN_CTX_STEP with flash attention) and at least
+    MIN_AUDIO_CTX; 0 (the whole window) when that is not shorter than `n_audio_ctx`."""
+    step = FLASH_ATTN_CTX_STEP if flash_attn else AUDIO_CTX_STEP
     seconds = n_samples / SAMPLE_RATE + max(margin_s, 0.0)
-    positions = math.ceil(seconds * ENCODER_FRAMES_PER_S / AUDIO_CTX_STEP) * AUDIO_CTX_STEP
+    positions = max(math.ceil(seconds * ENCODER_FRAMES_PER_S / step) * step, math.ceil(MIN_AUDIO_CTX / step) * step)
     return positions if positions < n_audio_ctx else 0
+
+
+def _size_encoder(model: Any, n_audio_ctx: int, flash_attn: bool) -> None:
+    """Decode half a second of silence at the smallest encoder window. Language detection runs the
+    encoder at the window of the previous decode, which before any decode is the whole 30 s one: the
+    meeting's first detection would cost several times the others (and allocate its buffers while
+    someone waits for the first line)."""
+    silence = np.zeros(SAMPLE_RATE // 2, dtype=np.float32)
+    model.transcribe(silence, language="en", initial_prompt="",
+                     audio_ctx=fit_audio_ctx(0, 0.0, n_audio_ctx, flash_attn=flash_attn))
 
 
 def clamp_times(times: list[tuple[int, int]], clip_ms: int) -> list[tuple[int, int]]:

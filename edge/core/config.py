@@ -110,6 +110,11 @@ class AsrConfig(Section):
         default="ko", description='Decoding language: "ko", "en", another whisper code, or "auto".'
     )
     threads: int = Field(default=4, ge=1, le=64, description="CPU threads for whisper.cpp.")
+    single_thread_below_s: float = Field(
+        default=8.0, ge=0, le=30,
+        description="Utterances shorter than this decode on one thread while one thread keeps well ahead of the "
+        "speech: on small encoder windows ggml's threads mostly wait for each other (0: always asr.threads).",
+    )
     languages: list[str] = Field(
         default_factory=list,
         description='Languages a meeting may mix, such as ["ko", "en"]: each utterance is decoded in the one '
@@ -135,6 +140,11 @@ class AsrConfig(Section):
     )
     audio_ctx_margin_s: float = Field(
         default=1.0, ge=0, le=10, description="Audio length added before sizing the encoder window (fit_audio_ctx)."
+    )
+    flash_attn: bool = Field(
+        default=False,
+        description="whisper.cpp's flash attention. Faster on a whole 30 s window, but a fitted encoder window then "
+        "grows in steps of 5.12 s instead of 0.64 s, which costs more on short utterances (on a CPU).",
     )
     partial_interval_ms: int = Field(
         default=1000, ge=0, description="How often to re-decode the utterance in progress for live text; 0 disables."

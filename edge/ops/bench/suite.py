@@ -73,6 +73,7 @@ def run_benchmarks(setup: BenchSetup, progress: Callable[[str], None] = lambda _
         "meeting": {"audio_s": round(audio_s, 2), "clips": list(MEETING_CLIPS), "languages": ["ko", "en"]},
         "asr_settings": {
             "languages": base.asr.languages, "context": base.asr.context, "fit_audio_ctx": base.asr.fit_audio_ctx,
+            "flash_attn": base.asr.flash_attn,
             "partials": "only while someone watches the live text (nobody does here)",
         },
     }
