@@ -145,24 +145,15 @@ class WhisperCppModel:
             language = self.language if language is None else language
             if language != "auto" and language not in self.languages:
                 raise ConfigError(f"{language!r} is not a whisper language code")
-            pw = self._pw
-            strategy = pw.whisper_sampling_strategy
             audio_ctx = 0
             if self.fit_audio_ctx:
                 audio_ctx = fit_audio_ctx(audio.size, self.audio_ctx_margin_s, self._n_audio_ctx,
                                           flash_attn=self.flash_attn)
             threads = self.threads_for(audio) if threads is None else threads
             started = time.perf_counter()
-            self._model.transcribe(
-                audio,
-                n_threads=threads,
-                temperature_inc=self.temperature_inc if fallback else 0.0,
-                language="" if language == "auto" else language,
-                initial_prompt=self.initial_prompt if prompt is None else prompt,
-                audio_ctx=audio_ctx,
-                strategy=strategy.WHISPER_SAMPLING_BEAM_SEARCH if beam_size > 0 else strategy.WHISPER_SAMPLING_GREEDY,
-                beam_search={"beam_size": max(beam_size, 1) if beam_size > 0 else -1, "patience": -1.0},
-            )
+            _full(self._model, audio, threads=threads, temperature_inc=self.temperature_inc if fallback else 0.0,
+                  language=language, prompt=self.initial_prompt if prompt is None else prompt, audio_ctx=audio_ctx,
+                  beam_size=beam_size)
             self.thread_choice.note(threads, audio.size / SAMPLE_RATE, time.perf_counter() - started)
             segments = self._segments(samples_to_ms(audio.size), offset_ms, language)
             if audio_ctx and not (self.initial_prompt if prompt is None else prompt) and segments:
@@ -177,16 +168,9 @@ class WhisperCppModel:
             audio = self._checked(audio)
             if audio.size == 0 or self.empty:
                 return {}
-            pw, ctx = self._pw, self._model._ctx
             threads = self.threads_for(audio) if threads is None else threads
             started = time.perf_counter()
-            if pw.whisper_pcm_to_mel(ctx, audio, audio.size, threads) != 0:
-                raise RuntimeError("whisper.cpp could not compute the mel spectrogram")
-            probs = np.zeros(len(self.languages), dtype=np.float32)
-            # Filled in place by whisper.cpp. The encoder runs at the audio_ctx of the previous
-            # decode, which is at least MIN_AUDIO_CTX positions: enough to tell languages apart.
-            if pw.whisper_lang_auto_detect(ctx, 0, threads, probs) < 0:
-                raise RuntimeError("whisper.cpp could not detect the language")
+            probs = _language_probabilities(self._pw, self._model._ctx, audio, threads)
             self.thread_choice.note(threads, audio.size / SAMPLE_RATE, time.perf_counter() - started)
         return {code: float(p) for code, p in zip(self.languages, probs, strict=True)}
 
@@ -339,29 +323,17 @@ class RawWhisper:
         _size_encoder(self._model, self._n_audio_ctx, flash_attn)
 
     def run(self, call: RawCall) -> RawCost:
-        pw, ctx = self._pw, self._model._ctx
         audio = np.ascontiguousarray(call.audio, dtype=np.float32)
-        strategy = pw.whisper_sampling_strategy
         threads = self.threads if call.threads is None else call.threads
+        margin = call.audio_ctx_margin_s
         started, cpu_started = time.perf_counter(), time.process_time()
         if call.detect_only:
-            pw.whisper_pcm_to_mel(ctx, audio, audio.size, threads)
-            probabilities = np.zeros(pw.whisper_lang_max_id() + 1, dtype=np.float32)
-            pw.whisper_lang_auto_detect(ctx, 0, threads, probabilities)
+            _language_probabilities(self._pw, self._model._ctx, audio, threads)
         else:
-            margin = call.audio_ctx_margin_s
-            self._model.transcribe(
-                audio,
-                n_threads=threads,
-                temperature_inc=self.temperature_inc if call.fallback else 0.0,
-                language="" if call.language == "auto" else call.language,
-                initial_prompt=call.prompt,
-                audio_ctx=0 if margin is None else fit_audio_ctx(audio.size, margin, self._n_audio_ctx,
-                                                                 flash_attn=self.flash_attn),
-                strategy=strategy.WHISPER_SAMPLING_BEAM_SEARCH if call.beam_size > 0
-                else strategy.WHISPER_SAMPLING_GREEDY,
-                beam_search={"beam_size": call.beam_size if call.beam_size > 0 else -1, "patience": -1.0},
-            )
+            _full(self._model, audio, threads=threads, temperature_inc=self.temperature_inc if call.fallback else 0.0,
+                  language=call.language, prompt=call.prompt, beam_size=call.beam_size,
+                  audio_ctx=0 if margin is None else fit_audio_ctx(audio.size, margin, self._n_audio_ctx,
+                                                                   flash_attn=self.flash_attn))
         return RawCost(time.perf_counter() - started, time.process_time() - cpu_started)
 
     def close(self) -> None:
@@ -433,8 +405,37 @@ def fit_audio_ctx(n_samples: int, margin_s: float, n_audio_ctx: int, *, flash_at
     MIN_AUDIO_CTX; 0 (the whole window) when that is not shorter than `n_audio_ctx`."""
     step = FLASH_ATTN_CTX_STEP if flash_attn else AUDIO_CTX_STEP
     seconds = n_samples / SAMPLE_RATE + max(margin_s, 0.0)
-    positions = max(math.ceil(seconds * ENCODER_FRAMES_PER_S / step) * step, math.ceil(MIN_AUDIO_CTX / step) * step)
+    positions = math.ceil(max(seconds * ENCODER_FRAMES_PER_S, MIN_AUDIO_CTX) / step) * step
     return positions if positions < n_audio_ctx else 0
+
+
+def _full(model: Any, audio: np.ndarray, *, threads: int, temperature_inc: float, language: str, prompt: str,
+          audio_ctx: int, beam_size: int) -> None:
+    """One whisper_full call with every decode parameter set (pywhispercpp keeps them between calls)."""
+    import _pywhispercpp as pw
+
+    strategy = pw.whisper_sampling_strategy
+    model.transcribe(
+        audio,
+        n_threads=threads,
+        temperature_inc=temperature_inc,
+        language="" if language == "auto" else language,
+        initial_prompt=prompt,
+        audio_ctx=audio_ctx,
+        strategy=strategy.WHISPER_SAMPLING_BEAM_SEARCH if beam_size > 0 else strategy.WHISPER_SAMPLING_GREEDY,
+        beam_search={"beam_size": beam_size if beam_size > 0 else -1, "patience": -1.0},
+    )
+
+
+def _language_probabilities(pw: Any, ctx: Any, audio: np.ndarray, threads: int) -> np.ndarray:
+    """whisper's probability of each of its languages for `audio`: one encoder pass, at the audio_ctx of
+    the previous decode (at least MIN_AUDIO_CTX positions: enough to tell languages apart)."""
+    if pw.whisper_pcm_to_mel(ctx, audio, audio.size, threads) != 0:
+        raise RuntimeError("whisper.cpp could not compute the mel spectrogram")
+    probabilities = np.zeros(pw.whisper_lang_max_id() + 1, dtype=np.float32)  # filled in place
+    if pw.whisper_lang_auto_detect(ctx, 0, threads, probabilities) < 0:
+        raise RuntimeError("whisper.cpp could not detect the language")
+    return probabilities
 
 
 def _size_encoder(model: Any, n_audio_ctx: int, flash_attn: bool) -> None:

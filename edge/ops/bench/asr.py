@@ -42,6 +42,7 @@ class MeteredTranscriber:
         fallback: bool = True,
     ) -> list[AsrSegment]:
         model = self.model
+        threads = model.threads_for(audio)  # decided once, recorded and passed on
         self.calls.append(
             RawCall(
                 audio,
@@ -50,15 +51,16 @@ class MeteredTranscriber:
                 beam_size=beam_size,
                 audio_ctx_margin_s=model.audio_ctx_margin_s if model.fit_audio_ctx else None,
                 fallback=fallback,
-                threads=model.threads_for(audio),
+                threads=threads,
             )
         )
         return self._timed(lambda: model.transcribe(audio, offset_ms=offset_ms, prompt=prompt, language=language,
-                                                    beam_size=beam_size, fallback=fallback))
+                                                    beam_size=beam_size, fallback=fallback, threads=threads))
 
     def detect_language(self, audio: np.ndarray) -> dict[str, float]:
-        self.calls.append(RawCall(audio, detect_only=True, threads=self.model.threads_for(audio)))
-        return self._timed(lambda: self.model.detect_language(audio))
+        threads = self.model.threads_for(audio)
+        self.calls.append(RawCall(audio, detect_only=True, threads=threads))
+        return self._timed(lambda: self.model.detect_language(audio, threads=threads))
 
     def count_tokens(self, text: str) -> int:
         return self.model.count_tokens(text)
